@@ -1,0 +1,74 @@
+"""The abstract syntax tree: what ``syntax.parse`` returns and ``tape.lower`` reads.
+
+Small frozen dataclasses, one per grammar alias. Each keeps ``span``, the
+(start, end) character offsets of its text in the source, so later stages
+can point at the subexpression an error is about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """``atom: NUMBER -> number``; ``text`` is the literal as written."""
+    value: float
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """``atom: NAME -> name``: a variable, a let-bound name or a constant."""
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """``unary: MINUS unary | PLUS unary -> unary``; ``op`` is ``"-"`` or ``"+"``."""
+    op: str
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """``sum/product/power ... -> binary``; ``op`` is one of ``+ - * / ^``."""
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span
+    op_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """``atom: NAME LPAR args RPAR -> call``."""
+    function: str
+    args: tuple["Expr", ...]
+    span: Span
+    name_span: Span
+
+
+Expr = Number | Name | Unary | Binary | Call
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    """``let: NAME EQUALS sum``: binds ``name`` to one node of the graph."""
+    name: str
+    value: Expr
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """``start``: the let-bindings in order, then the output expression."""
+    lets: tuple[Let, ...]
+    output: Expr
+    source: str

@@ -1,0 +1,265 @@
+"""The command line: parse arguments, call the library, pick a renderer.
+
+This is the only module that prints or exits. Library errors arrive as
+``ChaincliError`` and leave as one ``Error: …`` line on stderr (with the
+source line and a caret when there is one) and the error's exit status:
+0 ok, 1 math or domain error, 2 usage or parse error, 130 interrupted.
+stdout carries only data; warnings and diagnostics go to stderr. Rich is
+imported only when a table is printed, so the JSON path stays light.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from enum import Enum
+from typing import Callable, List, Optional
+
+import typer
+
+from . import __version__
+from .errors import ChaincliError, ExitStatus, InputError, UsageError
+
+app = typer.Typer(
+    name="chaincli",
+    help="Gradients from the shell, with the chain rule that computed them.\n\n"
+         "Example: chaincli grad \"sin(x*y)\" --at x=1,y=2",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    plain = "plain"
+
+
+class Mode(str, Enum):
+    reverse = "reverse"
+    forward = "forward"
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"chaincli {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version,
+                                       is_eager=True, help="Print the version and exit.")):
+    """Gradients from the shell, with the chain rule that computed them.
+
+    Example: chaincli grad "sin(x*y)" --at x=1,y=2
+    """
+
+
+# ----- Shared options -----
+
+EXPR_HELP = "The expression; '-' reads it from stdin, '@file' from a file."
+AT_HELP = ("Values of the variables: x=1,y=2 (repeatable; values may be constant "
+           "expressions such as pi/2), or @point.json.")
+FORMAT_HELP = "Output format: table (default), json or plain."
+JSON_HELP = "Same as --format json."
+
+
+def _handle_errors(command: Callable) -> Callable:
+    """Turn library errors, Ctrl-C and closed pipes into messages and exit codes."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            status = command(*args, **kwargs)
+        except ChaincliError as error:
+            _report(error)
+            raise typer.Exit(int(error.exit_status))
+        except KeyboardInterrupt:
+            sys.stderr.write("Interrupted\n")
+            raise typer.Exit(int(ExitStatus.INTERRUPTED))
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(int(ExitStatus.BROKEN_PIPE))
+        except typer.Exit:
+            raise
+        except Exception as error:  # a bug in chaincli: one line, not a traceback
+            if os.environ.get("CHAINCLI_DEBUG"):
+                raise
+            sys.stderr.write(f"Error: internal error: {type(error).__name__}: {error} "
+                             "(set CHAINCLI_DEBUG=1 for the traceback)\n")
+            raise typer.Exit(int(ExitStatus.MATH_ERROR))
+        raise typer.Exit(int(status or 0))
+
+    return wrapper
+
+
+def _report(error: ChaincliError) -> None:
+    lines = [f"Error: {error.message}"]
+    context = error.context()
+    if context:
+        lines.append(context)
+    if error.hint:
+        lines.append(f"Hint: {error.hint}")
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
+def _warn(notices) -> None:
+    for notice in notices:
+        sys.stderr.write(f"Warning: {notice.message}\n")
+
+
+def _silence_stdout() -> None:
+    # Further writes (and the interpreter's final flush) must not raise again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def read_expression(expr: str) -> str:
+    """The expression text from argv, stdin ('-') or a file ('@path')."""
+    if expr == "-":
+        return _decode(sys.stdin.buffer.read(), "stdin")
+    if expr.startswith("@") and len(expr) > 1:
+        return read_text_file(expr[1:])
+    return expr
+
+
+def read_text_file(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InputError(f"cannot read {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"cannot read {path}: it is a directory") from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+    return _decode(data, path)
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at "
+                         f"offset {error.start})") from None
+
+
+def _output_format(fmt: Optional[Format], json_flag: bool) -> Format:
+    if json_flag and fmt not in (None, Format.json):
+        raise UsageError(f"--json and --format {fmt.value} disagree; give one of them")
+    if json_flag:
+        return Format.json
+    return fmt or Format.table
+
+
+def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise UsageError("--wrt needs at least one variable name")
+    return names
+
+
+def _write_json(data) -> None:
+    from .jsonout import dumps
+    sys.stdout.buffer.write(dumps(data).encode("ascii") + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def _load(expr: str, at: List[str]):
+    from .point import parse_points
+    from .program import compile_expression
+    text = read_expression(expr)
+    program = compile_expression(text)
+    point = parse_points(at, read_file=read_text_file)
+    return program, point
+
+
+# ----- Commands -----
+
+# An expression may start with "-" ("-x^2"): unknown options are taken as EXPR.
+EXPR_SETTINGS = {"ignore_unknown_options": True}
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def grad(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    mode: Mode = typer.Option(Mode.reverse, "--mode", "-m",
+                              help="Differentiation mode: reverse (one sweep for all "
+                                   "partials) or forward (one sweep per variable)."),
+    wrt: Optional[str] = typer.Option(None, "--wrt", "-w",
+                                      help="Only these variables, comma-separated.",
+                                      show_default=False),
+    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
+                                                   show_default=False),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Value and gradient of EXPR at a point.
+
+    Example: chaincli grad "sin(x*y)" --at x=1,y=2
+    """
+    fmt = _output_format(output_format, json_flag)
+    program, point = _load(expr, at)
+    result = program.gradient(point, mode=mode.value, wrt=_parse_wrt(wrt))
+    _warn(result.warnings)
+    if fmt is Format.json:
+        _write_json(result.to_dict())
+    elif fmt is Format.plain:
+        from .render_plain import plain_gradient
+        sys.stdout.write(plain_gradient(result))
+        sys.stdout.flush()
+    else:
+        from .render_table import print_gradient
+        print_gradient(result)
+    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+
+
+@app.command("eval", context_settings=EXPR_SETTINGS)
+@_handle_errors
+def eval_command(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
+                                                   show_default=False),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Value of EXPR at a point.
+
+    Example: chaincli eval "u = x*y; sin(u) + u^2" --at x=1,y=2
+    """
+    fmt = _output_format(output_format, json_flag)
+    program, point = _load(expr, at)
+    result = program.evaluate(point)
+    _warn(result.warnings)
+    if fmt is Format.json:
+        _write_json({"value": result.value})
+    elif fmt is Format.plain:
+        from .render_plain import plain_number
+        sys.stdout.write(plain_number(result.value) + "\n")
+        sys.stdout.flush()
+    else:
+        from .render_table import print_value
+        print_value(result)
+    return ExitStatus.OK
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted\n")
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(int(ExitStatus.BROKEN_PIPE))

@@ -1,0 +1,103 @@
+"""Errors raised anywhere in the pipeline, each knowing its exit status.
+
+Nothing below ``cli.py`` prints or exits: every stage raises one of these,
+and the CLI turns it into one ``Error: …`` line on stderr (plus the source
+line and a caret when the error has a position) and the matching exit code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    MATH_ERROR = 1
+    USAGE_ERROR = 2
+    BROKEN_PIPE = 141
+    INTERRUPTED = 130
+
+
+class ChaincliError(Exception):
+    """Base of every error chaincli reports to its user."""
+
+    exit_status = ExitStatus.USAGE_ERROR
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 span: tuple[int, int] | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.span = span
+        self.hint = hint
+
+    def context(self, max_width: int = 72) -> str | None:
+        """The source line holding the error with carets under the span."""
+        if self.source is None or self.span is None:
+            return None
+        return source_context(self.source, self.span, max_width)
+
+
+class UsageError(ChaincliError):
+    """Options that contradict each other or name nothing."""
+
+
+class ParseError(ChaincliError):
+    """The text is not a chaincli expression."""
+
+
+class UnknownNameError(ChaincliError):
+    """A function name that is not in the primitive table, or a misused name."""
+
+
+class ArityError(ChaincliError):
+    """A function called with the wrong number of arguments."""
+
+
+class PointError(ChaincliError):
+    """A missing, malformed or unusable value given with ``--at``."""
+
+
+class InputError(ChaincliError):
+    """An expression or point file that cannot be read."""
+
+
+class DomainError(ChaincliError):
+    """A value outside a function's domain, a pole, or an overflow."""
+
+    exit_status = ExitStatus.MATH_ERROR
+
+
+def source_context(source: str, span: tuple[int, int], max_width: int = 72) -> str:
+    """Two lines: the source line around ``span`` and carets beneath it.
+
+    Long lines (a generated expression can be megabytes on one line) are cut
+    to a window around the span, marked with ``…``.
+    """
+    start, end = span
+    start = max(0, min(start, len(source)))
+    end = max(start + 1, min(end, len(source)))
+    line_start = source.rfind("\n", 0, start) + 1
+    line_end = source.find("\n", start)
+    if line_end == -1:
+        line_end = len(source)
+    end = min(end, max(line_end, start + 1))
+    line_no = source.count("\n", 0, start) + 1
+    column = start - line_start
+
+    window_start, window_end = line_start, line_end
+    prefix = suffix = ""
+    if line_end - line_start > max_width:
+        before = max_width // 3
+        window_start = max(line_start, start - before)
+        window_end = min(line_end, window_start + max_width)
+        if window_start > line_start:
+            prefix = "…"
+        if window_end < line_end:
+            suffix = "…"
+    text = source[window_start:window_end].replace("\t", " ").replace("\r", " ")
+    caret_from = len(prefix) + (start - window_start)
+    caret_len = max(1, min(end, window_end) - start)
+    location = f"line {line_no}, column {column + 1}"
+    return (f"  {prefix}{text}{suffix}\n"
+            f"  {' ' * caret_from}{'^' * caret_len}  ({location})")

@@ -1,0 +1,355 @@
+"""The primitive table: every operator and function chaincli knows, in one place.
+
+Each entry gives a primitive's name and arity, its value, its local partial
+derivatives (as numbers, and as formulas in chaincli's own syntax over the
+argument names ``a`` and ``b``), how it prints, its domain and its kinks.
+Lowering, the forward and reverse sweeps, the chain-rule explanation and the
+tests all read this table; adding a function is adding one entry.
+
+Numeric partials take the arguments followed by the primitive's own output,
+so ``exp``, ``sqrt``, ``tanh`` and ``sigmoid`` reuse the value they computed.
+
+Conventions at points where a primitive is not differentiable (each is
+reported to the user as a warning when a point sits on one):
+
+* ``abs``, ``relu``, ``step``, ``sign`` at 0: derivative 0 (the smallest
+  subgradient, as PyTorch does);
+* ``max``/``min`` at a tie: 1/2 to each side, so ``max(x, x)`` has slope 1;
+* ``hypot`` at (0, 0): derivative 0 in both arguments;
+* ``a^b`` at ``a = 0``: ∂/∂b is taken as 0 and ``0^0 = 1`` (IEEE ``pow``).
+
+Where the value is finite but the derivative is not (``sqrt`` at 0, ``asin``
+at ±1), the derivative is reported as infinite, not as an error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+Partial = Callable[..., float]
+Check = Callable[..., "str | None"]
+
+INF = math.inf
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    arity: int
+    value: Callable[..., float]
+    partials: tuple[Partial, ...]
+    partial_formulas: tuple[str, ...]
+    latex: str
+    # How it prints: an infix operator has a symbol and a precedence (higher
+    # binds tighter); anything else prints as a call ``name(a, b)``.
+    symbol: str | None = None
+    precedence: int = 100
+    right_associative: bool = False
+    # A message when the arguments are outside the domain (the value would be
+    # NaN, a pole, or complex), else None.
+    domain: Check | None = None
+    # A message naming the convention used when the point sits on a kink.
+    kink: Check | None = None
+    # Where each argument is smooth and inside the domain: the tests draw
+    # points from these boxes to compare partials with finite differences.
+    smooth_region: tuple[tuple[float, float], ...] = field(default=((-3.0, 3.0),))
+    description: str = ""
+
+
+def safe_div(numerator: float, denominator: float) -> float:
+    """IEEE division: ``x/0`` is ±inf or NaN instead of raising."""
+    if denominator == 0.0:
+        if numerator == 0.0 or math.isnan(numerator):
+            return NAN
+        return math.copysign(INF, numerator) * math.copysign(1.0, denominator)
+    return numerator / denominator
+
+
+def safe_pow(base: float, exponent: float) -> float:
+    """IEEE ``pow``: overflow gives inf and a pole gives inf instead of raising."""
+    try:
+        return math.pow(base, exponent)
+    except OverflowError:
+        if base < 0 and exponent == int(exponent) and int(exponent) % 2:
+            return -INF
+        return INF
+    except ValueError:
+        if base == 0.0:
+            return INF
+        return NAN
+
+
+def _sign(a: float) -> float:
+    return (a > 0) - (a < 0) + 0.0
+
+
+def _step(a: float) -> float:
+    return 1.0 if a > 0 else 0.0
+
+
+def _cbrt(a: float) -> float:
+    root = abs(a) ** (1.0 / 3.0)
+    # One Newton step makes exact cubes come out exact (cbrt(27) == 3).
+    if root:
+        root -= (root * root * root - abs(a)) / (3.0 * root * root)
+    return math.copysign(root, a)
+
+
+def _sigmoid(a: float) -> float:
+    # Branch on the sign so exp never overflows.
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    z = math.exp(a)
+    return z / (1.0 + z)
+
+
+def _softplus(a: float) -> float:
+    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+
+
+def _pow_partial_base(a: float, b: float, out: float) -> float:
+    if b == 0.0:
+        return 0.0
+    return b * safe_pow(a, b - 1.0)
+
+
+def _pow_partial_exponent(a: float, b: float, out: float) -> float:
+    if a > 0.0:
+        return out * math.log(a)
+    if a == 0.0:
+        return 0.0
+    return NAN  # a negative base has no real power nearby for non-integer b
+
+
+def _pow_domain(a: float, b: float) -> str | None:
+    if a < 0.0 and b != math.floor(b):
+        return "a negative number to a non-integer power is not real (use cbrt for cube roots)"
+    if a == 0.0 and b < 0.0:
+        return "0 to a negative power is a pole (division by zero)"
+    return None
+
+
+def _kink_at_zero(name: str, convention: str = "0") -> Check:
+    def kink(a: float) -> str | None:
+        if a == 0.0:
+            return f"{name} is not differentiable at 0; its derivative there is taken as {convention}"
+        return None
+    return kink
+
+
+def _tie(name: str) -> Check:
+    def kink(a: float, b: float) -> str | None:
+        if a == b:
+            return f"{name} has a tie ({a:g} = {b:g}); each argument gets derivative 1/2"
+        return None
+    return kink
+
+
+def _hypot_kink(a: float, b: float) -> str | None:
+    if a == 0.0 and b == 0.0:
+        return "hypot is not differentiable at (0, 0); its derivatives there are taken as 0"
+    return None
+
+
+def _atan2_kink(y: float, x: float) -> str | None:
+    if y == 0.0 and x == 0.0:
+        return "atan2 is not differentiable at (0, 0); its derivatives there are NaN"
+    return None
+
+
+def _atan2_partial_y(y: float, x: float, out: float) -> float:
+    return safe_div(x, x * x + y * y)
+
+
+def _atan2_partial_x(y: float, x: float, out: float) -> float:
+    return safe_div(-y, x * x + y * y)
+
+
+def _hypot_partial(index: int) -> Partial:
+    def partial(a: float, b: float, out: float) -> float:
+        if out == 0.0:
+            return 0.0
+        return (a, b)[index] / out
+    return partial
+
+
+def _half_sign(side: float) -> Partial:
+    # max/min partials: 1 to the winning side, 1/2 to each on a tie.
+    def partial(a: float, b: float, out: float) -> float:
+        return 0.5 + side * 0.5 * _sign(a - b)
+    return partial
+
+
+def _positive(name: str) -> Check:
+    def domain(a: float) -> str | None:
+        if a < 0.0:
+            return f"{name} needs a positive argument"
+        if a == 0.0:
+            return f"{name}(0) is -infinity (a pole)"
+        return None
+    return domain
+
+
+def _within_one(name: str, closed: bool) -> Check:
+    def domain(a: float) -> str | None:
+        if abs(a) > 1.0 or (not closed and abs(a) == 1.0):
+            where = "[-1, 1]" if closed else "(-1, 1)"
+            return f"{name} needs an argument in {where}"
+        return None
+    return domain
+
+
+def _at_least_one(a: float) -> str | None:
+    return "acosh needs an argument of at least 1" if a < 1.0 else None
+
+
+def _non_negative(a: float) -> str | None:
+    return "sqrt needs a non-negative argument" if a < 0.0 else None
+
+
+def _nonzero_divisor(a: float, b: float) -> str | None:
+    return "division by zero" if b == 0.0 else None
+
+
+_TABLE: list[Primitive] = [
+    # ----- Arithmetic operators -----
+    Primitive("add", 2, lambda a, b: a + b,
+              (lambda a, b, out: 1.0, lambda a, b, out: 1.0),
+              ("1", "1"), "{a} + {b}", symbol="+", precedence=10),
+    Primitive("sub", 2, lambda a, b: a - b,
+              (lambda a, b, out: 1.0, lambda a, b, out: -1.0),
+              ("1", "-1"), "{a} - {b}", symbol="-", precedence=10),
+    Primitive("mul", 2, lambda a, b: a * b,
+              (lambda a, b, out: b, lambda a, b, out: a),
+              ("b", "a"), "{a} {b}", symbol="*", precedence=20),
+    Primitive("div", 2, lambda a, b: a / b,
+              (lambda a, b, out: 1.0 / b, lambda a, b, out: -out / b),
+              ("1/b", "-a/b^2"), r"\frac{{{a}}}{{{b}}}", symbol="/", precedence=20,
+              domain=_nonzero_divisor,
+              smooth_region=((-3.0, 3.0), (0.5, 3.0))),
+    Primitive("neg", 1, lambda a: -a, (lambda a, out: -1.0,), ("-1",), "-{a}",
+              symbol="-", precedence=30),
+    Primitive("pow", 2, math.pow,
+              (_pow_partial_base, _pow_partial_exponent),
+              ("b*a^(b - 1)", "a^b*log(a)"), "{a}^{{{b}}}",
+              symbol="^", precedence=40, right_associative=True,
+              domain=_pow_domain,
+              smooth_region=((0.2, 3.0), (-2.5, 2.5))),
+
+    # ----- Trigonometric -----
+    Primitive("sin", 1, math.sin, (lambda a, out: math.cos(a),), ("cos(a)",),
+              r"\sin\left({a}\right)"),
+    Primitive("cos", 1, math.cos, (lambda a, out: -math.sin(a),), ("-sin(a)",),
+              r"\cos\left({a}\right)"),
+    Primitive("tan", 1, math.tan, (lambda a, out: 1.0 + out * out,), ("1 + tan(a)^2",),
+              r"\tan\left({a}\right)", smooth_region=((-1.4, 1.4),)),
+    Primitive("asin", 1, math.asin,
+              (lambda a, out: safe_div(1.0, math.sqrt(1.0 - a * a)),),
+              ("1/sqrt(1 - a^2)",), r"\arcsin\left({a}\right)",
+              domain=_within_one("asin", closed=True), smooth_region=((-0.9, 0.9),)),
+    Primitive("acos", 1, math.acos,
+              (lambda a, out: safe_div(-1.0, math.sqrt(1.0 - a * a)),),
+              ("-1/sqrt(1 - a^2)",), r"\arccos\left({a}\right)",
+              domain=_within_one("acos", closed=True), smooth_region=((-0.9, 0.9),)),
+    Primitive("atan", 1, math.atan, (lambda a, out: 1.0 / (1.0 + a * a),),
+              ("1/(1 + a^2)",), r"\arctan\left({a}\right)"),
+    Primitive("atan2", 2, math.atan2, (_atan2_partial_y, _atan2_partial_x),
+              ("b/(a^2 + b^2)", "-a/(a^2 + b^2)"),
+              r"\operatorname{{atan2}}\left({a}, {b}\right)",
+              kink=_atan2_kink, smooth_region=((0.3, 3.0), (0.3, 3.0))),
+    Primitive("hypot", 2, math.hypot, (_hypot_partial(0), _hypot_partial(1)),
+              ("a/hypot(a, b)", "b/hypot(a, b)"),
+              r"\sqrt{{{a}^{{2}} + {b}^{{2}}}}",
+              kink=_hypot_kink, smooth_region=((0.3, 3.0), (0.3, 3.0))),
+
+    # ----- Hyperbolic -----
+    Primitive("sinh", 1, math.sinh, (lambda a, out: math.cosh(a),), ("cosh(a)",),
+              r"\sinh\left({a}\right)"),
+    Primitive("cosh", 1, math.cosh, (lambda a, out: math.sinh(a),), ("sinh(a)",),
+              r"\cosh\left({a}\right)"),
+    Primitive("tanh", 1, math.tanh, (lambda a, out: 1.0 - out * out,), ("1 - tanh(a)^2",),
+              r"\tanh\left({a}\right)"),
+    Primitive("asinh", 1, math.asinh, (lambda a, out: 1.0 / math.sqrt(a * a + 1.0),),
+              ("1/sqrt(a^2 + 1)",), r"\operatorname{{arsinh}}\left({a}\right)"),
+    Primitive("acosh", 1, math.acosh,
+              (lambda a, out: safe_div(1.0, math.sqrt(a * a - 1.0)),),
+              ("1/sqrt(a^2 - 1)",), r"\operatorname{{arcosh}}\left({a}\right)",
+              domain=_at_least_one, smooth_region=((1.2, 4.0),)),
+    Primitive("atanh", 1, math.atanh, (lambda a, out: 1.0 / (1.0 - a * a),),
+              ("1/(1 - a^2)",), r"\operatorname{{artanh}}\left({a}\right)",
+              domain=_within_one("atanh", closed=False), smooth_region=((-0.9, 0.9),)),
+
+    # ----- Exponentials and logarithms -----
+    Primitive("exp", 1, math.exp, (lambda a, out: out,), ("exp(a)",), r"e^{{{a}}}"),
+    Primitive("log", 1, math.log, (lambda a, out: 1.0 / a,), ("1/a",),
+              r"\ln\left({a}\right)", domain=_positive("log"),
+              smooth_region=((0.1, 5.0),)),
+    Primitive("log2", 1, math.log2, (lambda a, out: 1.0 / (a * math.log(2.0)),),
+              ("1/(a*log(2))",), r"\log_{{2}}\left({a}\right)", domain=_positive("log2"),
+              smooth_region=((0.1, 5.0),)),
+    Primitive("log10", 1, math.log10, (lambda a, out: 1.0 / (a * math.log(10.0)),),
+              ("1/(a*log(10))",), r"\log_{{10}}\left({a}\right)", domain=_positive("log10"),
+              smooth_region=((0.1, 5.0),)),
+    Primitive("sqrt", 1, math.sqrt, (lambda a, out: safe_div(0.5, out),),
+              ("1/(2*sqrt(a))",), r"\sqrt{{{a}}}", domain=_non_negative,
+              smooth_region=((0.1, 5.0),)),
+    Primitive("cbrt", 1, _cbrt, (lambda a, out: safe_div(1.0, 3.0 * out * out),),
+              ("1/(3*cbrt(a)^2)",), r"\sqrt[3]{{{a}}}",
+              smooth_region=((0.2, 5.0),)),
+
+    # ----- Piecewise and activation functions -----
+    Primitive("abs", 1, abs, (lambda a, out: _sign(a),), ("sign(a)",),
+              r"\left|{a}\right|", kink=_kink_at_zero("abs"),
+              smooth_region=((0.2, 3.0),)),
+    Primitive("sign", 1, _sign, (lambda a, out: 0.0,), ("0",),
+              r"\operatorname{{sgn}}\left({a}\right)", kink=_kink_at_zero("sign"),
+              smooth_region=((0.2, 3.0),)),
+    Primitive("step", 1, _step, (lambda a, out: 0.0,), ("0",),
+              r"H\left({a}\right)", kink=_kink_at_zero("step"),
+              smooth_region=((0.2, 3.0),)),
+    Primitive("relu", 1, lambda a: a if a > 0 else 0.0, (lambda a, out: _step(a),),
+              ("step(a)",), r"\operatorname{{relu}}\left({a}\right)",
+              kink=_kink_at_zero("relu"), smooth_region=((0.2, 3.0),)),
+    Primitive("max", 2, lambda a, b: a if a >= b else b, (_half_sign(1.0), _half_sign(-1.0)),
+              ("(1 + sign(a - b))/2", "(1 - sign(a - b))/2"),
+              r"\max\left({a}, {b}\right)", kink=_tie("max"),
+              smooth_region=((1.0, 3.0), (-3.0, 0.0))),
+    Primitive("min", 2, lambda a, b: a if a <= b else b, (_half_sign(-1.0), _half_sign(1.0)),
+              ("(1 - sign(a - b))/2", "(1 + sign(a - b))/2"),
+              r"\min\left({a}, {b}\right)", kink=_tie("min"),
+              smooth_region=((1.0, 3.0), (-3.0, 0.0))),
+    Primitive("sigmoid", 1, _sigmoid, (lambda a, out: out * (1.0 - out),),
+              ("sigmoid(a)*(1 - sigmoid(a))",), r"\sigma\left({a}\right)"),
+    Primitive("softplus", 1, _softplus, (lambda a, out: _sigmoid(a),), ("sigmoid(a)",),
+              r"\operatorname{{softplus}}\left({a}\right)"),
+]
+
+PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _TABLE}
+
+# Names accepted in calls that mean another primitive.
+ALIASES: dict[str, str] = {"ln": "log"}
+
+# Operators of the grammar and the primitives they lower to.
+BINARY_OPERATORS: dict[str, str] = {"+": "add", "-": "sub", "*": "mul", "/": "div",
+                                    "^": "pow", "**": "pow"}
+UNARY_OPERATORS: dict[str, str] = {"-": "neg"}
+
+# Operators are not callable by name, except pow(a, b).
+_OPERATOR_ONLY = {"add", "sub", "mul", "div", "neg"}
+FUNCTIONS: dict[str, Primitive] = {
+    name: p for name, p in PRIMITIVES.items() if name not in _OPERATOR_ONLY}
+
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+
+
+def lookup_function(name: str) -> Primitive | None:
+    """The primitive a call ``name(...)`` means, or None when there is none."""
+    return FUNCTIONS.get(ALIASES.get(name, name))
+
+
+def callable_names() -> list[str]:
+    """Every name that may be called, for suggestions and help."""
+    return sorted([*FUNCTIONS, *ALIASES])

@@ -1,0 +1,195 @@
+"""The library entry point: compile text once, evaluate it at many points.
+
+``compile_expression(text)`` (exported as ``chaincli.compile``) runs the
+parse and lower stages once and returns a ``CompiledExpression``; its
+``value`` and ``gradient`` methods run the sweeps at a point and return
+plain results. The CLI is a thin layer over this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping
+
+from . import evaluate
+from .errors import PointError
+from .forward import forward_gradient
+from .results import Evaluation, GradientResult, Notice, ValueResult
+from .reverse import adjoint_sweep
+from .syntax import parse
+from .tape import Tape, lower
+
+MODES = ("reverse", "forward")
+
+# Kink warnings name at most this many nodes; the rest are counted.
+_MAX_NODE_NOTICES = 10
+
+
+class CompiledExpression:
+    """A parsed and lowered expression, ready to evaluate at any point."""
+
+    def __init__(self, text: str, tape: Tape):
+        self.text = text
+        self.tape = tape
+
+    @property
+    def variables(self) -> list[str]:
+        """The free variables, in order of first appearance."""
+        return list(self.tape.variables)
+
+    def __repr__(self) -> str:
+        return f"CompiledExpression({self.text!r}, variables={self.variables})"
+
+    def check_point(self, point: Mapping[str, float]) -> tuple[dict[str, float], list[Notice]]:
+        """The point restricted to the variables, and notices for ignored names."""
+        missing = [name for name in self.tape.variables if name not in point]
+        if missing:
+            given = ",".join(f"{name}=…" for name in missing)
+            noun = "variable" if len(missing) == 1 else "variables"
+            raise PointError(f"no value for the {noun} {', '.join(missing)}; "
+                             f"give {'it' if len(missing) == 1 else 'them'} with --at {given}")
+        used = {}
+        for name in self.tape.variables:
+            value = point[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PointError(f"the value of {name} must be a number, not {value!r}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise PointError(f"the value of {name} must be a finite number")
+            used[name] = value
+        notices = [Notice("unused-value", f"{name} is not a variable of the expression; "
+                          "its value is ignored", variables=(name,))
+                   for name in point if name not in self.tape.variable_index]
+        return used, notices
+
+    def value(self, point: Mapping[str, float] | None = None) -> float:
+        """The value of the expression at ``point``."""
+        used, _ = self.check_point(point or {})
+        return evaluate.primal(self.tape, used)[self.tape.output]
+
+    def evaluate(self, point: Mapping[str, float] | None = None) -> ValueResult:
+        """The value with its notices, for the CLI."""
+        used, notices = self.check_point(point or {})
+        value = evaluate.primal(self.tape, used)[self.tape.output]
+        return ValueResult(self.text, used, value, notices)
+
+    def gradient(self, point: Mapping[str, float] | None = None, *,
+                 mode: str = "reverse", wrt: Iterable[str] | None = None) -> GradientResult:
+        """Value and gradient at ``point`` by reverse (default) or forward mode."""
+        if mode not in MODES:
+            raise PointError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        used, notices = self.check_point(point or {})
+        names = self._wrt(wrt)
+        tape = self.tape
+        values = evaluate.primal(tape, used)
+        partials = evaluate.local_partials(tape, values)
+        adjoints = None
+        if mode == "reverse":
+            adjoints = adjoint_sweep(tape, partials)
+            gradient = {name: adjoints[tape.variable_index[name]] for name in names}
+        else:
+            gradient = forward_gradient(tape, partials, names)
+        evaluation = Evaluation(tape, values, partials, adjoints)
+        notices.extend(_kink_notices(evaluation, names))
+        notices.extend(_nonfinite_notices(evaluation, gradient))
+        return GradientResult(self.text, used, values[tape.output], gradient, mode,
+                              notices, evaluation)
+
+    def _wrt(self, wrt: Iterable[str] | None) -> list[str]:
+        if wrt is None:
+            return list(self.tape.variables)
+        names = list(dict.fromkeys(wrt))
+        unknown = [name for name in names if name not in self.tape.variable_index]
+        if unknown:
+            known = ", ".join(self.tape.variables) or "none"
+            raise PointError(f"--wrt names {', '.join(unknown)}, which the expression does "
+                             f"not use (its variables: {known})")
+        return names
+
+
+def compile_expression(text: str) -> CompiledExpression:
+    """Parse and lower ``text`` once; evaluate the result at many points."""
+    return CompiledExpression(text, lower(parse(text)))
+
+
+def depends_on(tape: Tape, index: int) -> tuple[str, ...]:
+    """The variables entry ``index`` depends on, in the tape's variable order."""
+    seen = {index}
+    stack = [index]
+    found = set()
+    while stack:
+        i = stack.pop()
+        if tape.ops[i] == "var":
+            found.add(tape.labels[i])
+        for j in tape.args[i]:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return tuple(name for name in tape.variables if name in found)
+
+
+def _reaches_output(evaluation: Evaluation) -> list[bool]:
+    """Which entries the output depends on (unused let-bindings do not count)."""
+    tape = evaluation.tape
+    used = [False] * len(tape)
+    used[tape.output] = True
+    for i in range(tape.output, -1, -1):
+        if used[i]:
+            for j in tape.args[i]:
+                used[j] = True
+    return used
+
+
+def _kink_notices(evaluation: Evaluation, wrt: list[str]) -> list[Notice]:
+    tape = evaluation.tape
+    found = evaluate.kinks(tape, evaluation.values)
+    if not found:
+        return []
+    used = _reaches_output(evaluation)
+    wanted = set(wrt)
+    notices = []
+    skipped = 0
+    for index, message in found:
+        if not used[index]:
+            continue
+        variables = tuple(v for v in depends_on(tape, index) if v in wanted)
+        if not variables:
+            continue
+        if len(notices) == _MAX_NODE_NOTICES:
+            skipped += 1
+            continue
+        text = tape.source_text(index)
+        notices.append(Notice("kink", f"{text}: {message}", tape.name(index), text, variables))
+    if skipped:
+        notices.append(Notice("kink", f"{skipped} more nodes sit on a kink"))
+    return notices
+
+
+def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> list[Notice]:
+    bad = [name for name, value in gradient.items() if not math.isfinite(value)]
+    if not bad:
+        return []
+    tape = evaluation.tape
+    adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    notices = []
+    for i in range(len(tape)):
+        if adjoints[i] == 0.0 or len(notices) == _MAX_NODE_NOTICES:
+            continue
+        for k, partial in enumerate(evaluation.partials[i]):
+            if math.isfinite(partial):
+                continue
+            arg = tape.args[i][k]
+            variables = tuple(v for v in depends_on(tape, arg) if v in bad)
+            if not variables:
+                continue
+            kind = "infinite" if math.isinf(partial) else "undefined (NaN)"
+            text = tape.source_text(i)
+            arg_text = tape.source_text(arg, limit=40) or tape.name(arg)
+            value = evaluate.format_number(evaluation.values[arg])
+            notices.append(Notice(
+                "nonfinite-derivative",
+                f"{text}: its derivative with respect to {arg_text} is {kind} at "
+                f"{arg_text} = {value}, so the gradient is not finite there",
+                tape.name(i), text, variables))
+            break
+    return notices

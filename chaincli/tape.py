@@ -1,0 +1,208 @@
+"""AST to tape: the computational graph as a Wengert list.
+
+A ``Tape`` is the program lowered to single assignments ``v_i = op(v_j, v_k)``
+in topological order, with indices, not pointers. Identical subexpressions
+become one entry (hash-consing), so ``sin(x*y) + cos(x*y)`` holds one ``x*y``,
+and a let-bound name is the one entry it was bound to, labelled with the name.
+Every evaluator reads a tape and never changes it.
+
+Lowering walks the AST with an explicit stack: nothing here recurses on the
+depth of the input.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from .ast_nodes import Binary, Call, Name, Number, Program, Unary
+from .errors import ArityError, UnknownNameError
+from .primitives import (BINARY_OPERATORS, CONSTANTS, FUNCTIONS, PRIMITIVES,
+                         UNARY_OPERATORS, callable_names, lookup_function)
+
+VAR = "var"
+CONST = "const"
+
+
+@dataclass
+class Tape:
+    """The Wengert list. Entry ``i`` is ``ops[i](*(args[i]))``.
+
+    ``ops[i]`` is ``"var"`` (an input), ``"const"`` (its value in ``consts``)
+    or a primitive name. ``labels[i]`` is the let-bound name or constant name
+    of the entry, if any; ``spans[i]`` is where its text first appears.
+    """
+
+    ops: list[str] = field(default_factory=list)
+    args: list[tuple[int, ...]] = field(default_factory=list)
+    consts: list[float | None] = field(default_factory=list)
+    labels: list[str | None] = field(default_factory=list)
+    spans: list[tuple[int, int] | None] = field(default_factory=list)
+    variables: list[str] = field(default_factory=list)
+    variable_index: dict[str, int] = field(default_factory=dict)
+    output: int = -1
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def name(self, i: int) -> str:
+        """How entry ``i`` is called in tables, traces, graphs and JSON."""
+        if self.ops[i] == VAR:
+            return self.labels[i] or f"v{i}"
+        label = self.labels[i]
+        return label if label else f"v{i}"
+
+    def source_text(self, i: int, limit: int = 60) -> str | None:
+        """The user's text for entry ``i``, shortened for messages."""
+        span = self.spans[i]
+        if span is None:
+            return None
+        text = " ".join(self.source[span[0]:span[1]].split())
+        return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class _Builder:
+    def __init__(self, source: str):
+        self.tape = Tape(source=source)
+        self._memo: dict[tuple, int] = {}
+
+    def _add(self, key: tuple, op: str, args: tuple[int, ...], const: float | None,
+             span) -> int:
+        index = self._memo.get(key)
+        if index is not None:
+            return index
+        tape = self.tape
+        index = len(tape.ops)
+        tape.ops.append(op)
+        tape.args.append(args)
+        tape.consts.append(const)
+        tape.labels.append(None)
+        tape.spans.append(span)
+        self._memo[key] = index
+        return index
+
+    def variable(self, name: str, span) -> int:
+        index = self._add((VAR, name), VAR, (), None, span)
+        if name not in self.tape.variable_index:
+            self.tape.variable_index[name] = index
+            self.tape.variables.append(name)
+            self.tape.labels[index] = name
+        return index
+
+    def constant(self, value: float, span, label: str | None = None) -> int:
+        # repr keeps 0.0 and -0.0 apart; the label keeps pi apart from 3.14159…
+        index = self._add((CONST, repr(value), label), CONST, (), value, span)
+        if label:
+            self.tape.labels[index] = label
+        return index
+
+    def operation(self, op: str, args: tuple[int, ...], span) -> int:
+        return self._add((op, args), op, args, None, span)
+
+
+def lower(program: Program) -> Tape:
+    """Lower a parsed program to a tape, resolving names and checking calls."""
+    builder = _Builder(program.source)
+    bound: dict[str, int] = {}
+    bound_at: dict[str, tuple[int, int]] = {}
+    for let in program.lets:
+        _check_bindable(let.name, let.name_span, bound_at, program.source)
+        index = _lower_expr(let.value, builder, bound, program.source)
+        bound[let.name] = index
+        bound_at[let.name] = let.name_span
+        if builder.tape.labels[index] is None:
+            builder.tape.labels[index] = let.name
+    builder.tape.output = _lower_expr(program.output, builder, bound, program.source)
+    return builder.tape
+
+
+def _check_bindable(name: str, span, bound_at, source: str) -> None:
+    if name in bound_at:
+        raise UnknownNameError(f"{name} is bound twice; each name is bound once",
+                               source=source, span=span)
+    if name in CONSTANTS:
+        raise UnknownNameError(f"{name} is a constant and cannot be rebound",
+                               source=source, span=span)
+    if lookup_function(name) is not None:
+        raise UnknownNameError(f"{name} is a function and cannot be bound as a name",
+                               source=source, span=span)
+
+
+def _lower_expr(root, builder: _Builder, bound: dict[str, int], source: str) -> int:
+    # Post-order walk on an explicit stack: a node is pushed once to visit its
+    # children and once more to emit it after they have been lowered.
+    results: list[int] = []
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if isinstance(node, Number):
+            results.append(builder.constant(node.value, node.span))
+        elif isinstance(node, Name):
+            results.append(_lower_name(node, builder, bound, source))
+        elif isinstance(node, Unary):
+            if node.op == "+":
+                stack.append((node.operand, False))
+            elif not children_done:
+                stack.append((node, True))
+                stack.append((node.operand, False))
+            else:
+                operand = results.pop()
+                results.append(builder.operation(UNARY_OPERATORS[node.op], (operand,),
+                                                 node.span))
+        elif isinstance(node, Binary):
+            if not children_done:
+                stack.append((node, True))
+                stack.append((node.right, False))
+                stack.append((node.left, False))
+            else:
+                right = results.pop()
+                left = results.pop()
+                results.append(builder.operation(BINARY_OPERATORS[node.op], (left, right),
+                                                 node.span))
+        elif isinstance(node, Call):
+            if not children_done:
+                primitive = _resolve_call(node, source)
+                stack.append((node, True))
+                stack.extend((arg, False) for arg in reversed(node.args))
+            else:
+                primitive = lookup_function(node.function)
+                count = len(node.args)
+                args = tuple(results[len(results) - count:])
+                del results[len(results) - count:]
+                results.append(builder.operation(primitive.name, args, node.span))
+        else:  # pragma: no cover - the grammar has no other node
+            raise TypeError(f"unknown AST node {node!r}")
+    return results[-1]
+
+
+def _lower_name(node: Name, builder: _Builder, bound: dict[str, int], source: str) -> int:
+    if node.name in bound:
+        return bound[node.name]
+    if node.name in CONSTANTS:
+        return builder.constant(CONSTANTS[node.name], node.span, label=node.name)
+    if lookup_function(node.name) is not None:
+        raise UnknownNameError(f"{node.name} is a function; call it as {node.name}(...)",
+                               source=source, span=node.span)
+    return builder.variable(node.name, node.span)
+
+
+def _resolve_call(node: Call, source: str):
+    primitive = lookup_function(node.function)
+    if primitive is None:
+        close = difflib.get_close_matches(node.function, callable_names(), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else None
+        if node.function in PRIMITIVES or node.function in BINARY_OPERATORS.values():
+            hint = "write it with its operator"
+        raise UnknownNameError(f"unknown function {node.function}", source=source,
+                               span=node.name_span, hint=hint)
+    if len(node.args) != primitive.arity:
+        wanted = "1 argument" if primitive.arity == 1 else f"{primitive.arity} arguments"
+        raise ArityError(f"{node.function} takes {wanted}, not {len(node.args)}",
+                         source=source, span=node.span)
+    return primitive
+
+
+def known_functions() -> list[str]:
+    """Names callable in expressions, for the CLI's help text."""
+    return sorted(FUNCTIONS)
