@@ -44,6 +44,13 @@ class Mode(str, Enum):
     forward = "forward"
 
 
+class ExplainView(str, Enum):
+    paths = "paths"
+    forward = "forward"
+    reverse = "reverse"
+    none = "none"
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"chaincli {__version__}\n")
@@ -203,24 +210,38 @@ def grad(
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+    explain_view: ExplainView = typer.Option(
+        ExplainView.paths, "--explain", "-e",
+        help="What the table shows besides value and gradient: paths (the chain rule, "
+             "path by path), forward (tangent trace, one sweep per variable), reverse "
+             "(adjoint trace, one sweep) or none. JSON gets a chain key unless none, "
+             "and a trace key for forward and reverse."),
+    max_paths: int = typer.Option(16, "--max-paths", min=0, max=10_000,
+                                  help="List at most N paths per variable; the rest "
+                                       "are counted and summed from the adjoints.",
+                                  metavar="N"),
 ):
-    """Value and gradient of EXPR at a point.
+    """Value and gradient of EXPR at a point, with the chain rule that gave them.
 
-    Example: chaincli grad "sin(x*y)" --at x=1,y=2
+    Example: chaincli grad "sin(x*y)" --at x=1,y=2 --explain reverse
     """
     fmt = _output_format(output_format, json_flag)
     program, point = _load(expr, at)
     result = program.gradient(point, mode=mode.value, wrt=_parse_wrt(wrt))
     _warn(result.warnings)
+    if fmt is not Format.plain:
+        from .explain import explain
+        explanation = explain(result, explain_view.value, max_paths=max_paths,
+                              with_chain=fmt is Format.json)
     if fmt is Format.json:
-        _write_json(result.to_dict())
+        _write_json({**result.to_dict(), **explanation.to_dict()})
     elif fmt is Format.plain:
         from .render_plain import plain_gradient
         sys.stdout.write(plain_gradient(result))
         sys.stdout.flush()
     else:
         from .render_table import print_gradient
-        print_gradient(result)
+        print_gradient(result, explanation)
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 

@@ -1,0 +1,519 @@
+"""Chain-rule explanation: the paths behind each partial, and evaluation traces.
+
+Sits between the sweeps and the renderers: it reads what one evaluation
+computed (the tape, the values, the local partials, the adjoints) and returns
+plain data; nothing here prints. Every number shown is one the sweeps used,
+so the explanation cannot disagree with the answer.
+
+Paths. ∂f/∂x is the sum, over every path from the output down to ``x``, of
+the product of the local partials along it. A graph with shared nodes can
+have exponentially many paths (``u1 = x*x; u2 = u1*u1; …; u30 = u29*u29``
+has 2^30), so:
+
+* the number of paths is counted, not enumerated: ``count[j]`` (paths from
+  the output to entry ``j``) is an adjoint sweep with every partial 1, in
+  exact Python integers;
+* paths are listed by a depth-first search that climbs from the variable to
+  the output through entries the output depends on (every such climb ends at
+  the output, so the search never backtracks out of a dead end), up to
+  ``max_paths`` paths and a step budget;
+* the search stops with a frontier of partial paths, each from some entry
+  ``u`` down to the variable; together they stand for exactly the unlisted
+  paths, whose contribution is ``Σ adjoint[u] · (product below u)`` and whose
+  number is ``Σ count[u]``. Nothing is enumerated beyond the listed paths.
+
+Traces. ``forward_trace`` is the textbook evaluation trace, each entry with
+its value and its tangent, one sweep per seed (one per variable, or one
+explicit direction); ``reverse_trace`` is each entry's value and adjoint,
+read from the output down, with the local partials it passes on.
+
+Output stays bounded whatever the input: at most ``max_paths`` paths per
+variable, long paths shown as their first and last steps, at most
+``MAX_VARIABLES`` variables, ``MAX_TRACE_ROWS`` trace rows and
+``MAX_SWEEPS`` forward sweeps; what is left out is counted.
+
+The output entry is called ``f``; other entries keep their tape names
+(let-bound names, variable names, ``v_i``), and constants print as their
+literal (``2``, ``pi``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .evaluate import format_number
+from .forward import tangent_sweep
+from .primitives import PRIMITIVES
+from .results import Evaluation, GradientResult
+from .reverse import adjoint_sweep
+from .tape import CONST, VAR, Tape
+
+VIEWS = ("paths", "forward", "reverse", "none")
+
+DEFAULT_MAX_PATHS = 16
+# Variables explained path by path; the gradient table still lists them all.
+MAX_VARIABLES = 24
+# A path of more steps shows its first and last few (the product is over all).
+MAX_SHOWN_STEPS = 6
+# Search steps per variable once a first path is listed (the first path
+# always completes: it costs at most the size of the tape).
+STEP_BUDGET = 100_000
+# Legend entries, trace rows (first and last half kept) and forward sweeps.
+MAX_LEGEND = 60
+MAX_TRACE_ROWS = 60
+MAX_SWEEPS = 8
+
+# The argument names a and b inside a partial formula of the primitive table.
+_ARGUMENT = re.compile(r"(?<![A-Za-z0-9_.])([ab])(?![A-Za-z0-9_(])")
+
+
+# ----- Data -----
+
+@dataclass(frozen=True)
+class Factor:
+    """One local partial ∂of/∂wrt: its formula in the graph's names and its value."""
+
+    of: str
+    wrt: str
+    argument: int  # which argument of ``of`` (0-based): x*x has two factors for x
+    repeated: bool  # ``of`` takes ``wrt`` as more than one argument
+    formula: str
+    value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"of": self.of, "wrt": self.wrt, "argument": self.argument,
+                "formula": self.formula, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path from the output down to a variable and the product of its factors.
+
+    A path of more than ``MAX_SHOWN_STEPS`` steps keeps only its first and
+    last steps in ``nodes`` and ``factors``; ``omitted_steps`` counts the
+    ones in between, which sit after the first ``len(factors) // 2`` factors.
+    ``product`` is always over every step.
+    """
+
+    nodes: tuple[str, ...]
+    factors: tuple[Factor, ...]
+    product: float
+    steps: int
+    omitted_steps: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"nodes": list(self.nodes), "factors": [f.to_dict() for f in self.factors],
+                "product": self.product, "steps": self.steps,
+                "omitted_steps": self.omitted_steps}
+
+
+@dataclass(frozen=True)
+class VariableChain:
+    """The paths from the output to one variable; their sum is the partial."""
+
+    variable: str
+    total: float  # ∂f/∂variable, as the result gives it
+    path_count: int
+    paths: tuple[Path, ...]
+    unlisted_contribution: float  # what the paths not listed add up to
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.paths) < self.path_count
+
+    @property
+    def unlisted_count(self) -> int:
+        return self.path_count - len(self.paths)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "path_count": count_for_json(self.path_count),
+                "listed": len(self.paths), "truncated": self.truncated,
+                "unlisted_contribution": self.unlisted_contribution,
+                "paths": [p.to_dict() for p in self.paths]}
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """What an intermediate node stands for, one level deep: ``v2 = x*y``."""
+
+    node: str
+    definition: str
+    value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "definition": self.definition, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The chain-rule paths for each variable of a gradient."""
+
+    output: str
+    max_paths: int
+    variables: tuple[VariableChain, ...]
+    omitted_variables: int
+    legend: tuple[LegendEntry, ...]
+    omitted_legend: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": self.output, "max_paths": self.max_paths,
+                "legend": [entry.to_dict() for entry in self.legend],
+                "omitted_legend": self.omitted_legend,
+                "variables": {v.variable: v.to_dict() for v in self.variables},
+                "omitted_variables": self.omitted_variables}
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One tape entry in a trace: its value, its local partials, tangents or adjoint."""
+
+    node: str
+    definition: str
+    value: float
+    partials: tuple[Factor, ...]  # with respect to each argument that is not a constant
+    tangents: tuple[float, ...] = ()  # forward: one per sweep
+    adjoint: float | None = None  # reverse
+
+    def to_dict(self, kind: str) -> dict[str, Any]:
+        data = {"node": self.node, "definition": self.definition, "value": self.value,
+                "partials": [p.to_dict() for p in self.partials]}
+        if kind == "forward":
+            data["tangents"] = list(self.tangents)
+        else:
+            data["adjoint"] = self.adjoint
+        return data
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A forward or reverse sweep, row by row, in the order it runs.
+
+    When the tape has more than ``MAX_TRACE_ROWS`` entries, the first and
+    last rows are kept and ``omitted_entries`` rows after the first
+    ``omitted_after`` are left out.
+    """
+
+    kind: str  # "forward" or "reverse"
+    rows: tuple[TraceRow, ...]
+    entries: int
+    omitted_after: int | None = None
+    seeds: tuple[dict[str, float], ...] = ()  # forward: the seed of each sweep shown
+    sweeps: int = 0  # forward: sweeps the whole computation needs
+
+    @property
+    def omitted_entries(self) -> int:
+        return self.entries - len(self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "entries": self.entries,
+                                "omitted_entries": self.omitted_entries,
+                                "omitted_after": self.omitted_after}
+        if self.kind == "forward":
+            data["sweeps"] = self.sweeps
+            data["seeds"] = [dict(seed) for seed in self.seeds]
+        data["rows"] = [row.to_dict(self.kind) for row in self.rows]
+        return data
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What one ``--explain`` view needs: the chain, a trace, or neither."""
+
+    chain: Chain | None = None
+    trace: Trace | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.chain is not None:
+            data["chain"] = self.chain.to_dict()
+        if self.trace is not None:
+            data["trace"] = self.trace.to_dict()
+        return data
+
+
+def count_for_json(count: int) -> int | str:
+    """An exact integer below 2^63; beyond, its magnitude as a string such as ``"1.07e+30102"``."""
+    return count if count < 2 ** 63 else approximate_count(count)
+
+
+def approximate_count(count: int) -> str:
+    """A huge integer as ``m.mme+N`` without converting all its digits."""
+    shift = max(count.bit_length() - 60, 0)
+    exponent10 = math.log10(count >> shift) + shift * math.log10(2.0)
+    power = math.floor(exponent10)
+    mantissa = 10 ** (exponent10 - power)
+    if round(mantissa, 2) >= 10.0:
+        mantissa, power = mantissa / 10.0, power + 1
+    return f"{mantissa:.2f}e+{power}"
+
+
+# ----- Names and formulas -----
+
+class Names:
+    """How entries are called: ``f`` for the output, tape names, constants as literals."""
+
+    def __init__(self, tape: Tape):
+        self.tape = tape
+        taken = {label for label in tape.labels if label}
+        output = "f"
+        while output in taken:
+            output += "_"
+        self.output = output
+        self._formulas: dict[tuple[int, int], str] = {}
+
+    def __call__(self, i: int) -> str:
+        tape = self.tape
+        op = tape.ops[i]
+        if op == CONST:
+            return tape.labels[i] or format_number(tape.consts[i])
+        if i == tape.output and op != VAR:
+            return self.output
+        return tape.name(i)
+
+    def definition(self, i: int) -> str:
+        """Entry ``i`` as an operation on the names of its arguments (one level)."""
+        tape = self.tape
+        op = tape.ops[i]
+        if op == VAR:
+            return "input"
+        if op == CONST:
+            return self(i)
+        primitive = PRIMITIVES[op]
+        args = [self(j) for j in tape.args[i]]
+        if primitive.symbol is None:
+            return f"{op}({', '.join(args)})"
+        if len(args) == 1:
+            return primitive.symbol + args[0]
+        # Sums are spaced, tighter operators are not: "x + y", "x*y", "x^2".
+        loose = primitive.precedence <= PRIMITIVES["add"].precedence
+        joiner = f" {primitive.symbol} " if loose else primitive.symbol
+        return joiner.join(args)
+
+    def formula(self, i: int, k: int) -> str:
+        """∂v_i/∂(argument k) as the primitive table writes it, in the graph's names."""
+        key = (i, k)
+        text = self._formulas.get(key)
+        if text is None:
+            tape = self.tape
+            primitive = PRIMITIVES[tape.ops[i]]
+            names = dict(zip("ab", (self(j) for j in tape.args[i])))
+            text = _ARGUMENT.sub(lambda match: names[match.group(1)],
+                                 primitive.partial_formulas[k])
+            self._formulas[key] = text
+        return text
+
+    def factor(self, evaluation: Evaluation, i: int, k: int) -> Factor:
+        args = self.tape.args[i]
+        return Factor(self(i), self(args[k]), k, args.count(args[k]) > 1,
+                      self.formula(i, k), evaluation.partials[i][k])
+
+
+# ----- Paths -----
+
+def path_counts(tape: Tape) -> list[int]:
+    """``count[j]``: the number of paths from the output down to entry ``j``.
+
+    An entry that takes the same argument twice (``x*x``) gives two paths.
+    Zero for entries the output does not depend on.
+    """
+    count = [0] * len(tape)
+    count[tape.output] = 1
+    args = tape.args
+    for i in range(tape.output, -1, -1):
+        c = count[i]
+        if c:
+            for j in args[i]:
+                count[j] += c
+    return count
+
+
+def _users(tape: Tape, count: list[int]) -> list[list[tuple[int, int]]]:
+    """For each entry, the edges ``(user, argument position)`` from entries the output needs."""
+    users: list[list[tuple[int, int]]] = [[] for _ in range(len(tape))]
+    for i, inputs in enumerate(tape.args):
+        if count[i]:
+            for k, j in enumerate(inputs):
+                users[j].append((i, k))
+    return users
+
+
+def _path_product(evaluation: Evaluation, edges: list[tuple[int, int]]) -> float:
+    # Multiplied from the output down, as the reverse sweep does; a zero
+    # stays an exact zero even before an infinite partial.
+    product = 1.0
+    for i, k in edges:
+        if product == 0.0:
+            break
+        product *= evaluation.partials[i][k]
+    return product
+
+
+def _variable_chain(evaluation: Evaluation, names: Names, variable: str, total: float,
+                    count: list[int], users, adjoints: list[float], max_paths: int,
+                    shown_indices: set[int]) -> VariableChain:
+    tape = evaluation.tape
+    partials = evaluation.partials
+    start = tape.variable_index[variable]
+    if count[start] == 0:
+        return VariableChain(variable, total, 0, (), 0.0)
+    # Each stack item is a partial path from entry u down to the variable:
+    # (u, product of its factors, its edges as a linked list, topmost first).
+    stack: list[tuple[int, float, tuple | None]] = [(start, 1.0, None)]
+    listed: list[list[tuple[int, int]]] = []
+    steps = 0
+    while stack and len(listed) < max_paths and (steps < STEP_BUDGET or not listed):
+        u, product, link = stack.pop()
+        if u == tape.output:
+            edges = []
+            while link is not None:
+                edges.append(link[0])
+                link = link[1]
+            listed.append(edges)
+            continue
+        for i, k in reversed(users[u]):
+            stack.append((i, product * partials[i][k], ((i, k), link)))
+            steps += 1
+    unlisted = 0.0
+    for u, product, _ in stack:
+        if adjoints[u] != 0.0:  # a zero adjoint passes nothing on
+            unlisted += adjoints[u] * product
+    paths = tuple(_path(evaluation, names, edges, start, shown_indices) for edges in listed)
+    return VariableChain(variable, total, count[start], paths, unlisted)
+
+
+def _path(evaluation: Evaluation, names: Names, edges: list[tuple[int, int]], start: int,
+          shown_indices: set[int]) -> Path:
+    tape = evaluation.tape
+    steps = len(edges)
+    if steps > MAX_SHOWN_STEPS:
+        head = MAX_SHOWN_STEPS // 2
+        shown = edges[:head] + edges[steps - (MAX_SHOWN_STEPS - head):]
+    else:
+        head, shown = steps, edges
+    # Nodes of the shown steps: each step's upper end, plus the lower end of
+    # the last step before the gap and of the very last step.
+    nodes = []
+    for position, (i, k) in enumerate(shown):
+        nodes.append(names(i))
+        if position == head - 1 and len(shown) < steps:
+            nodes.append(names(tape.args[i][k]))
+    nodes.append(names(start))
+    for i, _ in shown:
+        shown_indices.add(i)
+        shown_indices.update(tape.args[i])
+    return Path(tuple(nodes), tuple(names.factor(evaluation, i, k) for i, k in shown),
+                _path_product(evaluation, edges), steps, steps - len(shown))
+
+
+def chain(result: GradientResult, max_paths: int = DEFAULT_MAX_PATHS) -> Chain:
+    """The chain-rule paths for each variable of ``result`` (at most ``MAX_VARIABLES``)."""
+    evaluation = _evaluation_of(result)
+    tape = evaluation.tape
+    names = Names(tape)
+    adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    count = path_counts(tape)
+    users = _users(tape, count)
+    wanted = list(result.gradient.items())
+    shown_indices: set[int] = set()
+    variables = tuple(
+        _variable_chain(evaluation, names, name, total, count, users, adjoints, max_paths,
+                        shown_indices)
+        for name, total in wanted[:MAX_VARIABLES])
+    legend_indices = sorted(i for i in shown_indices if tape.ops[i] not in (VAR, CONST))
+    legend = tuple(LegendEntry(names(i), names.definition(i), evaluation.values[i])
+                   for i in legend_indices[:MAX_LEGEND])
+    return Chain(names.output, max_paths, variables, max(len(wanted) - MAX_VARIABLES, 0),
+                 legend, max(len(legend_indices) - MAX_LEGEND, 0))
+
+
+# ----- Traces -----
+
+def _trace_entries(tape: Tape) -> list[int]:
+    """The entries a trace shows: inputs and what the output depends on, no constants."""
+    count = path_counts(tape)
+    return [i for i, op in enumerate(tape.ops)
+            if op == VAR or (count[i] and op != CONST)]
+
+
+def _cut(entries: list[int]) -> tuple[list[int], int | None]:
+    if len(entries) <= MAX_TRACE_ROWS:
+        return entries, None
+    head = MAX_TRACE_ROWS // 2
+    return entries[:head] + entries[len(entries) - (MAX_TRACE_ROWS - head):], head
+
+
+def _row(evaluation: Evaluation, names: Names, i: int, **sweep) -> TraceRow:
+    tape = evaluation.tape
+    partials = tuple(names.factor(evaluation, i, k) for k, j in enumerate(tape.args[i])
+                     if tape.ops[j] != CONST)
+    return TraceRow(names(i), names.definition(i), evaluation.values[i], partials, **sweep)
+
+
+def forward_trace(result: GradientResult,
+                  direction: Mapping[str, float] | None = None) -> Trace:
+    """The forward evaluation trace: value and tangent of every entry.
+
+    Without ``direction``, one sweep per variable of the gradient, each
+    seeded with 1 at that variable (at most ``MAX_SWEEPS`` are run); with
+    it, the one sweep seeded with that direction (variable → component).
+    """
+    evaluation = _evaluation_of(result)
+    tape = evaluation.tape
+    if direction is not None:
+        seeds: list[dict[str, float]] = [
+            {name: float(value) for name, value in direction.items()
+             if name in tape.variable_index}]
+        sweeps = 1
+    else:
+        seeds = [{name: 1.0} for name in list(result.gradient)[:MAX_SWEEPS]]
+        sweeps = len(result.gradient)
+    tangents = [tangent_sweep(tape, evaluation.partials,
+                              {tape.variable_index[name]: value
+                               for name, value in seed.items()})
+                for seed in seeds]
+    names = Names(tape)
+    entries = _trace_entries(tape)
+    shown, omitted_after = _cut(entries)
+    rows = tuple(_row(evaluation, names, i, tangents=tuple(t[i] for t in tangents))
+                 for i in shown)
+    return Trace("forward", rows, len(entries), omitted_after, tuple(seeds), sweeps)
+
+
+def reverse_trace(result: GradientResult) -> Trace:
+    """The reverse sweep: value and adjoint of every entry, from the output down."""
+    evaluation = _evaluation_of(result)
+    tape = evaluation.tape
+    adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    names = Names(tape)
+    entries = _trace_entries(tape)[::-1]
+    shown, omitted_after = _cut(entries)
+    rows = tuple(_row(evaluation, names, i, adjoint=adjoints[i]) for i in shown)
+    return Trace("reverse", rows, len(entries), omitted_after)
+
+
+# ----- Views -----
+
+def explain(result: GradientResult, view: str = "paths", *,
+            max_paths: int = DEFAULT_MAX_PATHS, with_chain: bool = False,
+            direction: Mapping[str, float] | None = None) -> Explanation:
+    """What the ``--explain`` view shows; ``with_chain`` adds the paths to a trace view."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
+    if view == "none":
+        return Explanation()
+    trace = None
+    if view == "forward":
+        trace = forward_trace(result, direction)
+    elif view == "reverse":
+        trace = reverse_trace(result)
+    paths = chain(result, max_paths) if view == "paths" or with_chain else None
+    return Explanation(paths, trace)
+
+
+def _evaluation_of(result: GradientResult) -> Evaluation:
+    if result.evaluation is None:
+        raise ValueError("the result carries no evaluation to explain")
+    return result.evaluation
