@@ -170,15 +170,16 @@ class Chain:
 class TraceRow:
     """One tape entry in a trace: its value, its local partials, tangents or adjoint."""
 
+    index: int  # the entry's position on the tape
     node: str
-    definition: str
+    definition: str | None  # None for an input variable
     value: float
     partials: tuple[Factor, ...]  # with respect to each argument that is not a constant
     tangents: tuple[float, ...] = ()  # forward: one per sweep
     adjoint: float | None = None  # reverse
 
     def to_dict(self, kind: str) -> dict[str, Any]:
-        data = {"node": self.node, "definition": self.definition, "value": self.value,
+        data = {"entry": self.index, "node": self.node, "definition": self.definition, "value": self.value,
                 "partials": [p.to_dict() for p in self.partials]}
         if kind == "forward":
             data["tangents"] = list(self.tangents)
@@ -273,12 +274,15 @@ class Names:
             return self.output
         return tape.name(i)
 
-    def definition(self, i: int) -> str:
-        """Entry ``i`` as an operation on the names of its arguments (one level)."""
+    def definition(self, i: int) -> str | None:
+        """Entry ``i`` as an operation on the names of its arguments (one level).
+
+        None for an input variable, which is defined by the point.
+        """
         tape = self.tape
         op = tape.ops[i]
         if op == VAR:
-            return "input"
+            return None
         if op == CONST:
             return self(i)
         primitive = PRIMITIVES[op]
@@ -449,7 +453,7 @@ def _row(evaluation: Evaluation, names: Names, i: int, **sweep) -> TraceRow:
     tape = evaluation.tape
     partials = tuple(names.factor(evaluation, i, k) for k, j in enumerate(tape.args[i])
                      if tape.ops[j] != CONST)
-    return TraceRow(names(i), names.definition(i), evaluation.values[i], partials, **sweep)
+    return TraceRow(i, names(i), names.definition(i), evaluation.values[i], partials, **sweep)
 
 
 def forward_trace(result: GradientResult,

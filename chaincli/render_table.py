@@ -129,20 +129,19 @@ def _factor_line(factor, glyphs: Glyphs) -> str:
     return f"{label} = {factor.formula} = {number}"
 
 
-def _path_text(path, glyphs: Glyphs) -> str:
+def _path_cell(path, glyphs: Glyphs) -> Text:
+    """The path as a chain of nodes, then its local partials one per line."""
     nodes = list(path.nodes)
     if path.omitted_steps:
         gap = len(path.factors) // 2 + 1
         nodes[gap:gap] = [glyphs.ellipsis]
-    return f" {glyphs.arrow} ".join(nodes)
-
-
-def _factor_lines(path, glyphs: Glyphs) -> str:
-    lines = [_factor_line(factor, glyphs) for factor in path.factors]
+    lines = [f"  {_factor_line(factor, glyphs)}" for factor in path.factors]
     if path.omitted_steps:
         lines.insert(len(path.factors) // 2,
-                     f"{glyphs.ellipsis} {_plural(path.omitted_steps, 'more step')}")
-    return "\n".join(lines) if lines else f"(no steps: {path.nodes[0]} is the output)"
+                     f"  {glyphs.ellipsis} {_plural(path.omitted_steps, 'more step')}")
+    if not lines:
+        lines.append(f"  (no steps: {path.nodes[0]} is the output)")
+    return Text("\n".join([f" {glyphs.arrow} ".join(nodes), *lines]))
 
 
 def _print_chain(chain, console: Console, glyphs: Glyphs) -> None:
@@ -173,21 +172,20 @@ def _variable_table(chain, variable, glyphs: Glyphs) -> Table:
     title = f"{d}{chain.output}/{d}{name}: {_plural(variable.path_count, 'path')}"
     table = Table(title=Text(title), header_style="bold")
     table.add_column("#", justify="right", overflow="fold")
-    table.add_column("path", overflow="fold", max_width=24)
-    table.add_column("local partials", overflow="fold")
+    table.add_column("path, local partials", overflow="fold")
     table.add_column("product", justify="right", overflow="fold")
     for number, path in enumerate(variable.paths, 1):
-        table.add_row(Text(str(number)), Text(_path_text(path, glyphs)),
-                      Text(_factor_lines(path, glyphs)), Text(short_number(path.product)))
+        table.add_row(Text(str(number)), _path_cell(path, glyphs),
+                      Text(short_number(path.product)))
     if not variable.path_count:
-        table.add_row(Text(""), Text("no path"),
-                      Text(f"{chain.output} does not depend on {name}"), Text("0"))
+        table.add_row(Text(""), Text(f"no path: {chain.output} does not depend on {name}"),
+                      Text("0"))
     if variable.truncated:
-        table.add_row(Text(""), Text(_plural(variable.unlisted_count, "more path")),
-                      Text("not listed; their sum, from the adjoints"),
+        table.add_row(Text(""), Text(f"{_plural(variable.unlisted_count, 'more path')}, "
+                                     "not listed: their sum, from the adjoints"),
                       Text(short_number(variable.unlisted_contribution)))
     table.add_section()
-    table.add_row(Text(""), Text("sum"), Text(f"= {d}{chain.output}/{d}{name}"),
+    table.add_row(Text(""), Text(f"sum = {d}{chain.output}/{d}{name}"),
                   Text(short_number(variable.total)))
     if variable.truncated:
         table.caption = Text(f"{len(variable.paths)} of {_plural(variable.path_count, 'path')} "
@@ -198,25 +196,26 @@ def _variable_table(chain, variable, glyphs: Glyphs) -> Table:
 
 # ----- Traces -----
 
-def _partials_text(row, glyphs: Glyphs) -> Text:
-    return Text("\n".join(_factor_line(factor, glyphs) for factor in row.partials))
+def _entry_cell(row, glyphs: Glyphs) -> Text:
+    """``v2 = x*y``, then the local partials it passes on, one per line."""
+    head = f"{row.node} (input)" if row.definition is None else f"{row.node} = {row.definition}"
+    lines = [f"  {_factor_line(factor, glyphs)}" for factor in row.partials]
+    return Text("\n".join([head, *lines]))
 
 
 def _trace_table(trace, title: str, caption: str, last_column: str, last_values,
                  glyphs: Glyphs) -> Table:
     table = Table(title=Text(title), caption=Text(caption), header_style="bold")
-    table.add_column("node", overflow="fold")
-    table.add_column("definition", overflow="fold")
+    table.add_column("entry, local partials", overflow="fold")
     table.add_column("value", justify="right", overflow="fold")
-    table.add_column("local partials", overflow="fold")
     table.add_column(last_column, justify="right", overflow="fold")
     for position, (row, last) in enumerate(zip(trace.rows, last_values)):
         if position == trace.omitted_after:
-            table.add_row(Text(glyphs.ellipsis),
-                          Text(_plural(trace.omitted_entries, "more entry", "more entries")),
-                          Text(""), Text(""), Text(""))
-        table.add_row(Text(row.node), Text(row.definition), Text(short_number(row.value)),
-                      _partials_text(row, glyphs), Text(short_number(last)))
+            table.add_row(Text(f"{glyphs.ellipsis} "
+                               + _plural(trace.omitted_entries, "more entry", "more entries")),
+                          Text(""), Text(""))
+        table.add_row(_entry_cell(row, glyphs), Text(short_number(row.value)),
+                      Text(short_number(last)))
     return table
 
 
@@ -231,15 +230,15 @@ def _print_trace(trace, console: Console, glyphs: Glyphs) -> None:
     if trace.kind == "reverse":
         console.print(_trace_table(
             trace, "reverse sweep, from the output down",
-            f"adjoint of v = {d}f/{d}v; each entry passes adjoint times local partial to "
-            "its arguments, so one sweep gives every partial",
+            f"adjoint of v = {d}f/{d}v, passed down times each local partial: "
+            "one sweep gives every partial",
             "adjoint", [row.adjoint for row in trace.rows], glyphs))
         return
     shown = len(trace.seeds)
     for index, seed in enumerate(trace.seeds):
         console.print(_trace_table(
             trace, f"forward sweep {index + 1} of {trace.sweeps}: seed {_seed_text(seed)}",
-            "tangent = sum of local partial times the tangent of that argument",
+            "tangent = sum over the arguments of local partial times their tangent",
             "tangent", [row.tangents[index] for row in trace.rows], glyphs))
     if shown < trace.sweeps:
         console.print(Text(f"Forward mode needs one sweep per variable: {trace.sweeps} "
