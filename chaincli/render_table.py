@@ -182,14 +182,16 @@ def _variable_table(chain, variable, glyphs: Glyphs) -> Table:
                       Text("0"))
     if variable.truncated:
         table.add_row(Text(""), Text(f"{_plural(variable.unlisted_count, 'more path')}, "
-                                     "not listed: their sum, from the adjoints"),
+                                     "summed from the adjoints"),
                       Text(short_number(variable.unlisted_contribution)))
     table.add_section()
     table.add_row(Text(""), Text(f"sum = {d}{chain.output}/{d}{name}"),
                   Text(short_number(variable.total)))
     if variable.truncated:
+        why = ("--max-paths" if len(variable.paths) >= chain.max_paths
+               else "the paths are long, so the search stopped early")
         table.caption = Text(f"{len(variable.paths)} of {_plural(variable.path_count, 'path')} "
-                             "listed (--max-paths); --explain reverse shows the whole "
+                             f"listed ({why}); --explain reverse shows the whole "
                              "computation in one sweep.")
     return table
 
