@@ -203,6 +203,7 @@ class Trace:
     omitted_after: int | None = None
     seeds: tuple[dict[str, float], ...] = ()  # forward: the seed of each sweep shown
     sweeps: int = 0  # forward: sweeps the whole computation needs
+    output: str = "f"  # the output's name
 
     @property
     def omitted_entries(self) -> int:
@@ -483,7 +484,8 @@ def forward_trace(result: GradientResult,
     shown, omitted_after = _cut(entries)
     rows = tuple(_row(evaluation, names, i, tangents=tuple(t[i] for t in tangents))
                  for i in shown)
-    return Trace("forward", rows, len(entries), omitted_after, tuple(seeds), sweeps)
+    return Trace("forward", rows, len(entries), omitted_after, tuple(seeds), sweeps,
+                 names.output)
 
 
 def reverse_trace(result: GradientResult) -> Trace:
@@ -495,7 +497,7 @@ def reverse_trace(result: GradientResult) -> Trace:
     entries = _trace_entries(tape)[::-1]
     shown, omitted_after = _cut(entries)
     rows = tuple(_row(evaluation, names, i, adjoint=adjoints[i]) for i in shown)
-    return Trace("reverse", rows, len(entries), omitted_after)
+    return Trace("reverse", rows, len(entries), omitted_after, output=names.output)
 
 
 # ----- Views -----

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .explain import approximate_count
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
 
@@ -110,7 +111,6 @@ def print_gradient(result: GradientResult, explanation=None,
 # ----- Paths -----
 
 def _count(count: int) -> str:
-    from .explain import approximate_count
     return f"{count:,}" if count < 10 ** 18 else f"about {approximate_count(count)}"
 
 
@@ -156,7 +156,7 @@ def _print_chain(chain, console: Console, glyphs: Glyphs) -> None:
         if chain.omitted_legend:
             legend.add_row(Text(glyphs.ellipsis),
                            Text(f"{_plural(chain.omitted_legend, 'more node')}; "
-                                "--explain forward lists them all"), Text(""))
+                                "--explain forward shows the sweep"), Text(""))
         console.print(legend)
     for variable in chain.variables:
         console.print(_variable_table(chain, variable, glyphs))
@@ -232,7 +232,7 @@ def _print_trace(trace, console: Console, glyphs: Glyphs) -> None:
     if trace.kind == "reverse":
         console.print(_trace_table(
             trace, "reverse sweep, from the output down",
-            f"adjoint of v = {d}f/{d}v, passed down times each local partial: "
+            f"adjoint of v = {d}{trace.output}/{d}v, passed down times each local partial: "
             "one sweep gives every partial",
             "adjoint", [row.adjoint for row in trace.rows], glyphs))
         return
