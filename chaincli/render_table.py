@@ -228,6 +228,8 @@ def _seed_text(seed: dict[str, float]) -> str:
 
 
 def _print_trace(trace, console: Console, glyphs: Glyphs) -> None:
+    if not trace.rows:  # a constant: nothing is swept
+        return
     d = glyphs.partial
     if trace.kind == "reverse":
         console.print(_trace_table(

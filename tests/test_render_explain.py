@@ -225,6 +225,11 @@ def test_no_path_and_long_path_rows():
     assert "f → v39 → v38 → v37 → … → v3 → v2 → v1 → x" in out
 
 
+@pytest.mark.parametrize("view", ["paths", "forward", "reverse"])
+def test_a_constant_prints_only_its_value(view):
+    assert render("2", {}, view, 80) == render("2", {}, "none", 80)
+
+
 def test_caption_says_why_paths_were_cut(monkeypatch):
     from chaincli import explain as explain_module
     text = "u = x*x; v = u*u; w = v*v; w*w"
