@@ -27,6 +27,7 @@ from typing import Mapping
 from . import evaluate
 from .errors import DomainError
 from .forward import tangent_sweep
+from .printer import to_text
 from .reverse import adjoint_sweep
 from .symbolic import FORMULA_ARGUMENTS, derivative, partial_template
 from .tape import CONST, VAR, Tape
@@ -106,6 +107,15 @@ def symbolic_hessian(tape: Tape, point: Mapping[str, float],
         row = []
         for second in variables:
             entry = derivative(gradient_entry, second)
-            row.append(evaluate.primal(entry, point)[entry.output])
+            try:
+                row.append(evaluate.primal(entry, point)[entry.output])
+            except DomainError as error:
+                # The formula's entries have no source text: name the formula instead.
+                reason = error.message.split(": ", 1)[-1].split(" at ")[0]
+                formula = to_text(entry)
+                if len(formula) > 60:
+                    formula = formula[:59] + "…"
+                raise DomainError(f"the second derivative by {first} and {second}, "
+                                  f"{formula}, is not defined here: {reason}") from None
         hessian.append(row)
     return hessian

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .evaluate import format_number
-from .primitives import CONSTANTS, FUNCTIONS, PRIMITIVES, UNARY_OPERATORS, Primitive, callable_names
+from .primitives import CONSTANTS, PRIMITIVES, UNARY_OPERATORS, callable_names
 from .tape import CONST, VAR, Tape
 
 # An atom never needs parentheses: a name, a number, a call.
@@ -61,7 +61,7 @@ Template = tuple["str | Slot", ...]
 def text_template(op: str) -> Template:
     prim = PRIMITIVES[op]
     if prim.symbol is None:
-        parts: list[str | Slot] = [f"{_call_name(prim)}("]
+        parts: list[str | Slot] = [f"{prim.name}("]
         for k in range(prim.arity):
             parts.extend([", "] if k else [])
             parts.append(Slot(k, grouped=True))
@@ -140,11 +140,6 @@ def _loosest_precedence() -> int:
     return min(p.precedence for p in PRIMITIVES.values() if p.symbol)
 
 
-def _call_name(prim: Primitive) -> str:
-    # A primitive is called by its own name, which is always callable.
-    return prim.name if prim.name in FUNCTIONS else prim.symbol
-
-
 # ----- Planning: which entries are printed as let-bindings -----
 
 def _plan(tape: Tape, output: int) -> tuple[list[int], dict[int, str]]:
@@ -158,8 +153,15 @@ def _plan(tape: Tape, output: int) -> tuple[list[int], dict[int, str]]:
     taken = set(tape.variables) | set(CONSTANTS) | set(callable_names())
     bound = [i for i in range(output) if uses[i] > 1 and tape.args[i]]
     names: dict[int, str] = {}
+    for i in bound:  # an entry that carries its let-bound name keeps it
+        label = tape.labels[i]
+        if label and label not in taken:
+            names[i] = label
+            taken.add(label)
     counter = 0
     for i in bound:
+        if i in names:
+            continue
         counter += 1
         while f"u{counter}" in taken:
             counter += 1

@@ -104,7 +104,12 @@ class ExpressionBuilder:
             return self.variable(name)
         if op == CONST:
             return self.constant(source.consts[i], source.labels[i])
-        return self.apply(op, (image[j] for j in source.args[i]))
+        index = self.apply(op, (image[j] for j in source.args[i]))
+        # A let-bound name follows its entry, so the printer can reuse it.
+        tape = self.tape
+        if source.labels[i] and tape.labels[index] is None and tape.args[index]:
+            tape.labels[index] = source.labels[i]
+        return index
 
     def finish(self, output: int) -> Tape:
         """The tape of the entries ``output`` needs, renumbered in order."""

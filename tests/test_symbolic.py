@@ -152,7 +152,8 @@ def test_sin_xy_gives_y_cos_xy():
     ("1/x", "x", "-1/x^2"),
     ("log(x)", "x", "1/x"),
     ("sin(y)", "x", "0"),
-    ("u = x*y; sin(u) + u^2", "x", "u1 = x*y; cos(u1)*y + 2*(u1*y)"),
+    ("u = x*y; sin(u) + u^2", "x", "u = x*y; cos(u)*y + 2*(u*y)"),
+    ("u1 = x*y; u = exp(u1); u*u", "x", "u = exp(x*y); 2*(u*(u*y))"),
 ])
 def test_simplified_forms(text, wrt, expected):
     assert diff_text(text, wrt) == expected
