@@ -17,10 +17,9 @@ from .errors import DomainError, PointError, UsageError
 from .forward import directional_derivative as _directional_sweep
 from .hessian import forward_over_reverse, symbolic_hessian
 from .point import parse_points
-from .printer import to_latex, to_text
 from .program import CompiledExpression
 from .results import GradientResult, Notice
-from .symbolic import derivative, operation_count, simplified
+from .symbolic import derivative, simplified
 
 HESSIAN_METHODS = ("ad", "symbolic")
 
@@ -43,8 +42,7 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> Deri
         raise UsageError(f"--wrt {wrt}: the expression does not use {wrt} "
                          f"(its variables: {known})")
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
-    return DerivativeResult(program.text, wrt, order, to_text(tape), to_latex(tape),
-                            operation_count(tape))
+    return DerivativeResult(program.text, wrt, order, tape)
 
 
 def hessian(program: CompiledExpression, point: Mapping[str, float],

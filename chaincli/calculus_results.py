@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .results import Notice
+from .tape import Tape
 
 
 def _finite(rows: list[list[float]]) -> bool:
@@ -20,12 +21,27 @@ def _finite(rows: list[list[float]]) -> bool:
 
 @dataclass
 class DerivativeResult:
+    """A derivative's tape; its text and LaTeX are printed when asked for."""
+
     expression: str
     wrt: str
     order: int
-    text: str
-    latex: str
-    operations: int
+    tape: Tape = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        from .printer import to_text
+        return to_text(self.tape)
+
+    @property
+    def latex(self) -> str:
+        from .printer import to_latex
+        return to_latex(self.tape)
+
+    @property
+    def operations(self) -> int:
+        from .symbolic import operation_count
+        return operation_count(self.tape)
 
     def to_dict(self) -> dict[str, Any]:
         return {"expression": self.expression, "wrt": self.wrt, "order": self.order,

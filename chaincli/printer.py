@@ -17,6 +17,7 @@ it. Printing walks the tape with an explicit stack of pieces to emit: a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -211,7 +212,9 @@ class _LatexStyle(_Style):
         return latex_template(op)
 
     def variable(self, name: str) -> str:
-        base, _, rest = name.partition("_")
+        # theta_1 and x1 are \theta_{1} and x_{1}; speed is \mathrm{speed}.
+        digits = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+        base, _, rest = (digits.group(1), "", digits.group(2)) if digits else name.partition("_")
         base = f"\\{base}" if base in _GREEK else (
             base if len(base) == 1 else rf"\mathrm{{{base}}}")
         return f"{base}_{{{rest}}}" if rest else base

@@ -234,11 +234,12 @@ def _mul(b: ExpressionBuilder, x: int, y: int) -> int | None:
         return b.apply("neg", (x,))
     if b.is_number(y) and not b.is_number(x):
         return b.apply("mul", (y, x))  # numbers first: 2*x
-    for side, other, rebuild in ((x, y, lambda inner: (inner, y)),
-                                 (y, x, lambda inner: (x, inner))):
-        negated = b.match(side, "neg")
-        if negated:
-            return b.apply("neg", (b.apply("mul", rebuild(negated[0])),))
+    negated = b.match(x, "neg")
+    if negated:
+        return b.apply("neg", (b.apply("mul", (negated[0], y)),))
+    negated = b.match(y, "neg")
+    if negated:
+        return b.apply("neg", (b.apply("mul", (x, negated[0])),))
     cy, ty = b.coefficient(y)
     if ty != y:  # x * (c*t) is c * (x*t), so numbers collect at the front
         if b.is_number(x):

@@ -17,6 +17,14 @@ def test_diff_done_criterion_reads_back(run):
     assert math.isclose(json.loads(out)["value"], 2 * math.cos(2.0), rel_tol=1e-15)
 
 
+def test_diff_of_a_100000_deep_file(run, tmp_path):
+    depth = 100_000
+    path = tmp_path / "deep.txt"
+    path.write_text("-(" * depth + "x*y" + ")" * depth)
+    code, out, err = run("diff", f"@{path}", "--wrt", "x")
+    assert (code, out, err) == (0, "y\n", "")
+
+
 def test_diff_formats(cli):
     code, out, _ = cli("diff", "sin(x*y)", "--wrt", "x", "--format", "latex")
     assert (code, out) == (0, "\\cos\\left(x y\\right) y\n")

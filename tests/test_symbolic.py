@@ -38,7 +38,7 @@ def _primitive_expression(prim) -> str:
     """``prim`` applied to x (and y), printed by chaincli's own printer."""
     builder = ExpressionBuilder()
     args = [builder.variable(name) for name in ("x", "y")[:prim.arity]]
-    return to_text(builder.finish(builder._builder.operation(prim.name, tuple(args), None)))
+    return to_text(builder.finish(builder.apply(prim.name, args)))
 
 
 def test_oracle_knows_every_primitive():
@@ -274,6 +274,7 @@ def test_minimal_parentheses(text, expected):
     ("3*2^x", "x", r"3 \left(2^{x} \ln\left(2\right)\right)"),
     ("x*2^y", "x", r"2^{y}"),
     ("theta_1^2 + pi", "theta_1", r"2 \theta_{1}"),
+    ("x1^2 + speed*x1", "x1", r"2 x_{1} + \mathrm{speed}"),
 ])
 def test_latex_shape(text, wrt, expected):
     assert to_latex(derivative(tape_of(text), wrt)) == expected
