@@ -234,12 +234,9 @@ def _mul(b: ExpressionBuilder, x: int, y: int) -> int | None:
         return b.apply("neg", (x,))
     if b.is_number(y) and not b.is_number(x):
         return b.apply("mul", (y, x))  # numbers first: 2*x
-    negated = b.match(x, "neg")
-    if negated:
-        return b.apply("neg", (b.apply("mul", (negated[0], y)),))
-    negated = b.match(y, "neg")
-    if negated:
-        return b.apply("neg", (b.apply("mul", (x, negated[0])),))
+    pulled = _minus_outside(b, "mul", x, y)
+    if pulled is not None:
+        return pulled
     cy, ty = b.coefficient(y)
     if ty != y:  # x * (c*t) is c * (x*t), so numbers collect at the front
         if b.is_number(x):
@@ -261,6 +258,17 @@ def _mul(b: ExpressionBuilder, x: int, y: int) -> int | None:
     return None
 
 
+def _minus_outside(b: ExpressionBuilder, op: str, x: int, y: int) -> int | None:
+    """``(-a) op c`` and ``a op (-c)`` as ``-(a op c)``, so minus signs can cancel."""
+    negated = b.match(x, "neg")
+    if negated:
+        return b.apply("neg", (b.apply(op, (negated[0], y)),))
+    negated = b.match(y, "neg")
+    if negated:
+        return b.apply("neg", (b.apply(op, (x, negated[0])),))
+    return None
+
+
 def _as_power(b: ExpressionBuilder, i: int) -> tuple[int, float]:
     power = b.match(i, "pow")
     if power and b.is_number(power[1]):
@@ -277,12 +285,9 @@ def _div(b: ExpressionBuilder, x: int, y: int) -> int | None:
         return b.constant(0.0)
     if x == y:
         return b.constant(1.0)
-    negated = b.match(x, "neg")
-    if negated:
-        return b.apply("neg", (b.apply("div", (negated[0], y)),))
-    negated = b.match(y, "neg")
-    if negated:
-        return b.apply("neg", (b.apply("div", (x, negated[0])),))
+    pulled = _minus_outside(b, "div", x, y)
+    if pulled is not None:
+        return pulled
     return None
 
 
