@@ -93,11 +93,10 @@ def latex_template(op: str) -> Template:
     while i < len(text):
         marker = next((m for m in markers if text.startswith(m, i)), None)
         if marker is None:
-            for opening, closing in (("\\left", "\\right"),):
-                if text.startswith(opening, i):
-                    depth += 1
-                elif text.startswith(closing, i):
-                    depth -= 1
+            if text.startswith("\\left", i):
+                depth += 1
+            elif text.startswith("\\right", i):
+                depth -= 1
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             literal += text[i]
             i += 1

@@ -288,3 +288,26 @@ def test_latex_juxtaposition_before_a_number_is_a_cdot():
 def test_latex_let_bindings_and_names():
     latex = to_latex(derivative(tape_of("speed*exp(speed*y)/y"), "speed"))
     assert latex.startswith(r"u_{1} = e^{\mathrm{speed} y} \\")
+
+
+@pytest.mark.parametrize("prim", sorted(PRIMITIVES.values(), key=lambda p: p.name),
+                         ids=lambda p: p.name)
+def test_every_primitive_prints_with_compound_arguments(prim):
+    builder = ExpressionBuilder()
+    x, y = builder.variable("x"), builder.variable("y")
+    compound = [builder.apply("add", (x, y)), builder.apply("pow", (x, y))]
+    tape = builder.finish(builder.apply(prim.name, compound[:prim.arity]))
+    text = to_text(tape)
+    point = {"x": 0.7, "y": 1.3}
+    try:
+        expected = chaincli.compile(text).value(point)
+    except DomainError:
+        expected = None
+    if expected is not None:
+        values = [point["x"] + point["y"], point["x"] ** point["y"]][:prim.arity]
+        assert close(expected, prim.value(*values), 1e-12), text
+    latex = to_latex(tape)
+    assert latex.count("{") == latex.count("}"), latex
+    assert latex.count(r"\left") == latex.count(r"\right"), latex
+    assert "x + y" in latex
+    assert prim.arity == 1 or "x^{y}" in latex
