@@ -220,6 +220,11 @@ def grad(
                                   help="List at most N paths per variable; the rest "
                                        "are counted and summed from the adjoints.",
                                   metavar="N"),
+    direction: Optional[str] = typer.Option(
+        None, "--direction", "-d", show_default=False,
+        help="Also the directional derivative along this vector (x=1,y=0; names left "
+             "out are 0; not normalized), by one forward sweep; with --explain "
+             "forward the trace shows that sweep."),
 ):
     """Value and gradient of EXPR at a point, with the chain rule that gave them.
 
@@ -228,20 +233,31 @@ def grad(
     fmt = _output_format(output_format, json_flag)
     program, point = _load(expr, at)
     result = program.gradient(point, mode=mode.value, wrt=_parse_wrt(wrt))
+    along = None
+    if direction is not None:
+        from .calculus import directional
+        along = directional(result, direction)
     _warn(result.warnings)
     if fmt is not Format.plain:
         from .explain import explain
         explanation = explain(result, explain_view.value, max_paths=max_paths,
-                              with_chain=fmt is Format.json)
+                              with_chain=fmt is Format.json,
+                              direction=along["direction"] if along else None)
     if fmt is Format.json:
-        _write_json({**result.to_dict(), **explanation.to_dict()})
+        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
     elif fmt is Format.plain:
         from .render_plain import plain_gradient
         sys.stdout.write(plain_gradient(result))
+        if along:
+            from .render_calculus import plain_directional
+            sys.stdout.write(plain_directional(along))
         sys.stdout.flush()
     else:
         from .render_table import print_gradient
         print_gradient(result, explanation)
+        if along:
+            from .render_calculus import print_directional
+            print_directional(along)
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
@@ -272,6 +288,9 @@ def eval_command(
         from .render_table import print_value
         print_value(result)
     return ExitStatus.OK
+
+
+from . import cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
 
 
 def main() -> None:

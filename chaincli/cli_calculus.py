@@ -1,0 +1,175 @@
+"""The calculus commands: ``diff``, ``hessian``, ``jacobian`` and ``check``.
+
+They register on the one Typer ``app`` of ``chaincli.cli`` (imported at the
+bottom of that module) and share its options, error handling and writers;
+like ``cli.py``, this module only parses arguments, calls the library
+(``chaincli.calculus``) and picks a renderer.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
+                  _handle_errors, _load, _output_format, _warn, _write_json, app,
+                  read_expression, read_text_file)
+from .errors import ExitStatus, UsageError
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    latex = "latex"
+    json = "json"
+
+
+class HessianMethod(str, Enum):
+    ad = "ad"
+    symbolic = "symbolic"
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def diff(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    wrt: str = typer.Option(..., "--wrt", "-w", help="The variable to differentiate by.",
+                            show_default=False),
+    order: int = typer.Option(1, "--order", "-n", help="Differentiate this many times."),
+    output_format: DiffFormat = typer.Option(
+        DiffFormat.text, "--format", "-f",
+        help="text (chaincli syntax, re-readable), latex, or json."),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """The derivative of EXPR as a formula, in chaincli syntax or LaTeX.
+
+    A subexpression the derivative uses more than once is printed once as a
+    let-binding (u1 = ...; ...), so the text reads back with chaincli eval.
+
+    Example: chaincli diff "sin(x*y)" --wrt x
+    """
+    from .calculus import differentiate
+    from .program import compile_expression
+    if json_flag and output_format not in (DiffFormat.text, DiffFormat.json):
+        raise UsageError(f"--json and --format {output_format.value} disagree; give one of them")
+    program = compile_expression(read_expression(expr))
+    result = differentiate(program, wrt.strip(), order)
+    if json_flag or output_format is DiffFormat.json:
+        _write_json(result.to_dict())
+    elif output_format is DiffFormat.latex:
+        _write(result.latex + "\n")
+    else:
+        _write(result.text + "\n")
+    return ExitStatus.OK
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def hessian(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    method: HessianMethod = typer.Option(
+        HessianMethod.ad, "--method",
+        help="ad: forward-over-reverse on the graph; symbolic: differentiate the "
+             "formula twice, then evaluate."),
+    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
+                                                   show_default=False),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """The matrix of second partial derivatives of EXPR at a point.
+
+    Example: chaincli hessian "x^2*y + sin(y)" --at x=1,y=2
+    """
+    from .calculus import hessian as compute_hessian
+    fmt = _output_format(output_format, json_flag)
+    program, point = _load(expr, at)
+    result = compute_hessian(program, point, method.value)
+    _warn(result.warnings)
+    if fmt is Format.json:
+        _write_json(result.to_dict())
+    elif fmt is Format.plain:
+        from .render_calculus import plain_matrix
+        _write(plain_matrix(result.hessian))
+    else:
+        from .render_calculus import print_hessian
+        print_hessian(result)
+    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def jacobian(
+    exprs: List[str] = typer.Argument(..., help="The expressions, one per output; "
+                                      "'-' reads one from stdin, '@file' from a file.",
+                                      show_default=False, metavar="EXPR..."),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
+                                                   show_default=False),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """The Jacobian of several expressions: a row per expression, a column per variable.
+
+    Example: chaincli jacobian "x*y" "x + y" --at x=1,y=2
+    """
+    from .calculus import jacobian as compute_jacobian
+    from .point import parse_points
+    from .program import compile_expression
+    fmt = _output_format(output_format, json_flag)
+    if list(exprs).count("-") > 1:
+        raise UsageError("only one expression can be read from stdin ('-')")
+    programs = [compile_expression(read_expression(expr)) for expr in exprs]
+    point = parse_points(at, read_file=read_text_file)
+    result = compute_jacobian(programs, point)
+    _warn(result.warnings)
+    if fmt is Format.json:
+        _write_json(result.to_dict())
+    elif fmt is Format.plain:
+        from .render_calculus import plain_matrix
+        _write(plain_matrix(result.jacobian))
+    else:
+        from .render_calculus import print_jacobian
+        print_jacobian(result)
+    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def check(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    tolerance: Optional[float] = typer.Option(
+        None, "--tolerance", "-t", show_default=False,
+        help="Largest accepted |analytic - numeric| / max(1, |analytic|, |numeric|) "
+             "(default 1e-6)."),
+    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
+                                                   show_default=False),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Check the gradient (both modes) against central finite differences.
+
+    Exits 0 when every partial agrees within the tolerance, 1 otherwise.
+
+    Example: chaincli check "sin(x*y)" --at x=1,y=2
+    """
+    from .calculus import DEFAULT_TOLERANCE, check_gradient
+    fmt = _output_format(output_format, json_flag)
+    program, point = _load(expr, at)
+    result = check_gradient(program, point,
+                            DEFAULT_TOLERANCE if tolerance is None else tolerance)
+    _warn(result.warnings)
+    if fmt is Format.json:
+        _write_json(result.to_dict())
+    elif fmt is Format.plain:
+        from .render_calculus import plain_check
+        _write(plain_check(result))
+    else:
+        from .render_calculus import print_check
+        print_check(result)
+    return ExitStatus.OK if result.agree else ExitStatus.MATH_ERROR

@@ -1,0 +1,349 @@
+"""Tape to text: an entry printed back as chaincli syntax or as LaTeX.
+
+The printer reads how each primitive prints from the primitive table: an
+infix or prefix ``symbol`` with its ``precedence`` and associativity, or
+else a call ``name(a, b)``; for LaTeX, the ``latex`` template. Parentheses
+are added only where the grammar needs them, and kept where leaving them out
+would change the order of floating-point operations (``a + (b + c)``), so
+the text evaluates to exactly what the tape does.
+
+An entry that the output uses more than once (and that is more than a name
+or a number) is printed once as a let-binding ``u1 = …;`` and by name after
+that, so the text grows with the tape, not with the number of paths through
+it. Printing walks the tape with an explicit stack of pieces to emit: a
+100,000-deep expression prints without recursion.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .evaluate import format_number
+from .primitives import CONSTANTS, PRIMITIVES, UNARY_OPERATORS, callable_names
+from .tape import CONST, VAR, Tape
+
+# An atom never needs parentheses: a name, a number, a call.
+ATOM = 100
+# A number with a leading minus parses (and so binds) like unary minus.
+_NEGATIVE = PRIMITIVES[UNARY_OPERATORS["-"]].precedence
+
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
+          "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi",
+          "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma",
+          "Phi", "Psi", "Omega"}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where an argument goes in a template, and when it needs parentheses.
+
+    ``grouped``: the template already delimits it (a call, a LaTeX brace).
+    Otherwise it needs parentheses when it binds looser than ``precedence``,
+    or exactly as loose and ``strict`` (the non-associative side).
+    """
+
+    argument: int
+    precedence: int = 0
+    strict: bool = False
+    grouped: bool = False
+    # In LaTeX, a juxtaposition (``{a} {b}``) before a number becomes ``\\cdot``.
+    juxtaposed: bool = False
+
+
+Template = tuple["str | Slot", ...]
+
+
+# ----- Templates, derived from the primitive table -----
+
+@lru_cache(maxsize=None)
+def text_template(op: str) -> Template:
+    prim = PRIMITIVES[op]
+    if prim.symbol is None:
+        parts: list[str | Slot] = [f"{prim.name}("]
+        for k in range(prim.arity):
+            parts.extend([", "] if k else [])
+            parts.append(Slot(k, grouped=True))
+        return (*parts, ")")
+    if prim.arity == 1:
+        return (prim.symbol, Slot(0, prim.precedence, strict=True))
+    spacer = " " if prim.precedence <= _loosest_precedence() else ""
+    return (Slot(0, prim.precedence, strict=prim.right_associative),
+            f"{spacer}{prim.symbol}{spacer}",
+            Slot(1, prim.precedence, strict=not prim.right_associative))
+
+
+@lru_cache(maxsize=None)
+def latex_template(op: str) -> Template:
+    """The table's LaTeX template, split at its argument slots.
+
+    An argument inside braces or ``\\left … \\right`` is grouped; one followed
+    by ``^`` is a base and must be an atom; one at the top level follows the
+    operator's precedence as in text.
+    """
+    prim = PRIMITIVES[op]
+    markers = ("\x00a\x00", "\x00b\x00")[:max(prim.arity, 1)]
+    text = prim.latex.format(**dict(zip(("a", "b"), markers)))
+    parts: list[str | Slot] = []
+    depth = 0
+    literal = ""
+    i = 0
+    while i < len(text):
+        marker = next((m for m in markers if text.startswith(m, i)), None)
+        if marker is None:
+            if text.startswith("\\left", i):
+                depth += 1
+            elif text.startswith("\\right", i):
+                depth -= 1
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            literal += text[i]
+            i += 1
+            continue
+        k = markers.index(marker)
+        after = text[i + len(marker):]
+        if after.startswith("^"):
+            slot = Slot(k, ATOM)
+        elif depth > 0:
+            slot = Slot(k, grouped=True)
+        else:
+            strict = (k == 0) == prim.right_associative or prim.arity == 1
+            slot = Slot(k, prim.precedence, strict=strict,
+                        juxtaposed=k == 1 and literal.endswith(" ") and not literal.strip())
+        if literal and not slot.juxtaposed:  # a juxtaposed slot prints its own space
+            parts.append(literal)
+        parts.append(slot)
+        literal = ""
+        i += len(marker)
+    if literal:
+        parts.append(literal)
+    return tuple(parts)
+
+
+@lru_cache(maxsize=None)
+def _latex_superscripted(op: str) -> bool:
+    # e^{x} or x^{2} cannot take another superscript without parentheses.
+    template = latex_template(op)
+    depth = 0
+    for part in template:
+        if isinstance(part, str):
+            for ch in part:
+                depth += {"{": 1, "}": -1}.get(ch, 0)
+                if ch == "^" and depth == 0:
+                    return True
+    return False
+
+
+@lru_cache(maxsize=1)
+def _loosest_precedence() -> int:
+    return min(p.precedence for p in PRIMITIVES.values() if p.symbol)
+
+
+# ----- Planning: which entries are printed as let-bindings -----
+
+def _plan(tape: Tape, output: int) -> tuple[list[int], dict[int, str]]:
+    """The entries to bind, in tape order, and the name of each."""
+    uses = [0] * len(tape)
+    uses[output] = 1
+    for i in range(output, -1, -1):
+        if uses[i]:
+            for j in tape.args[i]:
+                uses[j] += 1
+    taken = set(tape.variables) | set(CONSTANTS) | set(callable_names())
+    bound = [i for i in range(output) if uses[i] > 1 and tape.args[i]]
+    names: dict[int, str] = {}
+    for i in bound:  # an entry that carries its let-bound name keeps it
+        label = tape.labels[i]
+        if label and label not in taken:
+            names[i] = label
+            taken.add(label)
+    counter = 0
+    for i in bound:
+        if i in names:
+            continue
+        counter += 1
+        while f"u{counter}" in taken:
+            counter += 1
+        names[i] = f"u{counter}"
+    return bound, names
+
+
+class _Style:
+    """How atoms, names and parentheses look in one output language."""
+
+    open_paren = "("
+    close_paren = ")"
+
+    def template(self, op: str) -> Template:
+        return text_template(op)
+
+    def variable(self, name: str) -> str:
+        return name
+
+    def binding_name(self, name: str) -> str:
+        return name
+
+    def constant(self, value: float, label: str | None) -> str:
+        return label or format_number(value)
+
+    def precedence(self, tape: Tape, i: int) -> int:
+        op = tape.ops[i]
+        if op == CONST:
+            return _NEGATIVE if tape.labels[i] is None and _negative(tape.consts[i]) else ATOM
+        if op == VAR:
+            return ATOM
+        prim = PRIMITIVES[op]
+        return prim.precedence if prim.symbol else ATOM
+
+    def binding(self, name: str, body: str) -> str:
+        return f"{name} = {body}"
+
+    def join(self, lines: list[str]) -> str:
+        return "; ".join(lines)
+
+
+class _LatexStyle(_Style):
+    open_paren = r"\left("
+    close_paren = r"\right)"
+
+    def template(self, op: str) -> Template:
+        return latex_template(op)
+
+    def variable(self, name: str) -> str:
+        # theta_1 and x1 are \theta_{1} and x_{1}; speed is \mathrm{speed}.
+        digits = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+        base, _, rest = (digits.group(1), "", digits.group(2)) if digits else name.partition("_")
+        base = f"\\{base}" if base in _GREEK else (
+            base if len(base) == 1 else rf"\mathrm{{{base}}}")
+        return f"{base}_{{{rest}}}" if rest else base
+
+    def binding_name(self, name: str) -> str:
+        return f"{name[0]}_{{{name[1:]}}}"
+
+    def constant(self, value: float, label: str | None) -> str:
+        if label:
+            return r"\pi" if label == "pi" else label
+        text = format_number(value)
+        if "e" in text:
+            mantissa, _, exponent = text.partition("e")
+            return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+        return text
+
+    def precedence(self, tape: Tape, i: int) -> int:
+        op = tape.ops[i]
+        if op not in (VAR, CONST) and _latex_superscripted(op):
+            return PRIMITIVES["pow"].precedence
+        return super().precedence(tape, i)
+
+    def join(self, lines: list[str]) -> str:
+        return " \\\\\n".join(lines)
+
+
+def _negative(value: float) -> bool:
+    return value < 0 or (value == 0 and math.copysign(1.0, value) < 0)
+
+
+# ----- Printing -----
+
+def to_text(tape: Tape, output: int | None = None) -> str:
+    """``output`` (default: the tape's) as chaincli syntax that parses back."""
+    return _print(tape, tape.output if output is None else output, _Style())
+
+
+def to_latex(tape: Tape, output: int | None = None) -> str:
+    """``output`` as LaTeX math (no surrounding ``$``)."""
+    return _print(tape, tape.output if output is None else output, _LatexStyle())
+
+
+def _print(tape: Tape, output: int, style: _Style) -> str:
+    bound, names = _plan(tape, output)
+    shown = {i: style.binding_name(name) for i, name in names.items()}
+    lines = [style.binding(shown[i], _expression(tape, i, shown, style)) for i in bound]
+    lines.append(_expression(tape, output, shown, style))
+    return style.join(lines)
+
+
+def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> str:
+    """The text of entry ``root``; bound entries below it appear by name."""
+    pieces: list[str] = []
+    # Work items: a literal string, or (entry, slot) to print in that slot.
+    stack: list[str | tuple[int, Slot | None]] = [(root, None)]
+    starts_with_digit: dict[int, bool] = {}
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            pieces.append(item)
+            continue
+        i, slot = item
+        # The root of a binding's body is expanded; below it, bound entries are names.
+        named = slot is not None and i in shown
+        parens = not named and _needs_parens(style.precedence(tape, i), slot)
+        if slot is not None and slot.juxtaposed:
+            digit = not named and not parens and _starts_with_digit(
+                tape, i, shown, style, starts_with_digit)
+            pieces.append(r" \cdot " if digit else " ")
+        op = tape.ops[i]
+        if named:
+            pieces.append(shown[i])
+            continue
+        if op == VAR:
+            pieces.append(style.variable(tape.labels[i]))
+            continue
+        if op == CONST:
+            pieces.append(_wrap(style.constant(tape.consts[i], tape.labels[i]), style, parens))
+            continue
+        todo: list[str | tuple[int, Slot | None]] = []
+        if parens:
+            todo.append(style.open_paren)
+        for part in style.template(op):
+            if isinstance(part, str):
+                todo.append(part)
+            else:
+                todo.append((tape.args[i][part.argument], part))
+        if parens:
+            todo.append(style.close_paren)
+        stack.extend(reversed(todo))
+    return "".join(pieces)
+
+
+def _needs_parens(precedence: int, slot: Slot | None) -> bool:
+    if slot is None or slot.grouped:
+        return False
+    return precedence < slot.precedence or (precedence == slot.precedence and slot.strict)
+
+
+def _wrap(text: str, style: _Style, parens: bool) -> str:
+    return f"{style.open_paren}{text}{style.close_paren}" if parens else text
+
+
+def _starts_with_digit(tape: Tape, i: int, shown: dict[int, str], style: _Style,
+                       memo: dict[int, bool]) -> bool:
+    """Whether the LaTeX of entry ``i`` in a juxtaposition begins with a digit.
+
+    Follows the leftmost argument down (a loop, not recursion) while the
+    template starts with it and it needs no parentheses.
+    """
+    path = []
+    answer = False
+    while True:
+        if i in memo:
+            answer = memo[i]
+            break
+        path.append(i)
+        op = tape.ops[i]
+        if i in shown or op == VAR:
+            break
+        if op == CONST:
+            answer = tape.labels[i] is None and not _negative(tape.consts[i])
+            break
+        first = style.template(op)[0]
+        if not isinstance(first, Slot):
+            break
+        child = tape.args[i][first.argument]
+        if _needs_parens(style.precedence(tape, child), first):
+            break
+        i = child
+    for j in path:
+        memo[j] = answer
+    return answer

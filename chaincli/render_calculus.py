@@ -1,0 +1,104 @@
+"""Output of the calculus commands: Rich tables for a terminal, plain lines for scripts.
+
+As in ``render_table``, user text enters Rich as ``Text``, never as markup.
+Plain output is one line per row, numbers separated by spaces, at full
+round-trip precision (``inf``/``nan`` for non-finite values).
+"""
+
+from __future__ import annotations
+
+from .calculus_results import CheckResult, HessianResult, JacobianResult
+from .render_plain import plain_number
+
+
+def plain_matrix(rows: list[list[float]]) -> str:
+    return "".join(" ".join(plain_number(v) for v in row) + "\n" for row in rows)
+
+
+def plain_check(result: CheckResult) -> str:
+    """``variable reverse forward numeric relative_error ok|FAIL`` per line."""
+    return "".join(
+        f"{row.variable} {plain_number(row.reverse)} {plain_number(row.forward)} "
+        f"{plain_number(row.numeric)} {plain_number(row.error)} "
+        f"{'ok' if row.agree else 'FAIL'}\n" for row in result.rows)
+
+
+def plain_directional(along: dict) -> str:
+    return f"directional_derivative {plain_number(along['directional_derivative'])}\n"
+
+
+def print_directional(along: dict, console=None) -> None:
+    from rich.text import Text
+    from .render_table import make_console
+    console = console or make_console()
+    vector = ", ".join(f"{name} = {plain_number(v)}" for name, v in along["direction"].items())
+    console.print(Text(f"directional derivative along ({vector}): "
+                       f"{plain_number(along['directional_derivative'])}"))
+
+
+def _matrix_table(title: str, row_names: list[str], column_names: list[str],
+                  rows: list[list[float]], corner: str):
+    from rich.table import Table
+    from rich.text import Text
+    table = Table(title=Text(title) if title else None, header_style="bold")
+    table.add_column(Text(corner), overflow="fold")
+    for name in column_names:
+        table.add_column(Text(name), justify="right", overflow="fold")
+    for name, row in zip(row_names, rows):
+        table.add_row(Text(name), *(Text(plain_number(v)) for v in row))
+    return table
+
+
+def _header(console, expression: str, point: dict[str, float]) -> None:
+    from rich.text import Text
+    from .render_table import _expression_line
+    console.print(Text("f = ") + _expression_line(expression))
+    if point:
+        console.print(Text("at ") + Text(", ".join(
+            f"{name} = {plain_number(value)}" for name, value in point.items())))
+
+
+def print_hessian(result: HessianResult, console=None) -> None:
+    from rich.text import Text
+    from .render_table import make_console
+    console = console or make_console()
+    _header(console, result.expression, result.point)
+    console.print(Text(f"f = {plain_number(result.value)}"))
+    method = "forward-over-reverse" if result.method == "ad" else "symbolic"
+    console.print(Text(f"Hessian by {method}:"))
+    console.print(_matrix_table("", result.variables, result.variables, result.hessian,
+                                "∂²f"))
+
+
+def print_jacobian(result: JacobianResult, console=None) -> None:
+    from rich.text import Text
+    from .render_table import _expression_line, make_console
+    console = console or make_console()
+    if result.point:
+        console.print(Text("at ") + Text(", ".join(
+            f"{name} = {plain_number(value)}" for name, value in result.point.items())))
+    names = [f"f{k + 1}" for k in range(len(result.outputs))]
+    for name, text, value in zip(names, result.outputs, result.values):
+        console.print(Text(f"{name} = ") + _expression_line(text)
+                      + Text(f"  = {plain_number(value)}"))
+    console.print(_matrix_table("Jacobian", names, result.variables, result.jacobian,
+                                "output"))
+
+
+def print_check(result: CheckResult, console=None) -> None:
+    """Analytic (reverse mode; forward mode is compared too), numeric, error, verdict."""
+    from rich.table import Table
+    from rich.text import Text
+    from .render_table import make_console
+    console = console or make_console()
+    _header(console, result.expression, result.point)
+    table = Table(title=Text(f"gradient check, tolerance {result.tolerance:g}"),
+                  header_style="bold")
+    for heading in ("variable", "analytic", "numeric", "rel. error", ""):
+        table.add_column(Text(heading), justify="left" if heading == "variable" else "right",
+                         overflow="fold")
+    for row in result.rows:
+        table.add_row(Text(row.variable), Text(plain_number(row.reverse)),
+                      Text(plain_number(row.numeric)), Text(f"{row.error:.1e}"),
+                      Text("ok" if row.agree else "FAIL"))
+    console.print(table)
