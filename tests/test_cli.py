@@ -178,3 +178,15 @@ def test_interrupt_exits_130(tmp_path):
     assert proc.returncode == 130
     assert out == b""
     assert err.decode().strip() == "Interrupted"
+
+
+def test_direction_seeds_the_forward_trace(cli):
+    code, out, err = cli("grad", "sin(x*y)", "--at", "x=1,y=2", "--direction", "x=1,y=-1",
+                         "--explain", "forward", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["trace"]["seeds"] == [{"x": 1.0, "y": -1.0}]
+    expected = 2 * math.cos(2.0) - math.cos(2.0)
+    assert data["directional_derivative"] == pytest.approx(expected, rel=1e-15)
+    assert data["trace"]["rows"][-1]["node"] == "f"
+    assert data["trace"]["rows"][-1]["tangents"] == [pytest.approx(expected, rel=1e-15)]
