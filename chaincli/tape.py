@@ -42,16 +42,30 @@ class Tape:
     variable_index: dict[str, int] = field(default_factory=dict)
     output: int = -1
     source: str = ""
+    _user_names: set[str] | None = field(default=None, repr=False, compare=False)
+    _user_names_size: int = field(default=-1, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ops)
 
     def name(self, i: int) -> str:
-        """How entry ``i`` is called in tables, traces, graphs and JSON."""
-        if self.ops[i] == VAR:
-            return self.labels[i] or f"v{i}"
+        """How entry ``i`` is called in tables, traces, graphs and JSON.
+
+        An unnamed entry is ``v<i>``; if the user took that name for a variable
+        or a let-binding, underscores are appended until the name is free, so
+        two entries never share a name.
+        """
         label = self.labels[i]
-        return label if label else f"v{i}"
+        if label:
+            return label
+        name = f"v{i}"
+        if self._user_names is None or self._user_names_size != len(self.labels):
+            # Built on first use: names are asked for only once lowering is done.
+            self._user_names = {lab for lab in self.labels if lab}
+            self._user_names_size = len(self.labels)
+        while name in self._user_names:
+            name += "_"
+        return name
 
     def source_text(self, i: int, limit: int = 60) -> str | None:
         """The user's text for entry ``i``, shortened for messages."""

@@ -99,3 +99,10 @@ def test_deep_chain_evaluates_without_recursion():
     forward = expr.gradient({"x": 0.1}, mode="forward")
     assert result.gradient["x"] == pytest.approx(forward.gradient["x"], rel=1e-12)
     assert 0 < result.gradient["x"] < 1
+
+
+def test_unnamed_entries_never_take_a_user_name():
+    tape = tape_of("v3 = x*2; sin(x) + cos(x) + v3")
+    names = [tape.name(i) for i in range(len(tape))]
+    assert len(set(names)) == len(names)
+    assert "v3" in names
