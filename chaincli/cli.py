@@ -104,12 +104,18 @@ def _report(error: ChaincliError) -> None:
         lines.append(context)
     if error.hint:
         lines.append(f"Hint: {error.hint}")
-    sys.stderr.write("\n".join(lines) + "\n")
+    _write_stderr("\n".join(lines) + "\n")
 
 
 def _warn(notices) -> None:
     for notice in notices:
-        sys.stderr.write(f"Warning: {notice.message}\n")
+        _write_stderr(f"Warning: {notice.message}\n")
+
+
+def _write_stderr(text: str) -> None:
+    # Messages quote the user's text: no escape sequence reaches the terminal.
+    from .terminal import encodable, printable
+    sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
 
 
 def _silence_stdout() -> None:
@@ -121,10 +127,15 @@ def _silence_stdout() -> None:
         pass
 
 
+# Parsing costs about 200 bytes of memory per input character; past this size
+# an expression file is refused rather than read (see README, Limits).
+MAX_INPUT_BYTES = 2_000_000
+
+
 def read_expression(expr: str) -> str:
     """The expression text from argv, stdin ('-') or a file ('@path')."""
     if expr == "-":
-        return _decode(sys.stdin.buffer.read(), "stdin")
+        return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
     if expr.startswith("@") and len(expr) > 1:
         return read_text_file(expr[1:])
     return expr
@@ -133,7 +144,7 @@ def read_expression(expr: str) -> str:
 def read_text_file(path: str) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"cannot read {path}: no such file") from None
     except IsADirectoryError:
@@ -144,8 +155,12 @@ def read_text_file(path: str) -> str:
 
 
 def _decode(data: bytes, where: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{where} is larger than {MAX_INPUT_BYTES:,} bytes, the most "
+                         "chaincli reads")
     try:
-        return data.decode("utf-8")
+        # A byte-order mark (Windows editors write one) is not part of the text.
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InputError(f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at "
                          f"offset {error.start})") from None
@@ -170,8 +185,8 @@ def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
 
 def _write_json(data) -> None:
     from .jsonout import dumps
-    sys.stdout.buffer.write(dumps(data).encode("ascii") + b"\n")
-    sys.stdout.buffer.flush()
+    from .terminal import write_stdout_bytes
+    write_stdout_bytes(dumps(data).encode("ascii") + b"\n")
 
 
 def _load(expr: str, at: List[str]):

@@ -7,6 +7,7 @@ expression like ``[bold]x`` prints as written. Colour only on a terminal;
 
 from __future__ import annotations
 
+import errno
 import sys
 
 from rich.console import Console
@@ -15,17 +16,25 @@ from rich.text import Text
 
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
+from .terminal import EncodingSafeStream, printable
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit with status 1; the CLI reports a closed pipe itself.
+        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
 
 
 def make_console(file=None, width: int | None = None) -> Console:
-    return Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False)
+    return _Console(file=EncodingSafeStream(file or sys.stdout), width=width,
+                    highlight=False, soft_wrap=False)
 
 
 def _expression_line(text: str, limit: int = 200) -> Text:
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[:limit - 1] + "…"
-    return Text(flat)
+    return Text(printable(flat))  # a comment may hold escape sequences
 
 
 def print_value(result: ValueResult, console: Console | None = None) -> None:
