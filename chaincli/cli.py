@@ -189,6 +189,14 @@ def _write_json(data) -> None:
     write_stdout_bytes(dumps(data).encode("ascii") + b"\n")
 
 
+def _write_text(text: str) -> None:
+    # Through the byte layer, like JSON: a short write must not pass as done.
+    from .terminal import encodable, write_stdout_bytes
+    sys.stdout.flush()
+    encoding = sys.stdout.encoding or "utf-8"
+    write_stdout_bytes(encodable(text, encoding).encode(encoding, "replace"))
+
+
 def _load(expr: str, at: List[str]):
     from .point import parse_points
     from .program import compile_expression
@@ -231,8 +239,7 @@ def grad(
         _write_json(result.to_dict())
     elif fmt is Format.plain:
         from .render_plain import plain_gradient
-        sys.stdout.write(plain_gradient(result))
-        sys.stdout.flush()
+        _write_text(plain_gradient(result))
     else:
         from .render_table import print_gradient
         print_gradient(result)
@@ -260,8 +267,7 @@ def eval_command(
         _write_json({"value": result.value})
     elif fmt is Format.plain:
         from .render_plain import plain_number
-        sys.stdout.write(plain_number(result.value) + "\n")
-        sys.stdout.flush()
+        _write_text(plain_number(result.value) + "\n")
     else:
         from .render_table import print_value
         print_value(result)
