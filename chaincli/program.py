@@ -172,9 +172,19 @@ def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> li
         return []
     tape = evaluation.tape
     adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    # Nodes with a non-zero adjoint first; when the adjoints cancelled (forward
+    # mode met the inf or NaN that reverse mode's 0·∞ = 0 passed over), any
+    # node the output depends on, so a non-finite answer never goes unexplained.
+    notices = _name_nonfinite_partials(evaluation, bad, [a != 0.0 for a in adjoints])
+    return notices or _name_nonfinite_partials(evaluation, bad, _reaches_output(evaluation))
+
+
+def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],
+                             relevant: list[bool]) -> list[Notice]:
+    tape = evaluation.tape
     notices = []
     for i in range(len(tape)):
-        if adjoints[i] == 0.0 or len(notices) == _MAX_NODE_NOTICES:
+        if not relevant[i] or len(notices) == _MAX_NODE_NOTICES:
             continue
         for k, partial in enumerate(evaluation.partials[i]):
             if math.isfinite(partial):

@@ -12,7 +12,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import chaincli
+from chaincli.errors import ChaincliError
 from clicheck import check_run, strict_json
 
 MODES = ("reverse", "forward")
@@ -155,3 +159,49 @@ def test_forward_and_reverse_agree_at_singular_points(cli, expr, at, gradient, a
         if absorbed:
             assert "0·∞ = 0" in flagged[0]["message"] and flagged[0]["variables"]
     assert results["forward"]["warnings"] == results["reverse"]["warnings"]
+
+
+# ----- Random expressions at singular points -----
+
+_SINGULAR_LEAVES = st.sampled_from(["x", "y", "0", "1", "-1", "0.5"])
+
+
+def _singular_extend(children):
+    unary = st.sampled_from(["abs", "relu", "sqrt", "cbrt", "sin", "exp", "log", "asin",
+                             "sign", "tanh", "atanh", "acos"])
+    binary = st.sampled_from(["max", "min", "hypot", "atan2", "pow"])
+    return st.one_of(
+        st.builds(lambda f, a: f"{f}({a})", unary, children),
+        st.builds(lambda a, op, b: f"({a}){op}({b})", children,
+                  st.sampled_from(["+", "-", "*", "/", "^"]), children),
+        st.builds(lambda f, a, b: f"{f}({a}, {b})", binary, children, children))
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(text=st.recursive(_SINGULAR_LEAVES, _singular_extend, max_leaves=8),
+       point=st.fixed_dictionaries({"x": st.sampled_from([0.0, 1.0, -1.0, 0.5]),
+                                    "y": st.sampled_from([0.0, 1.0, -1.0])}))
+def test_singular_points_are_answered_alike_or_flagged(text, point):
+    """Where infinite partials cancel (∞ − ∞) the modes may differ: then both
+    answers carry a warning, and a non-finite partial is never unexplained."""
+    try:
+        expr = chaincli.compile(text)
+        point = {name: value for name, value in point.items() if name in expr.variables}
+        results = [expr.gradient(point, mode=mode) for mode in MODES]
+    except ChaincliError:
+        return
+    for result in results:
+        if not result.all_finite:
+            flagged = {v for w in result.warnings if w.kind == "nonfinite-derivative"
+                       for v in w.variables}
+            bad = {n for n, v in result.gradient.items() if not math.isfinite(v)}
+            assert bad <= flagged or any(not w.variables for w in result.warnings), \
+                (text, point, result.mode, result.warnings)
+    reverse, forward = results
+    for name in reverse.gradient:
+        a, b = reverse.gradient[name], forward.gradient[name]
+        agree = a == b or (math.isnan(a) and math.isnan(b)) or (
+            math.isfinite(a) and math.isfinite(b) and math.isclose(a, b, rel_tol=1e-12))
+        if not agree:
+            assert reverse.warnings and forward.warnings, (text, point, name, a, b)
