@@ -84,6 +84,10 @@ def _handle_errors(command: Callable) -> Callable:
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(int(ExitStatus.BROKEN_PIPE))
+        except OSError as error:  # stdout closed or its disk full: no output possible
+            _silence_stdout()
+            _write_stderr(f"Error: cannot write the output: {error.strerror or error}\n")
+            raise typer.Exit(int(ExitStatus.USAGE_ERROR))
         except typer.Exit:
             raise
         except Exception as error:  # a bug in chaincli: one line, not a traceback
@@ -115,7 +119,8 @@ def _warn(notices) -> None:
 def _write_stderr(text: str) -> None:
     # Messages quote the user's text: no escape sequence reaches the terminal.
     from .terminal import encodable, printable
-    sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
 
 
 def _silence_stdout() -> None:
@@ -123,7 +128,7 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 
@@ -191,9 +196,10 @@ def _write_json(data) -> None:
 
 def _write_text(text: str) -> None:
     # Through the byte layer, like JSON: a short write must not pass as done.
-    from .terminal import encodable, write_stdout_bytes
-    sys.stdout.flush()
-    encoding = sys.stdout.encoding or "utf-8"
+    from .terminal import encodable, stdout, write_stdout_bytes
+    stream = stdout()
+    stream.flush()
+    encoding = stream.encoding or "utf-8"
     write_stdout_bytes(encodable(text, encoding).encode(encoding, "replace"))
 
 

@@ -8,7 +8,6 @@ expression like ``[bold]x`` prints as written. Colour only on a terminal;
 from __future__ import annotations
 
 import errno
-import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -16,7 +15,7 @@ from rich.text import Text
 
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
-from .terminal import EncodingSafeStream, printable
+from .terminal import EncodingSafeStream, printable, stdout
 
 
 class _Console(Console):
@@ -26,7 +25,7 @@ class _Console(Console):
 
 
 def make_console(file=None, width: int | None = None) -> Console:
-    return _Console(file=EncodingSafeStream(file or sys.stdout), width=width,
+    return _Console(file=EncodingSafeStream(file or stdout()), width=width,
                     highlight=False, soft_wrap=False)
 
 

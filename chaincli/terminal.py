@@ -18,6 +18,7 @@ The renderers and ``cli.py`` hand their final text or bytes to this module:
 from __future__ import annotations
 
 import codecs
+import errno
 import sys
 import unicodedata
 
@@ -93,9 +94,16 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def stdout() -> object:
+    """``sys.stdout``; an ``OSError`` when the process was started without one."""
+    if sys.stdout is None:
+        raise OSError(errno.EBADF, "stdout is closed")
+    return sys.stdout
+
+
 def write_stdout_bytes(data: bytes) -> None:
     """All of ``data`` to stdout, then flush; a closed pipe raises BrokenPipeError."""
-    stream = sys.stdout.buffer
+    stream = stdout().buffer
     view = memoryview(data)
     while view:
         written = stream.write(view)

@@ -148,3 +148,19 @@ def test_ctrl_c_during_a_long_run_exits_130_with_one_line(tmp_path):
     assert process.returncode == 130, err
     assert err == b"Interrupted\n"
     assert out == b""
+
+
+# ----- Output that cannot be written -----
+
+@pytest.mark.parametrize("fmt", ["json", "table", "plain"])
+def test_a_full_disk_or_closed_stdout_is_an_error_not_a_crash(fmt):
+    args = [CHAINCLI, "grad", "x", "--at", "x=1", "--format", fmt]
+    if Path("/dev/full").exists():
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, timeout=60)
+        assert done.returncode == 2
+        assert done.stderr == b"Error: cannot write the output: No space left on device\n"
+    done = subprocess.run(args, stderr=subprocess.PIPE, timeout=60,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 2
+    assert done.stderr == b"Error: cannot write the output: stdout is closed\n"
