@@ -143,7 +143,9 @@ def read_expression(expr: str) -> str:
         return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
     if expr.startswith("@") and len(expr) > 1:
         return read_text_file(expr[1:])
-    return expr
+    # Python keeps bytes of argv that are not UTF-8 as lone surrogates; refuse
+    # them as stdin and files are refused, rather than echo them into JSON.
+    return _decode(os.fsencode(expr), "the expression") if not expr.isascii() else expr
 
 
 def read_text_file(path: str) -> str:
