@@ -132,8 +132,8 @@ def _silence_stdout() -> None:
         pass
 
 
-# Parsing costs about 200 bytes of memory per input character; past this size
-# an expression file is refused rather than read (see README, Limits).
+# Parsing costs up to about 400 bytes of memory per input character; past this
+# size an expression is refused rather than read (README, "Limits and hostile input").
 MAX_INPUT_BYTES = 2_000_000
 
 
