@@ -28,8 +28,8 @@ ENVIRONMENTS = [{"FORCE_COLOR": "1"}, {"NO_COLOR": "1"}, {"COLUMNS": "20"},
 
 
 def numbers_in(text: str) -> str:
-    """The digits, signs, points and exponents of ``text``, in order."""
-    return "".join(re.findall(r"[0-9.\-]", text))
+    """The digits, signs and points of ``text`` outside colour codes, in order."""
+    return "".join(re.findall(r"[0-9.\-]", re.sub(r"\x1b\[[0-9;]*m", "", text)))
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda e: ",".join(e))
