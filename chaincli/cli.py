@@ -91,6 +91,10 @@ def _handle_errors(command: Callable) -> Callable:
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(int(ExitStatus.BROKEN_PIPE))
+        except OSError as error:  # stdout closed or its disk full: no output possible
+            _silence_stdout()
+            _write_stderr(f"Error: cannot write the output: {error.strerror or error}\n")
+            raise typer.Exit(int(ExitStatus.USAGE_ERROR))
         except typer.Exit:
             raise
         except Exception as error:  # a bug in chaincli: one line, not a traceback
@@ -111,12 +115,19 @@ def _report(error: ChaincliError) -> None:
         lines.append(context)
     if error.hint:
         lines.append(f"Hint: {error.hint}")
-    sys.stderr.write("\n".join(lines) + "\n")
+    _write_stderr("\n".join(lines) + "\n")
 
 
 def _warn(notices) -> None:
     for notice in notices:
-        sys.stderr.write(f"Warning: {notice.message}\n")
+        _write_stderr(f"Warning: {notice.message}\n")
+
+
+def _write_stderr(text: str) -> None:
+    # Messages quote the user's text: no escape sequence reaches the terminal.
+    from .terminal import encodable, printable
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
 
 
 def _silence_stdout() -> None:
@@ -124,23 +135,30 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
+
+
+# Parsing costs up to about 400 bytes of memory per input character; past this
+# size an expression is refused rather than read (README, "Limits and hostile input").
+MAX_INPUT_BYTES = 2_000_000
 
 
 def read_expression(expr: str) -> str:
     """The expression text from argv, stdin ('-') or a file ('@path')."""
     if expr == "-":
-        return _decode(sys.stdin.buffer.read(), "stdin")
+        return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
     if expr.startswith("@") and len(expr) > 1:
         return read_text_file(expr[1:])
-    return expr
+    # Python keeps bytes of argv that are not UTF-8 as lone surrogates; refuse
+    # them as stdin and files are refused, rather than echo them into JSON.
+    return _decode(os.fsencode(expr), "the expression") if not expr.isascii() else expr
 
 
 def read_text_file(path: str) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"cannot read {path}: no such file") from None
     except IsADirectoryError:
@@ -151,8 +169,12 @@ def read_text_file(path: str) -> str:
 
 
 def _decode(data: bytes, where: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{where} is larger than {MAX_INPUT_BYTES:,} bytes, the most "
+                         "chaincli reads")
     try:
-        return data.decode("utf-8")
+        # A byte-order mark (Windows editors write one) is not part of the text.
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InputError(f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at "
                          f"offset {error.start})") from None
@@ -177,8 +199,17 @@ def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
 
 def _write_json(data) -> None:
     from .jsonout import dumps
-    sys.stdout.buffer.write(dumps(data).encode("ascii") + b"\n")
-    sys.stdout.buffer.flush()
+    from .terminal import write_stdout_bytes
+    write_stdout_bytes(dumps(data).encode("ascii") + b"\n")
+
+
+def _write_text(text: str) -> None:
+    # Through the byte layer, like JSON: a short write must not pass as done.
+    from .terminal import encodable, stdout, write_stdout_bytes
+    stream = stdout()
+    stream.flush()
+    encoding = stream.encoding or "utf-8"
+    write_stdout_bytes(encodable(text, encoding).encode(encoding, "replace"))
 
 
 def _load(expr: str, at: List[str]):
@@ -247,11 +278,11 @@ def grad(
         _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
     elif fmt is Format.plain:
         from .render_plain import plain_gradient
-        sys.stdout.write(plain_gradient(result))
+        text = plain_gradient(result)
         if along:
             from .render_calculus import plain_directional
-            sys.stdout.write(plain_directional(along))
-        sys.stdout.flush()
+            text += plain_directional(along)
+        _write_text(text)
     else:
         from .render_table import print_gradient
         print_gradient(result, explanation)
@@ -282,8 +313,7 @@ def eval_command(
         _write_json({"value": result.value})
     elif fmt is Format.plain:
         from .render_plain import plain_number
-        sys.stdout.write(plain_number(result.value) + "\n")
-        sys.stdout.flush()
+        _write_text(plain_number(result.value) + "\n")
     else:
         from .render_table import print_value
         print_value(result)

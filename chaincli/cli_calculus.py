@@ -8,14 +8,13 @@ like ``cli.py``, this module only parses arguments, calls the library
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import List, Optional
 
 import typer
 
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
-                  _handle_errors, _load, _output_format, _warn, _write_json, app,
+                  _handle_errors, _load, _output_format, _warn, _write_json, _write_text, app,
                   read_expression, read_text_file)
 from .errors import ExitStatus, UsageError
 
@@ -29,11 +28,6 @@ class DiffFormat(str, Enum):
 class HessianMethod(str, Enum):
     ad = "ad"
     symbolic = "symbolic"
-
-
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 @app.command(context_settings=EXPR_SETTINGS)
@@ -64,9 +58,9 @@ def diff(
     if json_flag or output_format is DiffFormat.json:
         _write_json(result.to_dict())
     elif output_format is DiffFormat.latex:
-        _write(result.latex + "\n")
+        _write_text(result.latex + "\n")
     else:
-        _write(result.text + "\n")
+        _write_text(result.text + "\n")
     return ExitStatus.OK
 
 
@@ -96,7 +90,7 @@ def hessian(
         _write_json(result.to_dict())
     elif fmt is Format.plain:
         from .render_calculus import plain_matrix
-        _write(plain_matrix(result.hessian))
+        _write_text(plain_matrix(result.hessian))
     else:
         from .render_calculus import print_hessian
         print_hessian(result)
@@ -132,7 +126,7 @@ def jacobian(
         _write_json(result.to_dict())
     elif fmt is Format.plain:
         from .render_calculus import plain_matrix
-        _write(plain_matrix(result.jacobian))
+        _write_text(plain_matrix(result.jacobian))
     else:
         from .render_calculus import print_jacobian
         print_jacobian(result)
@@ -168,7 +162,7 @@ def check(
         _write_json(result.to_dict())
     elif fmt is Format.plain:
         from .render_calculus import plain_check
-        _write(plain_check(result))
+        _write_text(plain_check(result))
     else:
         from .render_calculus import print_check
         print_check(result)

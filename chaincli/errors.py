@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from .terminal import printable
+
 
 class ExitStatus(IntEnum):
     OK = 0
@@ -95,9 +97,14 @@ def source_context(source: str, span: tuple[int, int], max_width: int = 72) -> s
             prefix = "…"
         if window_end < line_end:
             suffix = "…"
-    text = source[window_start:window_end].replace("\t", " ").replace("\r", " ")
-    caret_from = len(prefix) + (start - window_start)
-    caret_len = max(1, min(end, window_end) - start)
+    # Each character as it will be shown: control characters (a comment may
+    # hold any) become visible escapes, and the carets follow their widths.
+    shown = [" " if char in "\t\r" else printable(char)
+             for char in source[window_start:window_end]]
+    text = "".join(shown)
+    first, last = start - window_start, min(end, window_end) - window_start
+    caret_from = len(prefix) + sum(map(len, shown[:first]))
+    caret_len = max(1, sum(map(len, shown[first:last])))
     location = f"line {line_no}, column {column + 1}"
     return (f"  {prefix}{text}{suffix}\n"
             f"  {' ' * caret_from}{'^' * caret_len}  ({location})")

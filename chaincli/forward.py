@@ -5,9 +5,10 @@ with 1 at variable ``x`` gives ∂output/∂x at the output entry, so the full
 gradient takes one sweep per variable; a sweep seeded with a direction gives
 the directional derivative in one go.
 
-A zero tangent is a symbolic zero: it contributes nothing even when the
-partial it would multiply is infinite or NaN, so forward mode agrees with
-reverse mode at points like ``x^y`` at (0, 0).
+A zero tangent and a zero partial are symbolic zeros: their product with an
+infinite or NaN factor contributes nothing (0·∞ is taken as 0 on the chain),
+so forward mode agrees with reverse mode, which applies the same rule, at
+points like ``x^y`` at (0, 0), ``sqrt(x^2)`` or ``0*sqrt(x)`` at 0.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def tangent_sweep(tape: Tape, partials: list[tuple[float, ...]],
         total = 0.0
         for j, partial in zip(inputs, partials[i]):
             t = tangent[j]
-            if t != 0.0:
+            if t != 0.0 and partial != 0.0:
                 total += partial * t
         tangent[i] = total
     return tangent

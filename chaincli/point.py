@@ -16,6 +16,9 @@ from typing import Iterable
 from .errors import ChaincliError, PointError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# A plain decimal literal, as the grammar spells one. float() alone would also
+# take "1_000", "inf", "nan" and digits of other scripts ("١٢").
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII)
 # Split on commas that start a new "name=" pair, so values like atan2(1, 2) stay whole.
 _PAIR_SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)")
 
@@ -50,13 +53,18 @@ def parse_value(name: str, text: str) -> float:
     """A finite float from ``text``: a number or a constant expression."""
     if not text:
         raise PointError(f"--at {name}= has no value")
-    try:
+    if _DECIMAL.match(text):
         value = float(text)
-    except ValueError:
+    else:
         value = _constant_expression(name, text)
     if not math.isfinite(value):
-        raise PointError(f"--at {name}={text}: the value must be a finite number")
+        raise PointError(f"--at {name}={_abbreviate(text)}: the value must be a finite "
+                         "number (at most about 1.8e308)")
     return value
+
+
+def _abbreviate(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
 
 
 def _constant_expression(name: str, text: str) -> float:
@@ -64,22 +72,26 @@ def _constant_expression(name: str, text: str) -> float:
     try:
         program = compile_expression(text)
         if program.variables:
-            raise PointError(f"--at {name}={text}: {text!r} is not a number")
+            short = _abbreviate(text)
+            raise PointError(f"--at {name}={short}: {short!r} is not a number")
         return program.value({})
     except PointError:
         raise
     except ChaincliError as error:
-        raise PointError(f"--at {name}={text}: {text!r} is not a number ({error.message})")
+        short = _abbreviate(text)
+        raise PointError(f"--at {name}={short}: {short!r} is not a number ({error.message})")
 
 
 def _read_json_point(path: str, read_file) -> dict[str, float]:
     text = read_file(path) if read_file else open(path, encoding="utf-8").read()
     try:
-        data = json.loads(text)
+        # Integers are read as floats: a 5,000-digit one is then too large
+        # (rejected below), never Python big-integer work or its digit limit.
+        data = json.loads(text, parse_int=float)
     except json.JSONDecodeError as error:
         raise PointError(f"{path} is not valid JSON ({error.msg} at line {error.lineno})")
-    except ValueError as error:  # e.g. an integer beyond Python's digit limit
-        raise PointError(f"{path} is not a usable point ({error})")
+    except (ValueError, RecursionError) as error:  # deeply nested arrays
+        raise PointError(f"{path} is not a usable point ({type(error).__name__})")
     return point_from_mapping(data, source=path)
 
 

@@ -92,6 +92,7 @@ class CompiledExpression:
         evaluation = Evaluation(tape, values, partials, adjoints)
         notices.extend(_kink_notices(evaluation, names))
         notices.extend(_nonfinite_notices(evaluation, gradient))
+        notices.extend(_absorbed_notices(evaluation, gradient))
         return GradientResult(self.text, used, values[tape.output], gradient, mode,
                               notices, evaluation)
 
@@ -171,9 +172,19 @@ def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> li
         return []
     tape = evaluation.tape
     adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    # Nodes with a non-zero adjoint first; when the adjoints cancelled (forward
+    # mode met the inf or NaN that reverse mode's 0·∞ = 0 passed over), any
+    # node the output depends on, so a non-finite answer never goes unexplained.
+    notices = _name_nonfinite_partials(evaluation, bad, [a != 0.0 for a in adjoints])
+    return notices or _name_nonfinite_partials(evaluation, bad, _reaches_output(evaluation))
+
+
+def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],
+                             relevant: list[bool]) -> list[Notice]:
+    tape = evaluation.tape
     notices = []
     for i in range(len(tape)):
-        if adjoints[i] == 0.0 or len(notices) == _MAX_NODE_NOTICES:
+        if not relevant[i] or len(notices) == _MAX_NODE_NOTICES:
             continue
         for k, partial in enumerate(evaluation.partials[i]):
             if math.isfinite(partial):
@@ -192,4 +203,44 @@ def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> li
                 f"{arg_text} = {value}, so the gradient is not finite there",
                 tape.name(i), text, variables))
             break
+    return notices
+
+
+def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> list[Notice]:
+    """Infinite or NaN partials on a path to a finite partial of the gradient.
+
+    The sweeps take 0·∞ as 0 (forward.py, reverse.py), so such a partial met a
+    zero factor: the gradient is finite by that convention (``sqrt(x^2)`` at
+    0 is a kink of ``|x|``; ``0*sqrt(x)`` at 0 is exact), and the user is told.
+    """
+    finite = {name for name, value in gradient.items() if math.isfinite(value)}
+    partials = evaluation.partials
+    candidates = [(i, k) for i, row in enumerate(partials) for k, partial in enumerate(row)
+                  if not math.isfinite(partial)]
+    if not finite or not candidates:
+        return []
+    tape = evaluation.tape
+    used = _reaches_output(evaluation)
+    # reaches[i]: entry i depends on a variable whose partial came out finite.
+    reaches = [False] * len(tape)
+    for i, inputs in enumerate(tape.args):
+        reaches[i] = (tape.labels[i] in finite if tape.ops[i] == "var"
+                      else any(reaches[j] for j in inputs))
+    notices = []
+    for i, k in candidates:
+        arg = tape.args[i][k]
+        if not used[i] or not reaches[arg]:
+            continue
+        if len(notices) == _MAX_NODE_NOTICES:
+            break
+        kind = "infinite" if math.isinf(partials[i][k]) else "undefined (NaN)"
+        text = tape.source_text(i)
+        arg_text = tape.source_text(arg, limit=40) or tape.name(arg)
+        value = evaluate.format_number(evaluation.values[arg])
+        variables = tuple(v for v in depends_on(tape, arg) if v in finite)
+        notices.append(Notice(
+            "nonfinite-derivative",
+            f"{text}: its derivative with respect to {arg_text} is {kind} at {arg_text} = "
+            f"{value}; it meets a zero factor in the chain rule and counts as 0 there "
+            "(0·∞ = 0)", tape.name(i), text, variables))
     return notices

@@ -14,7 +14,7 @@ explanation tables to 5 significant digits, enough to follow the arithmetic.
 
 from __future__ import annotations
 
-import sys
+import errno
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -24,6 +24,13 @@ from rich.text import Text
 from .explain import approximate_count
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
+from .terminal import EncodingSafeStream, encodable, printable, stdout
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit with status 1; the CLI reports a closed pipe itself.
+        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,8 @@ ASCII = Glyphs("d", "->", "...")
 
 
 def make_console(file=None, width: int | None = None) -> Console:
-    return Console(file=file or sys.stdout, width=width, highlight=False, soft_wrap=False)
+    return _Console(file=EncodingSafeStream(file or stdout()), width=width,
+                    highlight=False, soft_wrap=False)
 
 
 def glyphs_for(console: Console) -> Glyphs:
@@ -51,12 +59,8 @@ def glyphs_for(console: Console) -> Glyphs:
 
 def _encodable(text: str, console: Console) -> str:
     # Expression text may carry any character in a comment; one the output
-    # cannot encode becomes "?" rather than an error.
-    try:
-        text.encode(console.encoding)
-        return text
-    except (UnicodeEncodeError, LookupError):
-        return text.encode(console.encoding, "replace").decode(console.encoding)
+    # cannot encode gets an ASCII stand-in rather than raising.
+    return encodable(text, console.encoding)
 
 
 def short_number(value: float) -> str:
@@ -68,7 +72,7 @@ def _expression_line(text: str, glyphs: Glyphs = UNICODE, limit: int = 200) -> T
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[:limit - len(glyphs.ellipsis)] + glyphs.ellipsis
-    return Text(flat)
+    return Text(printable(flat))  # a comment may hold escape sequences
 
 
 def print_value(result: ValueResult, console: Console | None = None) -> None:

@@ -6,7 +6,8 @@ multivariable chain rule: an entry used twice collects both contributions.
 Adjoints live in an array indexed like the tape, never on the nodes.
 
 An entry whose adjoint is zero passes nothing on, even through an infinite or
-NaN partial (the same symbolic-zero rule as forward mode).
+NaN partial, and a zero partial passes nothing on even from an infinite
+adjoint (the same symbolic-zero rule as forward mode).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def adjoint_sweep(tape: Tape, partials: list[tuple[float, ...]],
         if a == 0.0:
             continue
         for j, partial in zip(args[i], partials[i]):
-            adjoint[j] += partial * a
+            if partial != 0.0:
+                adjoint[j] += partial * a
     return adjoint
 
 
