@@ -68,6 +68,12 @@ class Primitive:
     # them (they call ``math`` or branch); None means the scalar one does.
     array_value: Callable[..., object] | None = None
     array_partials: tuple[Callable[..., object], ...] | None = None
+    # Python expressions over {a}, {b} (and {out} for partials) that compute
+    # exactly what ``value``/``partials`` compute, bit for bit; the code
+    # generator inlines them instead of calling the functions. ``math`` is the
+    # only name they may use.
+    code: str | None = None
+    partial_code: tuple[str | None, ...] | None = None
 
     @property
     def vector_value(self) -> Callable[..., object]:
@@ -284,20 +290,24 @@ _TABLE: list[Primitive] = [
     # ----- Arithmetic operators -----
     Primitive("add", 2, lambda a, b: a + b,
               (lambda a, b, out: 1.0, lambda a, b, out: 1.0),
-              ("1", "1"), "{a} + {b}", symbol="+", precedence=10),
+              ("1", "1"), "{a} + {b}", symbol="+", precedence=10,
+              code="{a} + {b}", partial_code=("1.0", "1.0")),
     Primitive("sub", 2, lambda a, b: a - b,
               (lambda a, b, out: 1.0, lambda a, b, out: -1.0),
-              ("1", "-1"), "{a} - {b}", symbol="-", precedence=10),
+              ("1", "-1"), "{a} - {b}", symbol="-", precedence=10,
+              code="{a} - {b}", partial_code=("1.0", "-1.0")),
     Primitive("mul", 2, lambda a, b: a * b,
               (lambda a, b, out: b, lambda a, b, out: a),
-              ("b", "a"), "{a} {b}", symbol="*", precedence=20),
+              ("b", "a"), "{a} {b}", symbol="*", precedence=20,
+              code="{a} * {b}", partial_code=("{b}", "{a}")),
     Primitive("div", 2, lambda a, b: a / b,
               (lambda a, b, out: 1.0 / b, lambda a, b, out: -out / b),
               ("1/b", "-a/b^2"), r"\frac{{{a}}}{{{b}}}", symbol="/", precedence=20,
               domain=_nonzero_divisor,
-              smooth_region=((-3.0, 3.0), (0.5, 3.0))),
+              smooth_region=((-3.0, 3.0), (0.5, 3.0)),
+              code="{a} / {b}", partial_code=("1.0 / {b}", "-{out} / {b}")),
     Primitive("neg", 1, lambda a: -a, (lambda a, out: -1.0,), ("-1",), "-{a}",
-              symbol="-", precedence=30),
+              symbol="-", precedence=30, code="-{a}", partial_code=("-1.0",)),
     Primitive("pow", 2, math.pow,
               (_pow_partial_base, _pow_partial_exponent),
               ("b*a^(b - 1)", "a^b*log(a)"), "{a}^{{{b}}}",
@@ -310,13 +320,15 @@ _TABLE: list[Primitive] = [
     # ----- Trigonometric -----
     Primitive("sin", 1, math.sin, (lambda a, out: math.cos(a),), ("cos(a)",),
               r"\sin\left({a}\right)",
-              array_value=lambda a: np.sin(a), array_partials=(lambda a, out: np.cos(a),)),
+              array_value=lambda a: np.sin(a), array_partials=(lambda a, out: np.cos(a),),
+              partial_code=("math.cos({a})",)),
     Primitive("cos", 1, math.cos, (lambda a, out: -math.sin(a),), ("-sin(a)",),
               r"\cos\left({a}\right)",
-              array_value=lambda a: np.cos(a), array_partials=(lambda a, out: -np.sin(a),)),
+              array_value=lambda a: np.cos(a), array_partials=(lambda a, out: -np.sin(a),),
+              partial_code=("-math.sin({a})",)),
     Primitive("tan", 1, math.tan, (lambda a, out: 1.0 + out * out,), ("1 + tan(a)^2",),
               r"\tan\left({a}\right)", smooth_region=((-1.4, 1.4),),
-              array_value=lambda a: np.tan(a)),
+              array_value=lambda a: np.tan(a), partial_code=("1.0 + {out} * {out}",)),
     Primitive("asin", 1, math.asin,
               (lambda a, out: safe_div(1.0, math.sqrt(1.0 - a * a)),),
               ("1/sqrt(1 - a^2)",), r"\arcsin\left({a}\right)",
@@ -331,7 +343,7 @@ _TABLE: list[Primitive] = [
               array_partials=(lambda a, out: -1.0 / np.sqrt(1.0 - a * a),)),
     Primitive("atan", 1, math.atan, (lambda a, out: 1.0 / (1.0 + a * a),),
               ("1/(1 + a^2)",), r"\arctan\left({a}\right)",
-              array_value=lambda a: np.arctan(a)),
+              array_value=lambda a: np.arctan(a), partial_code=("1.0 / (1.0 + {a} * {a})",)),
     Primitive("atan2", 2, math.atan2, (_atan2_partial_y, _atan2_partial_x),
               ("b/(a^2 + b^2)", "-a/(a^2 + b^2)"),
               r"\operatorname{{atan2}}\left({a}, {b}\right)",
@@ -355,7 +367,7 @@ _TABLE: list[Primitive] = [
               array_value=lambda a: np.cosh(a), array_partials=(lambda a, out: np.sinh(a),)),
     Primitive("tanh", 1, math.tanh, (lambda a, out: 1.0 - out * out,), ("1 - tanh(a)^2",),
               r"\tanh\left({a}\right)",
-              array_value=lambda a: np.tanh(a)),
+              array_value=lambda a: np.tanh(a), partial_code=("1.0 - {out} * {out}",)),
     Primitive("asinh", 1, math.asinh, (lambda a, out: 1.0 / math.sqrt(a * a + 1.0),),
               ("1/sqrt(a^2 + 1)",), r"\operatorname{{arsinh}}\left({a}\right)",
               array_value=lambda a: np.arcsinh(a),
@@ -373,11 +385,11 @@ _TABLE: list[Primitive] = [
 
     # ----- Exponentials and logarithms -----
     Primitive("exp", 1, math.exp, (lambda a, out: out,), ("exp(a)",), r"e^{{{a}}}",
-              array_value=lambda a: np.exp(a)),
+              array_value=lambda a: np.exp(a), partial_code=("{out}",)),
     Primitive("log", 1, math.log, (lambda a, out: 1.0 / a,), ("1/a",),
               r"\ln\left({a}\right)", domain=_positive("log"),
               smooth_region=((0.1, 5.0),),
-              array_value=lambda a: np.log(a)),
+              array_value=lambda a: np.log(a), partial_code=("1.0 / {a}",)),
     Primitive("log2", 1, math.log2, (lambda a, out: 1.0 / (a * math.log(2.0)),),
               ("1/(a*log(2))",), r"\log_{{2}}\left({a}\right)", domain=_positive("log2"),
               smooth_region=((0.1, 5.0),),
@@ -428,7 +440,7 @@ _TABLE: list[Primitive] = [
               array_partials=(_array_half_sign(-1.0), _array_half_sign(1.0))),
     Primitive("sigmoid", 1, _sigmoid, (lambda a, out: out * (1.0 - out),),
               ("sigmoid(a)*(1 - sigmoid(a))",), r"\sigma\left({a}\right)",
-              array_value=_array_sigmoid),
+              array_value=_array_sigmoid, partial_code=("{out} * (1.0 - {out})",)),
     Primitive("softplus", 1, _softplus, (lambda a, out: _sigmoid(a),), ("sigmoid(a)",),
               r"\operatorname{{softplus}}\left({a}\right)",
               array_value=lambda a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))),
