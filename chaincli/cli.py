@@ -20,7 +20,7 @@ import typer
 
 from . import __version__
 from .cli_io import (_decode, _load, _parse_wrt, _report, _silence_stdout, _warn,  # noqa: F401
-                     _write_json, read_expression, read_text_file)
+                     _write_json, read_expression, read_text_file, stream_points)
 from .errors import ChaincliError, ExitStatus, UsageError
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     plain = "plain"
+    csv = "csv"
 
 
 class Mode(str, Enum):
@@ -66,7 +67,7 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 EXPR_HELP = "The expression; '-' reads it from stdin, '@file' from a file."
 AT_HELP = ("Values of the variables: x=1,y=2 (repeatable; values may be constant "
            "expressions such as pi/2), or @point.json.")
-FORMAT_HELP = "Output format: table (default), json or plain."
+FORMAT_HELP = "Output format: table (default), json or plain (csv with grad --points)."
 JSON_HELP = "Same as --format json."
 
 
@@ -127,12 +128,26 @@ def grad(
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+    points: Optional[str] = typer.Option(
+        None, "--points", help="Every point of FILE ('-' for stdin): JSON lines, or CSV "
+        "with a header (a .csv file or --points-format csv); one output line per input "
+        "line, as JSON lines or --format csv.", show_default=False, metavar="FILE"),
+    points_format: Optional[str] = typer.Option(None, "--points-format",
+                                                help="jsonl or csv.", show_default=False),
 ):
-    """Value and gradient of EXPR at a point.
+    """Value and gradient of EXPR at a point, or at every point of a file.
 
     Example: chaincli grad "sin(x*y)" --at x=1,y=2
     """
     fmt = _output_format(output_format, json_flag)
+    if points is not None:
+        if fmt not in (Format.json, Format.csv) and output_format is not None:
+            raise UsageError("with --points the output is JSON lines (--json) or CSV "
+                             "(--format csv)")
+        return stream_points(expr, at, points, points_format,
+                             "csv" if fmt is Format.csv else "jsonl", mode.value, wrt)
+    if fmt is Format.csv:
+        raise UsageError("--format csv is for grad --points")
     program, point = _load(expr, at)
     result = program.gradient(point, mode=mode.value, wrt=_parse_wrt(wrt))
     _warn(result.warnings)
@@ -162,6 +177,8 @@ def eval_command(
     Example: chaincli eval "u = x*y; sin(u) + u^2" --at x=1,y=2
     """
     fmt = _output_format(output_format, json_flag)
+    if fmt is Format.csv:
+        raise UsageError("--format csv is for grad --points")
     program, point = _load(expr, at)
     result = program.evaluate(point)
     _warn(result.warnings)

@@ -48,16 +48,24 @@ def read_expression(expr: str) -> str:
 
 
 def read_text_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
+    with open_input(path) as handle:
+        try:
             data = handle.read()
+        except OSError as error:
+            raise InputError(f"cannot read {path}: {error.strerror}") from None
+    return _decode(data, path)
+
+
+def open_input(path: str):
+    """``path`` opened for reading bytes, or an ``InputError`` saying why not."""
+    try:
+        return open(path, "rb")
     except FileNotFoundError:
         raise InputError(f"cannot read {path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"cannot read {path}: it is a directory") from None
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return _decode(data, path)
 
 
 def _decode(data: bytes, where: str) -> str:
@@ -90,3 +98,23 @@ def _load(expr: str, at: List[str]):
     program = compile_expression(text)
     point = parse_points(at, read_file=read_text_file)
     return program, point
+
+
+def stream_points(expr: str, at: List[str], points: str, points_format: Optional[str],
+                  out_format: str, mode: str, wrt: Optional[str]) -> int:
+    """``grad --points``: every row of a file or stdin, one output line each."""
+    from .point import parse_points
+    from .program import compile_expression
+    from .stream import input_format, read_rows, stream_gradient
+    if points == "-" and expr == "-":
+        raise UsageError("the expression and the points cannot both come from stdin")
+    fmt = input_format(points, points_format)
+    program = compile_expression(read_expression(expr))
+    defaults = parse_points(at, read_file=read_text_file)
+    names = _parse_wrt(wrt)
+    if points == "-":
+        return stream_gradient(program, read_rows(sys.stdin.buffer, fmt), sys.stdout.buffer,
+                               out_format, mode, names, defaults)
+    with open_input(points) as handle:
+        return stream_gradient(program, read_rows(handle, fmt), sys.stdout.buffer,
+                               out_format, mode, names, defaults)
