@@ -80,9 +80,10 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int):
     np = _numpy()
     values: list[Any] = [None] * len(tape)
     ops, args, consts, labels = tape.ops, tape.args, tape.consts, tape.labels
-    # A running sum of every entry is non-finite wherever some entry is: one
-    # add per entry instead of an isfinite test per entry.
-    total = np.zeros(size)
+    # The sum of an entry's elements is non-finite when any element is (or
+    # when finite ones overflow): a read-only reduction per entry, and an
+    # elementwise test only for the entries it flags.
+    flagged = []
     for i, op in enumerate(ops):
         if op == VAR:
             result = arrays[labels[i]]
@@ -92,31 +93,37 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int):
         else:
             result = PRIMITIVES[op].vector_value(*(values[j] for j in args[i]))
         values[i] = result
-        total += result
-    suspect = np.flatnonzero(~np.isfinite(total))
+        if not np.isfinite(np.sum(result)):
+            flagged.append(result)
     bad = np.zeros(size, dtype=bool)
-    if suspect.size:
-        # An overflowing sum of finite entries is no error: look at each entry.
-        found = np.zeros(suspect.size, dtype=bool)
-        for value in values:
-            if isinstance(value, np.ndarray):
-                found |= ~np.isfinite(value[suspect])
-            elif value is not None and not np.isfinite(value):
-                found[:] = True
-        bad[suspect[found]] = True
+    for result in flagged:
+        bad |= ~np.isfinite(result)
     return values, bad
 
 
 def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
-    """``partials[i][k]`` as arrays (or scalars where the arguments are scalars)."""
+    """``partials[i][k]`` as arrays (or scalars where the arguments are scalars).
+
+    A partial with respect to an argument that depends on no variable (the 2
+    of ``x^2``) is None: no sweep needs it, and skipping it saves whole-array
+    work."""
     partials: list[tuple[Any, ...]] = [()] * len(tape)
+    varies = [False] * len(tape)
     for i, op in enumerate(tape.ops):
-        if op == VAR or op == CONST:
+        if op == VAR:
+            varies[i] = True
             continue
-        inputs = [values[j] for j in tape.args[i]]
+        if op == CONST:
+            continue
+        args = tape.args[i]
+        varies[i] = any(varies[j] for j in args)
+        if not varies[i]:
+            partials[i] = (None,) * len(args)
+            continue
+        inputs = [values[j] for j in args]
         out = values[i]
-        partials[i] = tuple(rule(*inputs, out)
-                            for rule in PRIMITIVES[op].vector_partials)
+        partials[i] = tuple(rule(*inputs, out) if varies[j] else None
+                            for j, rule in zip(args, PRIMITIVES[op].vector_partials))
     return partials
 
 
@@ -125,19 +132,36 @@ def adjoint_sweep(tape: Tape, partials, size: int) -> list[Any]:
     the output), which passes nothing on, as in the scalar sweep."""
     np = _numpy()
     adjoint: list[Any] = [None] * len(tape)
-    adjoint[tape.output] = np.ones(size)
+    # Whether adjoint[j] is an array of this sweep's own, safe to add into. A
+    # factor of exactly 1 (the seed, the partials of + and -) passes the other
+    # factor on as it is, shared, instead of multiplying out a copy.
+    owned = [False] * len(tape)
+    adjoint[tape.output] = 1.0
     args = tape.args
     for i in range(tape.output, -1, -1):
         a = adjoint[i]
         if a is None:
             continue
+        a_is_one = type(a) is float and a == 1.0
         for j, partial in zip(args[i], partials[i]):
-            contribution = partial * a
+            if partial is None:
+                continue
+            if a_is_one:
+                contribution, fresh = partial, False
+            elif type(partial) is float and partial == 1.0:
+                contribution, fresh = a, False
+            else:
+                contribution = partial * a
+                fresh = isinstance(contribution, np.ndarray)
             if adjoint[j] is None:
                 adjoint[j] = contribution
-            else:
+                owned[j] = fresh
+            elif owned[j]:
                 adjoint[j] += contribution
-    return adjoint
+            else:
+                adjoint[j] = adjoint[j] + contribution
+                owned[j] = isinstance(adjoint[j], np.ndarray)
+    return adjoint, owned
 
 
 def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
@@ -150,7 +174,7 @@ def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
         total = None
         for j, partial in zip(args[i], partials[i]):
             t = tangent[j]
-            if t is None:
+            if t is None or partial is None:
                 continue
             contribution = partial * t
             total = contribution if total is None else total + contribution
@@ -168,16 +192,21 @@ def gradient(program, point: Mapping[str, Any], mode: str,
         values, bad = primal(tape, arrays, size)
         partials = local_partials(tape, values)
         if mode == "reverse":
-            adjoint = adjoint_sweep(tape, partials, size)
+            adjoint, owned = adjoint_sweep(tape, partials, size)
             found = {name: adjoint[tape.variable_index[name]] for name in names}
+            # Arrays of the sweep's own are returned as they are; shared ones copied.
+            fresh = {name: owned[tape.variable_index[name]] for name in names}
         else:
             found = {name: tangent_sweep(tape, partials, tape.variable_index[name], size)
                      for name in names}
-        value = _full(values[tape.output], size)
-        gradient = {name: _full(found[name], size) for name in names}
-    value[bad] = np.nan
-    for partial in gradient.values():
-        partial[bad] = np.nan
+            fresh = dict.fromkeys(names, False)
+        output_is_fresh = tape.ops[tape.output] not in (VAR, CONST)
+        value = _full(values[tape.output], size, output_is_fresh)
+        gradient = {name: _full(found[name], size, fresh[name]) for name in names}
+    if bad.any():
+        value[bad] = np.nan
+        for partial in gradient.values():
+            partial[bad] = np.nan
     _rescan_nonfinite(program, arrays, bad, gradient, mode, names)
     notices = []
     count = int(bad.sum())
@@ -197,14 +226,18 @@ def value(program, point: Mapping[str, Any]):
     arrays, shape, size = broadcast_point(tape, point)
     with np.errstate(all="ignore"):
         values, bad = primal(tape, arrays, size)
-        result = _full(values[tape.output], size)
+        result = _full(values[tape.output], size,
+                       tape.ops[tape.output] not in (VAR, CONST))
     result[bad] = np.nan
     return result.reshape(shape)
 
 
-def _full(value, size: int):
-    """A fresh float array of ``size`` elements (entries may be scalars)."""
+def _full(value, size: int, fresh: bool = False):
+    """A float array of ``size`` elements of the caller's own (entries may be
+    scalars or arrays shared with the input); ``fresh`` arrays are used as they are."""
     np = _numpy()
+    if fresh and isinstance(value, np.ndarray) and value.shape == (size,):
+        return value
     full = np.empty(size)
     if value is None:
         full.fill(0.0)
@@ -220,7 +253,8 @@ def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str
     from .errors import DomainError
     odd = np.zeros(bad.shape, dtype=bool)
     for partial in gradient.values():
-        odd |= ~np.isfinite(partial)
+        if not np.isfinite(np.sum(partial)):
+            odd |= ~np.isfinite(partial)
     odd &= ~bad
     for k in np.flatnonzero(odd):
         scalar_point = {name: float(array[k]) for name, array in arrays.items()}

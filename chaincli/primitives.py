@@ -261,7 +261,18 @@ def _array_sigmoid(a):
     return np.where(a >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
+def _array_power(a, b):
+    # ``**`` on an array takes NumPy's fast paths for small constant exponents
+    # (x**2 is a square); on two plain floats Python's ** would give complex
+    # numbers or raise, so np.power it is.
+    if isinstance(a, float) and isinstance(b, float):
+        return np.power(a, b)
+    return a ** b
+
+
 def _array_pow_partial_base(a, b, out):
+    if isinstance(b, float):
+        return 0.0 if b == 0.0 else b * _array_power(a, b - 1.0)
     return np.where(b == 0.0, 0.0, b * np.power(a, b - 1.0))
 
 
@@ -314,7 +325,7 @@ _TABLE: list[Primitive] = [
               symbol="^", precedence=40, right_associative=True,
               domain=_pow_domain,
               smooth_region=((0.2, 3.0), (-2.5, 2.5)),
-              array_value=lambda a, b: np.power(a, b),
+              array_value=_array_power,
               array_partials=(_array_pow_partial_base, _array_pow_partial_exponent)),
 
     # ----- Trigonometric -----
