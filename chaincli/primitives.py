@@ -272,7 +272,9 @@ def _array_power(a, b):
 
 def _array_pow_partial_base(a, b, out):
     if isinstance(b, float):
-        return 0.0 if b == 0.0 else b * _array_power(a, b - 1.0)
+        if b == 0.0:
+            return 0.0
+        return b * a if b == 2.0 else b * _array_power(a, b - 1.0)  # a**1 is a
     return np.where(b == 0.0, 0.0, b * np.power(a, b - 1.0))
 
 
