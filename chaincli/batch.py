@@ -108,15 +108,11 @@ def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
     of ``x^2``) is None: no sweep needs it, and skipping it saves whole-array
     work."""
     partials: list[tuple[Any, ...]] = [()] * len(tape)
-    varies = [False] * len(tape)
+    varies = _varies(tape)
     for i, op in enumerate(tape.ops):
-        if op == VAR:
-            varies[i] = True
-            continue
-        if op == CONST:
-            continue
         args = tape.args[i]
-        varies[i] = any(varies[j] for j in args)
+        if not args:
+            continue
         if not varies[i]:
             partials[i] = (None,) * len(args)
             continue
@@ -127,9 +123,13 @@ def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
     return partials
 
 
-def adjoint_sweep(tape: Tape, partials, size: int) -> list[Any]:
-    """Adjoints of every entry; None is an exact zero (the entry does not reach
-    the output), which passes nothing on, as in the scalar sweep."""
+def adjoint_sweep(tape: Tape, values: list[Any]) -> tuple[list[Any], list[bool]]:
+    """Adjoints of the variables (None: an exact zero, nothing reached them), and
+    whether each is an array of the sweep's own.
+
+    Each entry's partials are computed as the sweep reaches it and dropped
+    after use, and so are values and adjoints no later step reads: a batch of
+    a million points keeps a few arrays alive, not three per entry."""
     np = _numpy()
     adjoint: list[Any] = [None] * len(tape)
     # Whether adjoint[j] is an array of this sweep's own, safe to add into. A
@@ -137,31 +137,46 @@ def adjoint_sweep(tape: Tape, partials, size: int) -> list[Any]:
     # factor on as it is, shared, instead of multiplying out a copy.
     owned = [False] * len(tape)
     adjoint[tape.output] = 1.0
-    args = tape.args
+    varies = _varies(tape)
+    ops, args = tape.ops, tape.args
     for i in range(tape.output, -1, -1):
         a = adjoint[i]
-        if a is None:
-            continue
-        a_is_one = type(a) is float and a == 1.0
-        for j, partial in zip(args[i], partials[i]):
-            if partial is None:
-                continue
-            if a_is_one:
-                contribution, fresh = partial, False
-            elif type(partial) is float and partial == 1.0:
-                contribution, fresh = a, False
-            else:
-                contribution = partial * a
-                fresh = isinstance(contribution, np.ndarray)
-            if adjoint[j] is None:
-                adjoint[j] = contribution
-                owned[j] = fresh
-            elif owned[j]:
-                adjoint[j] += contribution
-            else:
-                adjoint[j] = adjoint[j] + contribution
-                owned[j] = isinstance(adjoint[j], np.ndarray)
+        if a is not None and args[i]:
+            inputs = [values[j] for j in args[i]]
+            rules = PRIMITIVES[ops[i]].vector_partials
+            a_is_one = type(a) is float and a == 1.0
+            for j, rule in zip(args[i], rules):
+                if not varies[j]:
+                    continue    # a constant's adjoint is never reported
+                partial = rule(*inputs, values[i])
+                if a_is_one:
+                    contribution, fresh = partial, False
+                elif type(partial) is float and partial == 1.0:
+                    contribution, fresh = a, False
+                else:
+                    contribution = partial * a
+                    fresh = isinstance(contribution, np.ndarray)
+                if adjoint[j] is None:
+                    adjoint[j] = contribution
+                    owned[j] = fresh
+                elif owned[j]:
+                    adjoint[j] += contribution
+                else:
+                    adjoint[j] = adjoint[j] + contribution
+                    owned[j] = isinstance(adjoint[j], np.ndarray)
+        if ops[i] != VAR:
+            adjoint[i] = None
+            if i != tape.output:
+                values[i] = None    # every reader of it came later on the tape
     return adjoint, owned
+
+
+def _varies(tape: Tape) -> list[bool]:
+    """Which entries depend on some variable."""
+    varies = [False] * len(tape)
+    for i, op in enumerate(tape.ops):
+        varies[i] = op == VAR or any(varies[j] for j in tape.args[i])
+    return varies
 
 
 def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
@@ -190,18 +205,20 @@ def gradient(program, point: Mapping[str, Any], mode: str,
     arrays, shape, size = broadcast_point(tape, point)
     with np.errstate(all="ignore"):
         values, bad = primal(tape, arrays, size)
-        partials = local_partials(tape, values)
         if mode == "reverse":
-            adjoint, owned = adjoint_sweep(tape, partials, size)
+            output_value = values[tape.output]
+            adjoint, owned = adjoint_sweep(tape, values)
             found = {name: adjoint[tape.variable_index[name]] for name in names}
             # Arrays of the sweep's own are returned as they are; shared ones copied.
             fresh = {name: owned[tape.variable_index[name]] for name in names}
         else:
+            output_value = values[tape.output]
+            partials = local_partials(tape, values)
             found = {name: tangent_sweep(tape, partials, tape.variable_index[name], size)
                      for name in names}
             fresh = dict.fromkeys(names, False)
         output_is_fresh = tape.ops[tape.output] not in (VAR, CONST)
-        value = _full(values[tape.output], size, output_is_fresh)
+        value = _full(output_value, size, output_is_fresh)
         gradient = {name: _full(found[name], size, fresh[name]) for name in names}
     if bad.any():
         value[bad] = np.nan
