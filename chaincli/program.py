@@ -11,9 +11,9 @@ hand it to ``batch`` and return arrays (see that module).
 An expression evaluated many times is compiled to straight-line Python
 (``codegen``): compiling costs about twenty interpreted sweeps, so the first
 ``COMPILE_AFTER`` evaluations run the interpreter and a one-shot answer never
-pays for it. Whenever the compiled
-code meets anything unusual (a domain error, a non-finite partial) the
-interpreter decides, so results and errors are the same either way.
+pays for it. Whenever the compiled code meets anything unusual (a domain
+error, a non-finite partial) the interpreter decides, so results and errors
+are the same either way.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import math
 from typing import Iterable, Mapping
 
 from . import evaluate
-from .errors import PointError
 from .batch_point import is_batch
+from .errors import PointError
 from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult
 from .reverse import adjoint_sweep
