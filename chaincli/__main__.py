@@ -1,3 +1,3 @@
-from .cli import main
+from .cli_fast import main
 
 main()

@@ -19,7 +19,10 @@ from typing import Callable, List, Optional
 import typer
 
 from . import __version__
-from .errors import ChaincliError, ExitStatus, InputError, UsageError
+from . import commands
+from .cli_io import (_load, _silence_stdout, _warn, _write_json, _write_text,  # noqa: F401
+                     read_expression, read_text_file, run_guarded, stream_points)
+from .errors import ExitStatus, UsageError
 
 app = typer.Typer(
     name="chaincli",
@@ -37,6 +40,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     plain = "plain"
+    csv = "csv"
 
 
 class Mode(str, Enum):
@@ -71,7 +75,7 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 EXPR_HELP = "The expression; '-' reads it from stdin, '@file' from a file."
 AT_HELP = ("Values of the variables: x=1,y=2 (repeatable; values may be constant "
            "expressions such as pi/2), or @point.json.")
-FORMAT_HELP = "Output format: table (default), json or plain."
+FORMAT_HELP = "Output format: table (default), json or plain (csv with grad --points)."
 JSON_HELP = "Same as --format json."
 
 
@@ -80,104 +84,10 @@ def _handle_errors(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        try:
-            status = command(*args, **kwargs)
-        except ChaincliError as error:
-            _report(error)
-            raise typer.Exit(int(error.exit_status))
-        except KeyboardInterrupt:
-            sys.stderr.write("Interrupted\n")
-            raise typer.Exit(int(ExitStatus.INTERRUPTED))
-        except BrokenPipeError:
-            _silence_stdout()
-            raise typer.Exit(int(ExitStatus.BROKEN_PIPE))
-        except OSError as error:  # stdout closed or its disk full: no output possible
-            _silence_stdout()
-            _write_stderr(f"Error: cannot write the output: {error.strerror or error}\n")
-            raise typer.Exit(int(ExitStatus.USAGE_ERROR))
-        except typer.Exit:
-            raise
-        except Exception as error:  # a bug in chaincli: one line, not a traceback
-            if os.environ.get("CHAINCLI_DEBUG"):
-                raise
-            sys.stderr.write(f"Error: internal error: {type(error).__name__}: {error} "
-                             "(set CHAINCLI_DEBUG=1 for the traceback)\n")
-            raise typer.Exit(int(ExitStatus.MATH_ERROR))
-        raise typer.Exit(int(status or 0))
+        status = run_guarded(lambda: command(*args, **kwargs), passthrough=(typer.Exit,))
+        raise typer.Exit(status)
 
     return wrapper
-
-
-def _report(error: ChaincliError) -> None:
-    lines = [f"Error: {error.message}"]
-    context = error.context()
-    if context:
-        lines.append(context)
-    if error.hint:
-        lines.append(f"Hint: {error.hint}")
-    _write_stderr("\n".join(lines) + "\n")
-
-
-def _warn(notices) -> None:
-    for notice in notices:
-        _write_stderr(f"Warning: {notice.message}\n")
-
-
-def _write_stderr(text: str) -> None:
-    # Messages quote the user's text: no escape sequence reaches the terminal.
-    from .terminal import encodable, printable
-    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
-        sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
-
-
-def _silence_stdout() -> None:
-    # Further writes (and the interpreter's final flush) must not raise again.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-# Parsing costs up to about 400 bytes of memory per input character; past this
-# size an expression is refused rather than read (README, "Limits and hostile input").
-MAX_INPUT_BYTES = 2_000_000
-
-
-def read_expression(expr: str) -> str:
-    """The expression text from argv, stdin ('-') or a file ('@path')."""
-    if expr == "-":
-        return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
-    if expr.startswith("@") and len(expr) > 1:
-        return read_text_file(expr[1:])
-    # Python keeps bytes of argv that are not UTF-8 as lone surrogates; refuse
-    # them as stdin and files are refused, rather than echo them into JSON.
-    return _decode(os.fsencode(expr), "the expression") if not expr.isascii() else expr
-
-
-def read_text_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"cannot read {path}: it is a directory") from None
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return _decode(data, path)
-
-
-def _decode(data: bytes, where: str) -> str:
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError(f"{where} is larger than {MAX_INPUT_BYTES:,} bytes, the most "
-                         "chaincli reads")
-    try:
-        # A byte-order mark (Windows editors write one) is not part of the text.
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at "
-                         f"offset {error.start})") from None
 
 
 def _output_format(fmt: Optional[Format], json_flag: bool) -> Format:
@@ -186,39 +96,6 @@ def _output_format(fmt: Optional[Format], json_flag: bool) -> Format:
     if json_flag:
         return Format.json
     return fmt or Format.table
-
-
-def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
-    if wrt is None:
-        return None
-    names = [name.strip() for name in wrt.split(",") if name.strip()]
-    if not names:
-        raise UsageError("--wrt needs at least one variable name")
-    return names
-
-
-def _write_json(data) -> None:
-    from .jsonout import dumps
-    from .terminal import write_stdout_bytes
-    write_stdout_bytes(dumps(data).encode("ascii") + b"\n")
-
-
-def _write_text(text: str) -> None:
-    # Through the byte layer, like JSON: a short write must not pass as done.
-    from .terminal import encodable, stdout, write_stdout_bytes
-    stream = stdout()
-    stream.flush()
-    encoding = stream.encoding or "utf-8"
-    write_stdout_bytes(encodable(text, encoding).encode(encoding, "replace"))
-
-
-def _load(expr: str, at: List[str]):
-    from .point import parse_points
-    from .program import compile_expression
-    text = read_expression(expr)
-    program = compile_expression(text)
-    point = parse_points(at, read_file=read_text_file)
-    return program, point
 
 
 # ----- Commands -----
@@ -256,40 +133,30 @@ def grad(
         help="Also the directional derivative along this vector (x=1,y=0; names left "
              "out are 0; not normalized), by one forward sweep; with --explain "
              "forward the trace shows that sweep."),
+    points: Optional[str] = typer.Option(
+        None, "--points", help="Every point of FILE ('-' for stdin): JSON lines, or CSV "
+        "with a header (a .csv file or --points-format csv); one output line per input "
+        "line, as JSON lines or --format csv.", show_default=False, metavar="FILE"),
+    points_format: Optional[str] = typer.Option(None, "--points-format",
+                                                help="jsonl or csv.", show_default=False),
 ):
-    """Value and gradient of EXPR at a point, with the chain rule that gave them.
+    """Value and gradient of EXPR at a point, with the chain rule that gave them, or at
+    every point of a file (--points).
 
     Example: chaincli grad "sin(x*y)" --at x=1,y=2 --explain reverse
     """
     fmt = _output_format(output_format, json_flag)
-    program, point = _load(expr, at)
-    result = program.gradient(point, mode=mode.value, wrt=_parse_wrt(wrt))
-    along = None
-    if direction is not None:
-        from .calculus import directional
-        along = directional(result, direction)
-    _warn(result.warnings)
-    if fmt is not Format.plain:
-        from .explain import explain
-        explanation = explain(result, explain_view.value, max_paths=max_paths,
-                              with_chain=fmt is Format.json,
-                              direction=along["direction"] if along else None)
-    if fmt is Format.json:
-        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
-    elif fmt is Format.plain:
-        from .render_plain import plain_gradient
-        text = plain_gradient(result)
-        if along:
-            from .render_calculus import plain_directional
-            text += plain_directional(along)
-        _write_text(text)
-    else:
-        from .render_table import print_gradient
-        print_gradient(result, explanation)
-        if along:
-            from .render_calculus import print_directional
-            print_directional(along)
-    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+    if points is not None:
+        if fmt not in (Format.json, Format.csv) and output_format is not None:
+            raise UsageError("with --points the output is JSON lines (--json) or CSV "
+                             "(--format csv)")
+        return stream_points(expr, at, points, points_format,
+                             "csv" if fmt is Format.csv else "jsonl", mode.value, wrt)
+    if fmt is Format.csv:
+        raise UsageError("--format csv is for grad --points")
+    return commands.grad(expr, at, mode=mode.value, wrt=wrt, fmt=fmt.value,
+                         explain_view=explain_view.value, max_paths=max_paths,
+                         direction=direction)
 
 
 @app.command("eval", context_settings=EXPR_SETTINGS)
@@ -306,18 +173,9 @@ def eval_command(
     Example: chaincli eval "u = x*y; sin(u) + u^2" --at x=1,y=2
     """
     fmt = _output_format(output_format, json_flag)
-    program, point = _load(expr, at)
-    result = program.evaluate(point)
-    _warn(result.warnings)
-    if fmt is Format.json:
-        _write_json({"value": result.value})
-    elif fmt is Format.plain:
-        from .render_plain import plain_number
-        _write_text(plain_number(result.value) + "\n")
-    else:
-        from .render_table import print_value
-        print_value(result)
-    return ExitStatus.OK
+    if fmt is Format.csv:
+        raise UsageError("--format csv is for grad --points")
+    return commands.evaluate(expr, at, fmt=fmt.value)
 
 
 from . import cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check

@@ -70,13 +70,17 @@ def local_partials(tape: Tape, values: list[float]) -> list[tuple[float, ...]]:
     return partials
 
 
-def kinks(tape: Tape, values: list[float]) -> list[tuple[int, str]]:
+def kink_entries(tape: Tape) -> list[tuple[int, Primitive]]:
+    """The entries whose primitive has a kink: the only ones ``kinks`` looks at."""
+    return [(i, prim) for i, prim in enumerate(_primitives_of(tape))
+            if prim is not None and prim.kink is not None]
+
+
+def kinks(tape: Tape, values: list[float],
+          entries: list[tuple[int, Primitive]] | None = None) -> list[tuple[int, str]]:
     """Entries whose arguments sit on a kink of their primitive, with the convention used."""
     found = []
-    for i, op in enumerate(tape.ops):
-        prim = PRIMITIVES.get(op)
-        if prim is None or prim.kink is None:
-            continue
+    for i, prim in kink_entries(tape) if entries is None else entries:
         message = prim.kink(*(values[j] for j in tape.args[i]))
         if message:
             found.append((i, message))

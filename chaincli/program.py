@@ -4,6 +4,16 @@
 parse and lower stages once and returns a ``CompiledExpression``; its
 ``value`` and ``gradient`` methods run the sweeps at a point and return
 plain results. The CLI is a thin layer over this module.
+
+A point whose values are NumPy arrays is a batch: ``value`` and ``gradient``
+hand it to ``batch`` and return arrays (see that module).
+
+An expression evaluated many times is compiled to straight-line Python
+(``codegen``): compiling costs about twenty interpreted sweeps, so the first
+``COMPILE_AFTER`` evaluations run the interpreter and a one-shot answer never
+pays for it. Whenever the compiled code meets anything unusual (a domain
+error, a non-finite partial) the interpreter decides, so results and errors
+are the same either way.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import math
 from typing import Iterable, Mapping
 
 from . import evaluate
+from .batch_point import is_batch
 from .errors import PointError
 from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult
@@ -20,6 +31,9 @@ from .syntax import parse
 from .tape import Tape, lower
 
 MODES = ("reverse", "forward")
+
+# Evaluations run by the interpreter before the tape is compiled.
+COMPILE_AFTER = 8
 
 # Kink warnings name at most this many nodes; the rest are counted.
 _MAX_NODE_NOTICES = 10
@@ -31,6 +45,17 @@ class CompiledExpression:
     def __init__(self, text: str, tape: Tape):
         self.text = text
         self.tape = tape
+        self._evaluations = 0
+        self._compiled = None
+        self._kink_entries = None
+
+    def _fast(self):
+        """The compiled sweeps from the ``COMPILE_AFTER``-th evaluation on, else None."""
+        self._evaluations += 1
+        if self._compiled is None and self._evaluations == COMPILE_AFTER:
+            from .codegen import compile_tape
+            self._compiled = compile_tape(self.tape) or False
+        return self._compiled or None
 
     @property
     def variables(self) -> list[str]:
@@ -63,8 +88,16 @@ class CompiledExpression:
         return used, notices
 
     def value(self, point: Mapping[str, float] | None = None) -> float:
-        """The value of the expression at ``point``."""
+        """The value of the expression at ``point`` (an array for a batch)."""
+        if is_batch(point):
+            from . import batch
+            return batch.value(self, point)
         used, _ = self.check_point(point or {})
+        fast = self._fast()
+        if fast is not None:
+            result = fast.value(list(used.values()))
+            if result is not None:
+                return result
         return evaluate.primal(self.tape, used)[self.tape.output]
 
     def evaluate(self, point: Mapping[str, float] | None = None) -> ValueResult:
@@ -75,22 +108,39 @@ class CompiledExpression:
 
     def gradient(self, point: Mapping[str, float] | None = None, *,
                  mode: str = "reverse", wrt: Iterable[str] | None = None) -> GradientResult:
-        """Value and gradient at ``point`` by reverse (default) or forward mode."""
+        """Value and gradient at ``point`` by reverse (default) or forward mode.
+
+        With arrays in ``point`` the value and each partial are arrays; an
+        element outside the domain is NaN instead of an error.
+        """
         if mode not in MODES:
             raise PointError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if is_batch(point):
+            from . import batch
+            return batch.gradient(self, point, mode, self._wrt(wrt))
         used, notices = self.check_point(point or {})
         names = self._wrt(wrt)
         tape = self.tape
-        values = evaluate.primal(tape, used)
-        partials = evaluate.local_partials(tape, values)
-        adjoints = None
-        if mode == "reverse":
-            adjoints = adjoint_sweep(tape, partials)
-            gradient = {name: adjoints[tape.variable_index[name]] for name in names}
+        fast = self._fast() if mode == "reverse" else None
+        swept = fast.gradient(list(used.values())) if fast is not None else None
+        if swept is not None:
+            values, variable_adjoints = swept
+            adjoint_of = dict(zip(tape.variables, variable_adjoints))
+            gradient = {name: adjoint_of[name] for name in names}
+            evaluation = Evaluation(tape, list(values), None, None, mode=mode)
         else:
-            gradient = forward_gradient(tape, partials, names)
-        evaluation = Evaluation(tape, values, partials, adjoints)
-        notices.extend(_kink_notices(evaluation, names))
+            values = evaluate.primal(tape, used)
+            partials = evaluate.local_partials(tape, values)
+            adjoints = None
+            if mode == "reverse":
+                adjoints = adjoint_sweep(tape, partials)
+                gradient = {name: adjoints[tape.variable_index[name]] for name in names}
+            else:
+                gradient = forward_gradient(tape, partials, names)
+            evaluation = Evaluation(tape, values, partials, adjoints, mode=mode)
+        if self._kink_entries is None:
+            self._kink_entries = evaluate.kink_entries(tape)
+        notices.extend(_kink_notices(evaluation, names, self._kink_entries))
         notices.extend(_nonfinite_notices(evaluation, gradient))
         notices.extend(_absorbed_notices(evaluation, gradient))
         return GradientResult(self.text, used, values[tape.output], gradient, mode,
@@ -141,9 +191,9 @@ def _reaches_output(evaluation: Evaluation) -> list[bool]:
     return used
 
 
-def _kink_notices(evaluation: Evaluation, wrt: list[str]) -> list[Notice]:
+def _kink_notices(evaluation: Evaluation, wrt: list[str], entries=None) -> list[Notice]:
     tape = evaluation.tape
-    found = evaluate.kinks(tape, evaluation.values)
+    found = evaluate.kinks(tape, evaluation.values, entries)
     if not found:
         return []
     used = _reaches_output(evaluation)

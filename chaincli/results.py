@@ -27,14 +27,36 @@ class Notice:
                 "expression": self.expression, "variables": list(self.variables)}
 
 
-@dataclass
 class Evaluation:
-    """Everything one evaluation computed on the tape, for explanations."""
+    """Everything one evaluation computed on the tape, for explanations.
 
-    tape: Tape
-    values: list[float]
-    partials: list[tuple[float, ...]]
-    adjoints: list[float] | None = None
+    The compiled sweeps (``codegen``) hand back only the values; the partials
+    (and, in reverse mode, the adjoints) are then computed from them by the
+    interpreter when first asked for, with the same results.
+    """
+
+    def __init__(self, tape: Tape, values: list[float],
+                 partials: list[tuple[float, ...]] | None = None,
+                 adjoints: list[float] | None = None, mode: str = "reverse"):
+        self.tape = tape
+        self.values = values
+        self._partials = partials
+        self._adjoints = adjoints
+        self._mode = mode
+
+    @property
+    def partials(self) -> list[tuple[float, ...]]:
+        if self._partials is None:
+            from .evaluate import local_partials
+            self._partials = local_partials(self.tape, self.values)
+        return self._partials
+
+    @property
+    def adjoints(self) -> list[float] | None:
+        if self._adjoints is None and self._mode == "reverse":
+            from .reverse import adjoint_sweep
+            self._adjoints = adjoint_sweep(self.tape, self.partials)
+        return self._adjoints
 
 
 @dataclass

@@ -2,25 +2,26 @@
 
 The grammar lives in ``grammar/chaincli.lark`` and ships inside the package
 (``chaincli/grammar/``); it is read from the installed package, never from a
-source tree. Lark's LALR parser runs with an inline transformer, so AST nodes
-are built as rules are reduced, on Lark's own explicit stack: a 100,000-deep
-expression never touches Python's recursion limit.
+source tree. Lark turns it into LALR tables when the wheel is built
+(``parser_tables``, shipped as ``chaincli/_parser_tables.py``), and ``lalr``
+runs them: no grammar compilation and no cache file at run time, and no
+Lark import at all. Tables that do not match the shipped grammar (or are
+missing, in a source tree) are made again from the grammar with Lark.
 
-Lark's exceptions are turned into ``ParseError`` here, with the source line,
-a caret, and what was expected in words.
+AST nodes are built as rules are reduced, on the parser's explicit stack: a
+100,000-deep expression never touches Python's recursion limit. Syntax errors
+become ``ParseError`` here, with the source line, a caret, and what was
+expected in words.
 """
 
 from __future__ import annotations
 
+import os
 import unicodedata
-from functools import lru_cache
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput,
-                             UnexpectedToken, VisitError)
 
 from .ast_nodes import Binary, Call, Let, Name, Number, Program, Unary
 from .errors import ChaincliError, ParseError
+from .lalr import Parser, SyntaxProblem, Token
 
 # Terminal names of the grammar, as a user would say them.
 _TERMINAL_WORDS = {
@@ -38,46 +39,45 @@ LOOKALIKES = {
     "∂": "chaincli grad", "（": "(", "）": ")", "，": ",", "＝": "=", "…": "...",
 }
 
+GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grammar",
+                            "chaincli.lark")
+
 
 def _span(token: Token) -> tuple[int, int]:
-    return (token.start_pos, token.end_pos)
+    return (token.start, token.end)
 
 
-@v_args(inline=True)
-class _ASTBuilder(Transformer):
-    """Builds AST nodes as the LALR parser reduces; methods named as the aliases."""
+class _ASTBuilder:
+    """Builds AST nodes as the parser reduces; methods named as the grammar's aliases."""
 
     def number(self, token: Token) -> Number:
-        try:
-            value = float(token)
-        except (OverflowError, ValueError):  # pragma: no cover - float() returns inf
-            value = float("inf")
+        value = float(token.text)
         if value == float("inf"):
-            raise ParseError(f"the number {_abbreviate(str(token))} is too large for a "
+            raise ParseError(f"the number {_abbreviate(token.text)} is too large for a "
                              "double (at most about 1.8e308)", span=_span(token))
-        return Number(value, str(token), _span(token))
+        return Number(value, token.text, _span(token))
 
     def name(self, token: Token) -> Name:
-        return Name(str(token), _span(token))
+        return Name(token.text, _span(token))
 
     def unary(self, op: Token, operand) -> Unary:
-        return Unary(str(op), operand, (op.start_pos, operand.span[1]))
+        return Unary(op.text, operand, (op.start, operand.span[1]))
 
     def binary(self, left, op: Token, right) -> Binary:
-        op_text = "^" if str(op) == "**" else str(op)
+        op_text = "^" if op.text == "**" else op.text
         return Binary(op_text, left, right, (left.span[0], right.span[1]), _span(op))
 
     def call(self, name: Token, lpar: Token, *rest) -> Call:
         rpar = rest[-1]
         args = tuple(item for item in rest[:-1] if not isinstance(item, Token))
-        return Call(str(name), args, (name.start_pos, rpar.end_pos), _span(name))
+        return Call(name.text, args, (name.start, rpar.end), _span(name))
 
     def group(self, lpar: Token, inner, rpar: Token):
         # Parentheses only group; the span widens so errors underline them too.
-        return _with_span(inner, (lpar.start_pos, rpar.end_pos))
+        return _with_span(inner, (lpar.start, rpar.end))
 
     def let(self, name: Token, equals: Token, value) -> Let:
-        return Let(str(name), value, (name.start_pos, value.span[1]), _span(name))
+        return Let(name.text, value, (name.start, value.span[1]), _span(name))
 
     def start(self, *items):
         return items
@@ -89,41 +89,58 @@ def _with_span(node, span):
     return type(node)(**fields)
 
 
-class _ParenNewlines:
+def _paren_newlines(stream):
     """Post-lexer: a newline inside parentheses is whitespace, not a separator."""
-
-    always_accept = ("_NL",)
-
-    def process(self, stream):
-        depth = 0
-        for token in stream:
-            kind = token.type
-            if kind == "LPAR":
-                depth += 1
-            elif kind == "RPAR":
-                depth = max(0, depth - 1)
-            elif kind == "_NL" and depth:
-                continue
-            yield token
+    depth = 0
+    for token in stream:
+        kind = token.type
+        if kind == "LPAR":
+            depth += 1
+        elif kind == "RPAR":
+            depth = max(0, depth - 1)
+        elif kind == "_NL" and depth:
+            continue
+        yield token
 
 
 def _grammar_text() -> str:
-    from importlib.resources import files
-    return files("chaincli").joinpath("grammar", "chaincli.lark").read_text(encoding="utf-8")
+    with open(GRAMMAR_PATH, encoding="utf-8") as handle:
+        return handle.read()
 
 
-def build_parser(strict: bool = False) -> Lark:
-    """A parser for the grammar. ``strict`` (used by the tests; it needs the
-    ``interegular`` package) also fails on any grammar conflict or terminal
-    collision instead of resolving it silently."""
+def load_tables():
+    """The LALR tables: those shipped with the package when they were made from
+    the shipped grammar, else made now from the grammar (this needs Lark)."""
+    grammar = _grammar_text()
+    try:
+        from . import _parser_tables as tables
+    except ImportError:
+        tables = None
+    if tables is not None and tables.GRAMMAR == grammar:
+        return tables
+    from types import SimpleNamespace
+
+    from .parser_tables import make_tables
+    return SimpleNamespace(**make_tables(grammar))
+
+
+def build_parser(strict: bool = False):
+    """Lark's parser for the grammar, used to check the grammar itself.
+    ``strict`` (it needs the ``interegular`` package) fails on any grammar
+    conflict or terminal collision instead of resolving it silently."""
+    from lark import Lark
     return Lark(_grammar_text(), parser="lalr", lexer="contextual", strict=strict,
-                transformer=_ASTBuilder(), postlex=_ParenNewlines(),
                 maybe_placeholders=False)
 
 
-@lru_cache(maxsize=1)
-def _parser() -> Lark:
-    return build_parser()
+_PARSER: Parser | None = None
+
+
+def _parser() -> Parser:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Parser(load_tables(), postlex=_paren_newlines)
+    return _PARSER
 
 
 def parse(text: str) -> Program:
@@ -131,18 +148,12 @@ def parse(text: str) -> Program:
     if not text.strip():
         raise ParseError("the expression is empty")
     try:
-        items = _parser().parse(text)
+        items = _parser().parse(text, _ASTBuilder())
     except ChaincliError as error:
         error.source = text
         raise
-    except VisitError as error:
-        inner = error.orig_exc
-        if isinstance(inner, ChaincliError):
-            inner.source = text
-            raise inner from None
-        raise
-    except UnexpectedInput as error:
-        raise _describe(error, text) from None
+    except SyntaxProblem as problem:
+        raise _describe(problem, text) from None
     lets = tuple(item for item in items if isinstance(item, Let))
     return Program(lets, items[-1], text)
 
@@ -162,35 +173,30 @@ def _expected_words(expected) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _describe(error: UnexpectedInput, text: str) -> ParseError:
-    position = getattr(error, "pos_in_stream", None)
-    if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream]
+def _describe(problem: SyntaxProblem, text: str) -> ParseError:
+    token = problem.token
+    if token is None:
+        char = text[problem.position]
         return ParseError(_describe_character(char), source=text,
-                          span=(error.pos_in_stream, error.pos_in_stream + 1),
+                          span=(problem.position, problem.position + 1),
                           hint=_character_hint(char))
-    if isinstance(error, UnexpectedEOF) or (
-            isinstance(error, UnexpectedToken) and error.token.type == "$END"):
-        expected = _expected_words(error.expected)
+    expected = _expected_words(problem.expected)
+    if token.type == "$END":
         end = len(text.rstrip())
         return ParseError("the expression ends too early"
                           + (f"; expected {expected}" if expected else ""),
                           source=text, span=(max(0, end - 1), end) if end else None)
-    assert isinstance(error, UnexpectedToken)
-    token = error.token
-    position = token.start_pos if token.start_pos is not None else position
-    shown = "a new line" if token.type == "_NL" else f'"{_abbreviate(str(token))}"'
-    expected = _expected_words(error.expected)
+    shown = "a new line" if token.type == "_NL" else f'"{_abbreviate(token.text)}"'
     message = f"unexpected {shown}"
     if expected:
         message += f"; expected {expected}"
     hint = None
     if token.type == "EQUALS":
         hint = 'a name is bound with "name = expression" at the start of a statement'
-    elif token.type in ("NAME", "NUMBER", "LPAR") and "STAR" in error.expected:
+    elif token.type in ("NAME", "NUMBER", "LPAR") and "STAR" in problem.expected:
         hint = 'multiplication is written out: "2*x", not "2x" or "2 x"'
     return ParseError(message, source=text,
-                      span=(position, position + max(1, len(str(token)))), hint=hint)
+                      span=(token.start, token.start + max(1, len(token.text))), hint=hint)
 
 
 def _describe_character(char: str) -> str:

@@ -1,0 +1,283 @@
+"""Batch evaluation: the primal, forward and reverse sweeps over NumPy arrays.
+
+When a point maps names to arrays (broadcast together, and with plain
+numbers), ``CompiledExpression.value`` and ``.gradient`` come here and sweep
+the tape once with arrays in place of floats, using the array versions of the
+primitives in the primitive table. NumPy is imported only on this path.
+
+A batch never raises for a bad element. Where the scalar evaluator would stop
+with a ``DomainError`` (an argument outside a domain, a pole, an overflow, a
+non-finite input), the element's value and gradient are NaN. Elements whose
+gradient is not finite although their value is (``sqrt`` at 0, or an infinite
+partial met by a zero adjoint) are evaluated again one by one on the scalar
+path, so the conventions at such points are exactly the scalar ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .errors import PointError
+from .primitives import PRIMITIVES
+from .results import GradientResult, Notice
+from .tape import CONST, VAR, Tape
+
+
+def _numpy():
+    import numpy
+    return numpy
+
+
+class BatchGradientResult(GradientResult):
+    """A ``GradientResult`` whose value and partials are arrays."""
+
+    @property
+    def all_finite(self) -> bool:
+        np = _numpy()
+        return all(bool(np.isfinite(v).all()) for v in self.gradient.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        def listed(array):
+            return array.tolist()
+        return {"expression": self.expression,
+                "point": {k: listed(v) for k, v in self.point.items()},
+                "value": listed(self.value),
+                "gradient": {k: listed(v) for k, v in self.gradient.items()},
+                "mode": self.mode, "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def broadcast_point(tape: Tape, point: Mapping[str, Any]):
+    """The variables' arrays broadcast to one shape (flattened), and that shape."""
+    np = _numpy()
+    missing = [name for name in tape.variables if name not in point]
+    if missing:
+        noun = "variable" if len(missing) == 1 else "variables"
+        raise PointError(f"no value for the {noun} {', '.join(missing)}")
+    arrays = []
+    for name in tape.variables:
+        value = point[name]
+        if isinstance(value, bool):
+            raise PointError(f"the value of {name} must be a number, not {value!r}")
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PointError(f"the value of {name} must be numbers, not {value!r}") from None
+        arrays.append(array)
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(tape.variables, arrays))
+        raise PointError(f"the arrays do not broadcast to one shape ({shapes})") from None
+    size = 1
+    for extent in shape:
+        size *= extent
+    flat = [np.broadcast_to(a, shape).reshape(size) for a in arrays]
+    return dict(zip(tape.variables, flat)), shape, size
+
+
+def primal(tape: Tape, arrays: Mapping[str, Any], size: int):
+    """Values of every entry (arrays or scalars), and the mask of bad elements."""
+    np = _numpy()
+    values: list[Any] = [None] * len(tape)
+    ops, args, consts, labels = tape.ops, tape.args, tape.consts, tape.labels
+    # The sum of an entry's elements is non-finite when any element is (or
+    # when finite ones overflow): a read-only reduction per entry, and an
+    # elementwise test only for the entries it flags.
+    flagged = []
+    for i, op in enumerate(ops):
+        if op == VAR:
+            result = arrays[labels[i]]
+        elif op == CONST:
+            values[i] = consts[i]
+            continue
+        else:
+            result = PRIMITIVES[op].vector_value(*(values[j] for j in args[i]))
+        values[i] = result
+        if not np.isfinite(np.sum(result)):
+            flagged.append(result)
+    bad = np.zeros(size, dtype=bool)
+    for result in flagged:
+        bad |= ~np.isfinite(result)
+    return values, bad
+
+
+def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
+    """``partials[i][k]`` as arrays (or scalars where the arguments are scalars).
+
+    A partial with respect to an argument that depends on no variable (the 2
+    of ``x^2``) is None: no sweep needs it, and skipping it saves whole-array
+    work."""
+    partials: list[tuple[Any, ...]] = [()] * len(tape)
+    varies = _varies(tape)
+    for i, op in enumerate(tape.ops):
+        args = tape.args[i]
+        if not args:
+            continue
+        if not varies[i]:
+            partials[i] = (None,) * len(args)
+            continue
+        inputs = [values[j] for j in args]
+        out = values[i]
+        partials[i] = tuple(rule(*inputs, out) if varies[j] else None
+                            for j, rule in zip(args, PRIMITIVES[op].vector_partials))
+    return partials
+
+
+def adjoint_sweep(tape: Tape, values: list[Any]) -> tuple[list[Any], list[bool]]:
+    """Adjoints of the variables (None: an exact zero, nothing reached them), and
+    whether each is an array of the sweep's own.
+
+    Each entry's partials are computed as the sweep reaches it and dropped
+    after use, and so are values and adjoints no later step reads: a batch of
+    a million points keeps a few arrays alive, not three per entry."""
+    np = _numpy()
+    adjoint: list[Any] = [None] * len(tape)
+    # Whether adjoint[j] is an array of this sweep's own, safe to add into. A
+    # factor of exactly 1 (the seed, the partials of + and -) passes the other
+    # factor on as it is, shared, instead of multiplying out a copy.
+    owned = [False] * len(tape)
+    adjoint[tape.output] = 1.0
+    varies = _varies(tape)
+    ops, args = tape.ops, tape.args
+    for i in range(tape.output, -1, -1):
+        a = adjoint[i]
+        if a is not None and args[i]:
+            inputs = [values[j] for j in args[i]]
+            rules = PRIMITIVES[ops[i]].vector_partials
+            a_is_one = type(a) is float and a == 1.0
+            for j, rule in zip(args[i], rules):
+                if not varies[j]:
+                    continue    # a constant's adjoint is never reported
+                partial = rule(*inputs, values[i])
+                if a_is_one:
+                    contribution, fresh = partial, False
+                elif type(partial) is float and partial == 1.0:
+                    contribution, fresh = a, False
+                else:
+                    contribution = partial * a
+                    fresh = isinstance(contribution, np.ndarray)
+                if adjoint[j] is None:
+                    adjoint[j] = contribution
+                    owned[j] = fresh
+                elif owned[j]:
+                    adjoint[j] += contribution
+                else:
+                    adjoint[j] = adjoint[j] + contribution
+                    owned[j] = isinstance(adjoint[j], np.ndarray)
+        if ops[i] != VAR:
+            adjoint[i] = None
+            if i != tape.output:
+                values[i] = None    # every reader of it came later on the tape
+    return adjoint, owned
+
+
+def _varies(tape: Tape) -> list[bool]:
+    """Which entries depend on some variable."""
+    varies = [False] * len(tape)
+    for i, op in enumerate(tape.ops):
+        varies[i] = op == VAR or any(varies[j] for j in tape.args[i])
+    return varies
+
+
+def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
+    """The tangent of the output for the seed 1 at entry ``seed_index``."""
+    np = _numpy()
+    tangent: list[Any] = [None] * len(tape)
+    tangent[seed_index] = np.ones(size)
+    args = tape.args
+    for i in range(seed_index + 1, tape.output + 1):
+        total = None
+        for j, partial in zip(args[i], partials[i]):
+            t = tangent[j]
+            if t is None or partial is None:
+                continue
+            contribution = partial * t
+            total = contribution if total is None else total + contribution
+        tangent[i] = total
+    return tangent[tape.output]
+
+
+def gradient(program, point: Mapping[str, Any], mode: str,
+             names: list[str]) -> BatchGradientResult:
+    """Value and gradient at every point of the batch."""
+    np = _numpy()
+    tape = program.tape
+    arrays, shape, size = broadcast_point(tape, point)
+    with np.errstate(all="ignore"):
+        values, bad = primal(tape, arrays, size)
+        if mode == "reverse":
+            output_value = values[tape.output]
+            adjoint, owned = adjoint_sweep(tape, values)
+            found = {name: adjoint[tape.variable_index[name]] for name in names}
+            # Arrays of the sweep's own are returned as they are; shared ones copied.
+            fresh = {name: owned[tape.variable_index[name]] for name in names}
+        else:
+            output_value = values[tape.output]
+            partials = local_partials(tape, values)
+            found = {name: tangent_sweep(tape, partials, tape.variable_index[name], size)
+                     for name in names}
+            fresh = dict.fromkeys(names, False)
+        output_is_fresh = tape.ops[tape.output] not in (VAR, CONST)
+        value = _full(output_value, size, output_is_fresh)
+        gradient = {name: _full(found[name], size, fresh[name]) for name in names}
+    if bad.any():
+        value[bad] = np.nan
+        for partial in gradient.values():
+            partial[bad] = np.nan
+    _rescan_nonfinite(program, arrays, bad, gradient, mode, names)
+    notices = []
+    count = int(bad.sum())
+    if count:
+        notices.append(Notice("domain", f"{count} of {size} points are outside the domain "
+                              "or overflow; their value and gradient are NaN"))
+    return BatchGradientResult(
+        program.text, {name: a.reshape(shape) for name, a in arrays.items()},
+        value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
+        mode, notices)
+
+
+def value(program, point: Mapping[str, Any]):
+    """The value at every point of the batch (NaN where the scalar path would raise)."""
+    np = _numpy()
+    tape = program.tape
+    arrays, shape, size = broadcast_point(tape, point)
+    with np.errstate(all="ignore"):
+        values, bad = primal(tape, arrays, size)
+        result = _full(values[tape.output], size,
+                       tape.ops[tape.output] not in (VAR, CONST))
+    result[bad] = np.nan
+    return result.reshape(shape)
+
+
+def _full(value, size: int, fresh: bool = False):
+    """A float array of ``size`` elements of the caller's own (entries may be
+    scalars or arrays shared with the input); ``fresh`` arrays are used as they are."""
+    np = _numpy()
+    if fresh and isinstance(value, np.ndarray) and value.shape == (size,):
+        return value
+    full = np.empty(size)
+    if value is None:
+        full.fill(0.0)
+    else:
+        full[...] = value
+    return full
+
+
+def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str]) -> None:
+    # Elements with a finite value but a non-finite partial: the scalar path
+    # applies the exact-zero rule and its conventions one element at a time.
+    np = _numpy()
+    from .errors import DomainError
+    odd = np.zeros(bad.shape, dtype=bool)
+    for partial in gradient.values():
+        if not np.isfinite(np.sum(partial)):
+            odd |= ~np.isfinite(partial)
+    odd &= ~bad
+    for k in np.flatnonzero(odd):
+        scalar_point = {name: float(array[k]) for name, array in arrays.items()}
+        try:
+            result = program.gradient(scalar_point, mode=mode, wrt=names)
+        except DomainError:  # pragma: no cover - bad elements are already NaN
+            continue
+        for name in names:
+            gradient[name][k] = result.gradient[name]

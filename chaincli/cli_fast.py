@@ -1,0 +1,100 @@
+"""The console script's entry point: plain command lines skip the CLI framework.
+
+Importing Typer (and the Click under it) takes longer than a whole one-shot
+answer. So ``main`` first looks at the command line, and when it is
+``grad EXPR`` or ``eval EXPR`` followed only by the options below, each
+written as two words (``--at x=1``), it runs the command here with the same
+command bodies (``commands``) and helpers (``cli_io``) as the Typer commands:
+
+    grad: --at/-a, --mode/-m, --wrt/-w, --format/-f, --json
+    eval: --at/-a, --format/-f, --json
+
+Anything else — help, ``--version``, other options or commands, ``--opt=value``,
+an option given twice, a value that is not one of the choices, an
+expression starting with ``-`` — goes to the Typer app in ``cli``, which
+defines the interface and its error messages. tests/test_cli_fast.py checks
+that both give the same bytes and exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_OPTIONS = {
+    "grad": {"--at": "at", "-a": "at", "--mode": "mode", "-m": "mode", "--wrt": "wrt",
+             "-w": "wrt", "--format": "format", "-f": "format", "--json": "json"},
+    "eval": {"--at": "at", "-a": "at", "--format": "format", "-f": "format",
+             "--json": "json"},
+}
+_CHOICES = {"mode": ("reverse", "forward"), "format": ("table", "json", "plain")}
+
+
+def recognize(argv: list[str]) -> dict | None:
+    """The request for a plain command line, or None for anything else."""
+    if not argv or argv[0] not in _OPTIONS:
+        return None
+    options = _OPTIONS[argv[0]]
+    request: dict = {"command": argv[0], "expr": None, "at": [], "mode": "reverse",
+                     "wrt": None, "format": None, "json": False}
+    seen = set()
+    words = iter(argv[1:])
+    for word in words:
+        if word == "-" or not word.startswith("-"):  # "-" is EXPR read from stdin
+            if request["expr"] is not None:
+                return None
+            request["expr"] = word
+            continue
+        key = options.get(word)
+        if key is None:
+            return None
+        if key == "json":
+            if key in seen:
+                return None
+            seen.add(key)
+            request["json"] = True
+            continue
+        value = next(words, None)
+        if value is None or value.startswith("-"):
+            return None
+        if key == "at":
+            request["at"].append(value)
+            continue
+        if key in seen or (key in _CHOICES and value not in _CHOICES[key]):
+            return None
+        seen.add(key)
+        request[key] = value
+    if request["expr"] is None:
+        return None
+    fmt = request["format"]
+    if request["json"]:
+        if fmt not in (None, "json"):
+            return None
+        fmt = "json"
+    request["format"] = fmt or "table"
+    return request
+
+
+def run(request: dict) -> int:
+    """Run a recognized request with the commands' shared bodies; the exit status."""
+    from . import commands
+    if request["command"] == "grad":
+        return commands.grad(request["expr"], request["at"], mode=request["mode"],
+                             wrt=request["wrt"], fmt=request["format"])
+    return commands.evaluate(request["expr"], request["at"], fmt=request["format"])
+
+
+def guarded(request: dict) -> int:
+    """``run`` with errors, Ctrl-C and closed pipes turned into messages and statuses."""
+    from .cli_io import run_guarded
+    return run_guarded(lambda: run(request))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    request = recognize(sys.argv[1:])
+    if request is None:
+        from .cli import main as framework_main
+        framework_main()
+        return
+    sys.exit(guarded(request))

@@ -1,0 +1,181 @@
+"""Command-line plumbing that needs no CLI framework: reading inputs, writing results,
+reporting errors.
+
+Both the Typer app (``cli``) and the fast path for plain command lines
+(``cli_fast``) use these, so the two cannot differ in what they read or write.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, List, Optional
+
+from .errors import ChaincliError, ExitStatus, InputError, UsageError
+
+
+def _report(error: ChaincliError) -> None:
+    lines = [f"Error: {error.message}"]
+    context = error.context()
+    if context:
+        lines.append(context)
+    if error.hint:
+        lines.append(f"Hint: {error.hint}")
+    _write_stderr("\n".join(lines) + "\n")
+
+
+def _warn(notices) -> None:
+    for notice in notices:
+        _write_stderr(f"Warning: {notice.message}\n")
+
+
+def _write_stderr(text: str) -> None:
+    # Messages quote the user's text: no escape sequence reaches the terminal.
+    from .terminal import encodable, printable
+    if sys.stderr is not None:  # started with stderr closed: nowhere to say it
+        sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
+
+
+def _silence_stdout() -> None:
+    # Further writes (and the interpreter's final flush) must not raise again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run_guarded(command: Callable[[], object], passthrough: tuple = ()) -> int:
+    """Run ``command``; its exit status, with every failure turned into a message.
+
+    Library errors, Ctrl-C, a closed pipe and an unwritable stdout each get
+    one line on stderr (or none, for the pipe) and their exit status; any
+    other exception is a bug in chaincli and gets one ``internal error`` line
+    (``CHAINCLI_DEBUG=1`` shows the traceback). ``passthrough`` exceptions
+    (the CLI framework's own exits) are re-raised untouched.
+    """
+    try:
+        return int(command() or 0)
+    except passthrough:
+        raise
+    except ChaincliError as error:
+        _report(error)
+        return int(error.exit_status)
+    except KeyboardInterrupt:
+        _write_stderr("Interrupted\n")
+        return int(ExitStatus.INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()
+        return int(ExitStatus.BROKEN_PIPE)
+    except OSError as error:  # stdout closed or its disk full: no output possible
+        _silence_stdout()
+        _write_stderr(f"Error: cannot write the output: {error.strerror or error}\n")
+        return int(ExitStatus.USAGE_ERROR)
+    except Exception as error:  # a bug in chaincli: one line, not a traceback
+        if os.environ.get("CHAINCLI_DEBUG"):
+            raise
+        _write_stderr(f"Error: internal error: {type(error).__name__}: {error} "
+                      "(set CHAINCLI_DEBUG=1 for the traceback)\n")
+        return int(ExitStatus.MATH_ERROR)
+
+
+# Parsing costs up to about 400 bytes of memory per input character; past this
+# size an expression is refused rather than read (README, "Limits and hostile input").
+MAX_INPUT_BYTES = 2_000_000
+
+
+def read_expression(expr: str) -> str:
+    """The expression text from argv, stdin ('-') or a file ('@path')."""
+    if expr == "-":
+        return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
+    if expr.startswith("@") and len(expr) > 1:
+        return read_text_file(expr[1:])
+    # Python keeps bytes of argv that are not UTF-8 as lone surrogates; refuse
+    # them as stdin and files are refused, rather than echo them into JSON.
+    return _decode(os.fsencode(expr), "the expression") if not expr.isascii() else expr
+
+
+def read_text_file(path: str) -> str:
+    with open_input(path) as handle:
+        try:
+            data = handle.read(MAX_INPUT_BYTES + 1)
+        except OSError as error:
+            raise InputError(f"cannot read {path}: {error.strerror}") from None
+    return _decode(data, path)
+
+
+def open_input(path: str):
+    """``path`` opened for reading bytes, or an ``InputError`` saying why not."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"cannot read {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"cannot read {path}: it is a directory") from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _decode(data: bytes, where: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise InputError(f"{where} is larger than {MAX_INPUT_BYTES:,} bytes, the most "
+                         "chaincli reads")
+    try:
+        # A byte-order mark (Windows editors write one) is not part of the text.
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at "
+                         f"offset {error.start})") from None
+
+
+def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise UsageError("--wrt needs at least one variable name")
+    return names
+
+
+def _write_json(data) -> None:
+    from .jsonout import dumps
+    from .terminal import write_stdout_bytes
+    write_stdout_bytes(dumps(data).encode("ascii") + b"\n")
+
+
+def _write_text(text: str) -> None:
+    # Through the byte layer, like JSON: a short write must not pass as done.
+    from .terminal import encodable, stdout, write_stdout_bytes
+    stream = stdout()
+    stream.flush()
+    encoding = stream.encoding or "utf-8"
+    write_stdout_bytes(encodable(text, encoding).encode(encoding, "replace"))
+
+
+def _load(expr: str, at: List[str]):
+    from .point import parse_points
+    from .program import compile_expression
+    text = read_expression(expr)
+    program = compile_expression(text)
+    point = parse_points(at, read_file=read_text_file)
+    return program, point
+
+
+def stream_points(expr: str, at: List[str], points: str, points_format: Optional[str],
+                  out_format: str, mode: str, wrt: Optional[str]) -> int:
+    """``grad --points``: every row of a file or stdin, one output line each."""
+    from .point import parse_points
+    from .program import compile_expression
+    from .stream import input_format, read_rows, stream_gradient
+    if points == "-" and expr == "-":
+        raise UsageError("the expression and the points cannot both come from stdin")
+    fmt = input_format(points, points_format)
+    program = compile_expression(read_expression(expr))
+    defaults = parse_points(at, read_file=read_text_file)
+    names = _parse_wrt(wrt)
+    if points == "-":
+        return stream_gradient(program, read_rows(sys.stdin.buffer, fmt), sys.stdout.buffer,
+                               out_format, mode, names, defaults)
+    with open_input(points) as handle:
+        return stream_gradient(program, read_rows(handle, fmt), sys.stdout.buffer,
+                               out_format, mode, names, defaults)

@@ -1,0 +1,66 @@
+"""The bodies of ``grad`` and ``eval``, free of any CLI framework.
+
+Both entry points call these: the Typer commands in ``cli`` (every option)
+and the fast path in ``cli_fast`` (plain command lines, without importing
+Typer). One body each means the two can never print different things.
+Each function loads the input, calls the library, hands the result to a
+renderer and returns the exit status; errors propagate to the caller's
+``cli_io.run_guarded``.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from .cli_io import _load, _parse_wrt, _warn, _write_json, _write_text
+from .errors import ExitStatus
+
+
+def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] = None,
+         fmt: str = "table", explain_view: str = "paths", max_paths: int = 16,
+         direction: Optional[str] = None) -> int:
+    """``chaincli grad``: value, gradient and the chain rule, in ``fmt``."""
+    program, point = _load(expr, at)
+    result = program.gradient(point, mode=mode, wrt=_parse_wrt(wrt))
+    along = None
+    if direction is not None:
+        from .calculus import directional
+        along = directional(result, direction)
+    _warn(result.warnings)
+    if fmt != "plain":
+        from .explain import explain
+        explanation = explain(result, explain_view, max_paths=max_paths,
+                              with_chain=fmt == "json",
+                              direction=along["direction"] if along else None)
+    if fmt == "json":
+        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
+    elif fmt == "plain":
+        from .render_plain import plain_gradient
+        text = plain_gradient(result)
+        if along:
+            from .render_calculus import plain_directional
+            text += plain_directional(along)
+        _write_text(text)
+    else:
+        from .render_table import print_gradient
+        print_gradient(result, explanation)
+        if along:
+            from .render_calculus import print_directional
+            print_directional(along)
+    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+
+
+def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
+    """``chaincli eval``: the value alone, in ``fmt``."""
+    program, point = _load(expr, at)
+    result = program.evaluate(point)
+    _warn(result.warnings)
+    if fmt == "json":
+        _write_json({"value": result.value})
+    elif fmt == "plain":
+        from .render_plain import plain_number
+        _write_text(plain_number(result.value) + "\n")
+    else:
+        from .render_table import print_value
+        print_value(result)
+    return ExitStatus.OK

@@ -1,0 +1,57 @@
+"""The shipped LALR tables: made from the shipped grammar, used without Lark or caches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import chaincli
+from chaincli import _parser_tables, syntax
+from chaincli.lalr import Parser
+from chaincli.parser_tables import make_tables
+
+TABLE_NAMES = ("GRAMMAR", "TERMINALS", "IGNORE", "RULES", "STATES", "START", "END")
+
+
+def test_shipped_tables_were_made_from_the_shipped_grammar():
+    grammar = Path(syntax.GRAMMAR_PATH).read_text(encoding="utf-8")
+    assert _parser_tables.GRAMMAR == grammar
+    fresh = make_tables(grammar)
+    for name in TABLE_NAMES:
+        assert getattr(_parser_tables, name) == fresh[name], name
+
+
+def test_installed_package_uses_the_shipped_tables():
+    assert syntax.load_tables() is _parser_tables
+
+
+def test_tables_not_matching_the_grammar_are_made_again(monkeypatch):
+    monkeypatch.setattr(_parser_tables, "GRAMMAR", "start: NAME\n")
+    tables = syntax.load_tables()
+    assert tables is not _parser_tables
+    assert tables.STATES == _parser_tables.STATES
+    parser = Parser(tables, postlex=syntax._paren_newlines)
+    program = parser.parse("u = x*y; sin(u) + u^2", syntax._ASTBuilder())
+    assert program == syntax._parser().parse("u = x*y; sin(u) + u^2", syntax._ASTBuilder())
+
+
+def test_parsing_reads_no_cache_and_imports_neither_lark_nor_pickle(tmp_path):
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temp.mkdir()
+    code = ("import sys, chaincli; f = chaincli.compile('u = x*y\\nsin(u) + (u\\n^2)');"
+            "f.gradient({'x': 1.0, 'y': 2.0});"
+            "bad = [m for m in ('lark', 'pickle', 'interegular') if m in sys.modules];"
+            "assert not bad, bad")
+    env = {"HOME": str(home), "TMPDIR": str(temp), "XDG_CACHE_HOME": str(home / ".cache"),
+           "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                   cwd=Path(__file__).parent)
+    assert list(home.iterdir()) == [] and list(temp.iterdir()) == []
+
+
+def test_deeply_nested_input_parses_without_recursion():
+    depth = 100_000
+    text = "(" * depth + "x" + ")" * depth + " + " + "-" * depth + "x"
+    assert chaincli.compile(text).value({"x": 2.0}) == 2.0 + 2.0
