@@ -20,6 +20,13 @@ reported to the user as a warning when a point sits on one):
 
 Where the value is finite but the derivative is not (``sqrt`` at 0, ``asin``
 at ±1), the derivative is reported as infinite, not as an error.
+
+The batch evaluator runs the same sweeps over NumPy arrays. An entry whose
+value or partials use ``math`` or branch on their arguments gives array
+versions (``array_value``, ``array_partials``) written with ``np``, a stand-in
+that imports NumPy on first use, so scalar paths never load it; plain
+arithmetic works on arrays as it is. The array versions keep the same kink
+conventions.
 """
 
 from __future__ import annotations
@@ -57,6 +64,33 @@ class Primitive:
     # points from these boxes to compare partials with finite differences.
     smooth_region: tuple[tuple[float, float], ...] = field(default=((-3.0, 3.0),))
     description: str = ""
+    # Versions for NumPy arrays, where ``value``/``partials`` would not work on
+    # them (they call ``math`` or branch); None means the scalar one does.
+    array_value: Callable[..., object] | None = None
+    array_partials: tuple[Callable[..., object], ...] | None = None
+
+    @property
+    def vector_value(self) -> Callable[..., object]:
+        """The value function for arrays."""
+        return self.array_value or self.value
+
+    @property
+    def vector_partials(self) -> tuple[Callable[..., object], ...]:
+        """The partials for arrays (arguments, then the output)."""
+        return self.array_partials or self.partials
+
+
+class _LazyNumPy:
+    """``numpy``, imported when an array version is first called."""
+
+    def __getattr__(self, name: str):
+        import numpy
+        attribute = getattr(numpy, name)
+        setattr(self, name, attribute)  # later look-ups skip __getattr__
+        return attribute
+
+
+np = _LazyNumPy()
 
 
 def safe_div(numerator: float, denominator: float) -> float:
@@ -214,6 +248,38 @@ def _nonzero_divisor(a: float, b: float) -> str | None:
     return "division by zero" if b == 0.0 else None
 
 
+# ----- Array versions (same conventions as the scalar ones above) -----
+
+def _array_sigmoid(a):
+    z = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def _array_pow_partial_base(a, b, out):
+    return np.where(b == 0.0, 0.0, b * np.power(a, b - 1.0))
+
+
+def _array_pow_partial_exponent(a, b, out):
+    return np.where(a > 0.0, out * np.log(np.where(a > 0.0, a, 1.0)),
+                    np.where(a == 0.0, 0.0, NAN))
+
+
+def _array_hypot_partial(index: int):
+    def partial(a, b, out):
+        return np.where(out == 0.0, 0.0, (a, b)[index] / np.where(out == 0.0, 1.0, out))
+    return partial
+
+
+def _array_half_sign(side: float):
+    def partial(a, b, out):
+        return 0.5 + side * 0.5 * np.sign(a - b)
+    return partial
+
+
+def _array_step(a):
+    return np.where(a > 0, 1.0, 0.0)
+
+
 _TABLE: list[Primitive] = [
     # ----- Arithmetic operators -----
     Primitive("add", 2, lambda a, b: a + b,
@@ -237,94 +303,136 @@ _TABLE: list[Primitive] = [
               ("b*a^(b - 1)", "a^b*log(a)"), "{a}^{{{b}}}",
               symbol="^", precedence=40, right_associative=True,
               domain=_pow_domain,
-              smooth_region=((0.2, 3.0), (-2.5, 2.5))),
+              smooth_region=((0.2, 3.0), (-2.5, 2.5)),
+              array_value=lambda a, b: np.power(a, b),
+              array_partials=(_array_pow_partial_base, _array_pow_partial_exponent)),
 
     # ----- Trigonometric -----
     Primitive("sin", 1, math.sin, (lambda a, out: math.cos(a),), ("cos(a)",),
-              r"\sin\left({a}\right)"),
+              r"\sin\left({a}\right)",
+              array_value=lambda a: np.sin(a), array_partials=(lambda a, out: np.cos(a),)),
     Primitive("cos", 1, math.cos, (lambda a, out: -math.sin(a),), ("-sin(a)",),
-              r"\cos\left({a}\right)"),
+              r"\cos\left({a}\right)",
+              array_value=lambda a: np.cos(a), array_partials=(lambda a, out: -np.sin(a),)),
     Primitive("tan", 1, math.tan, (lambda a, out: 1.0 + out * out,), ("1 + tan(a)^2",),
-              r"\tan\left({a}\right)", smooth_region=((-1.4, 1.4),)),
+              r"\tan\left({a}\right)", smooth_region=((-1.4, 1.4),),
+              array_value=lambda a: np.tan(a)),
     Primitive("asin", 1, math.asin,
               (lambda a, out: safe_div(1.0, math.sqrt(1.0 - a * a)),),
               ("1/sqrt(1 - a^2)",), r"\arcsin\left({a}\right)",
-              domain=_within_one("asin", closed=True), smooth_region=((-0.9, 0.9),)),
+              domain=_within_one("asin", closed=True), smooth_region=((-0.9, 0.9),),
+              array_value=lambda a: np.arcsin(a),
+              array_partials=(lambda a, out: 1.0 / np.sqrt(1.0 - a * a),)),
     Primitive("acos", 1, math.acos,
               (lambda a, out: safe_div(-1.0, math.sqrt(1.0 - a * a)),),
               ("-1/sqrt(1 - a^2)",), r"\arccos\left({a}\right)",
-              domain=_within_one("acos", closed=True), smooth_region=((-0.9, 0.9),)),
+              domain=_within_one("acos", closed=True), smooth_region=((-0.9, 0.9),),
+              array_value=lambda a: np.arccos(a),
+              array_partials=(lambda a, out: -1.0 / np.sqrt(1.0 - a * a),)),
     Primitive("atan", 1, math.atan, (lambda a, out: 1.0 / (1.0 + a * a),),
-              ("1/(1 + a^2)",), r"\arctan\left({a}\right)"),
+              ("1/(1 + a^2)",), r"\arctan\left({a}\right)",
+              array_value=lambda a: np.arctan(a)),
     Primitive("atan2", 2, math.atan2, (_atan2_partial_y, _atan2_partial_x),
               ("b/(a^2 + b^2)", "-a/(a^2 + b^2)"),
               r"\operatorname{{atan2}}\left({a}, {b}\right)",
-              kink=_atan2_kink, smooth_region=((0.3, 3.0), (0.3, 3.0))),
+              kink=_atan2_kink, smooth_region=((0.3, 3.0), (0.3, 3.0)),
+              array_value=lambda y, x: np.arctan2(y, x),
+              array_partials=(lambda y, x, out: x / (x * x + y * y),
+                              lambda y, x, out: -y / (x * x + y * y))),
     Primitive("hypot", 2, math.hypot, (_hypot_partial(0), _hypot_partial(1)),
               ("a/hypot(a, b)", "b/hypot(a, b)"),
               r"\sqrt{{{a}^{{2}} + {b}^{{2}}}}",
-              kink=_hypot_kink, smooth_region=((0.3, 3.0), (0.3, 3.0))),
+              kink=_hypot_kink, smooth_region=((0.3, 3.0), (0.3, 3.0)),
+              array_value=lambda a, b: np.hypot(a, b),
+              array_partials=(_array_hypot_partial(0), _array_hypot_partial(1))),
 
     # ----- Hyperbolic -----
     Primitive("sinh", 1, math.sinh, (lambda a, out: math.cosh(a),), ("cosh(a)",),
-              r"\sinh\left({a}\right)"),
+              r"\sinh\left({a}\right)",
+              array_value=lambda a: np.sinh(a), array_partials=(lambda a, out: np.cosh(a),)),
     Primitive("cosh", 1, math.cosh, (lambda a, out: math.sinh(a),), ("sinh(a)",),
-              r"\cosh\left({a}\right)"),
+              r"\cosh\left({a}\right)",
+              array_value=lambda a: np.cosh(a), array_partials=(lambda a, out: np.sinh(a),)),
     Primitive("tanh", 1, math.tanh, (lambda a, out: 1.0 - out * out,), ("1 - tanh(a)^2",),
-              r"\tanh\left({a}\right)"),
+              r"\tanh\left({a}\right)",
+              array_value=lambda a: np.tanh(a)),
     Primitive("asinh", 1, math.asinh, (lambda a, out: 1.0 / math.sqrt(a * a + 1.0),),
-              ("1/sqrt(a^2 + 1)",), r"\operatorname{{arsinh}}\left({a}\right)"),
+              ("1/sqrt(a^2 + 1)",), r"\operatorname{{arsinh}}\left({a}\right)",
+              array_value=lambda a: np.arcsinh(a),
+              array_partials=(lambda a, out: 1.0 / np.sqrt(a * a + 1.0),)),
     Primitive("acosh", 1, math.acosh,
               (lambda a, out: safe_div(1.0, math.sqrt(a * a - 1.0)),),
               ("1/sqrt(a^2 - 1)",), r"\operatorname{{arcosh}}\left({a}\right)",
-              domain=_at_least_one, smooth_region=((1.2, 4.0),)),
+              domain=_at_least_one, smooth_region=((1.2, 4.0),),
+              array_value=lambda a: np.arccosh(a),
+              array_partials=(lambda a, out: 1.0 / np.sqrt(a * a - 1.0),)),
     Primitive("atanh", 1, math.atanh, (lambda a, out: 1.0 / (1.0 - a * a),),
               ("1/(1 - a^2)",), r"\operatorname{{artanh}}\left({a}\right)",
-              domain=_within_one("atanh", closed=False), smooth_region=((-0.9, 0.9),)),
+              domain=_within_one("atanh", closed=False), smooth_region=((-0.9, 0.9),),
+              array_value=lambda a: np.arctanh(a)),
 
     # ----- Exponentials and logarithms -----
-    Primitive("exp", 1, math.exp, (lambda a, out: out,), ("exp(a)",), r"e^{{{a}}}"),
+    Primitive("exp", 1, math.exp, (lambda a, out: out,), ("exp(a)",), r"e^{{{a}}}",
+              array_value=lambda a: np.exp(a)),
     Primitive("log", 1, math.log, (lambda a, out: 1.0 / a,), ("1/a",),
               r"\ln\left({a}\right)", domain=_positive("log"),
-              smooth_region=((0.1, 5.0),)),
+              smooth_region=((0.1, 5.0),),
+              array_value=lambda a: np.log(a)),
     Primitive("log2", 1, math.log2, (lambda a, out: 1.0 / (a * math.log(2.0)),),
               ("1/(a*log(2))",), r"\log_{{2}}\left({a}\right)", domain=_positive("log2"),
-              smooth_region=((0.1, 5.0),)),
+              smooth_region=((0.1, 5.0),),
+              array_value=lambda a: np.log2(a)),
     Primitive("log10", 1, math.log10, (lambda a, out: 1.0 / (a * math.log(10.0)),),
               ("1/(a*log(10))",), r"\log_{{10}}\left({a}\right)", domain=_positive("log10"),
-              smooth_region=((0.1, 5.0),)),
+              smooth_region=((0.1, 5.0),),
+              array_value=lambda a: np.log10(a)),
     Primitive("sqrt", 1, math.sqrt, (lambda a, out: safe_div(0.5, out),),
               ("1/(2*sqrt(a))",), r"\sqrt{{{a}}}", domain=_non_negative,
-              smooth_region=((0.1, 5.0),)),
+              smooth_region=((0.1, 5.0),),
+              array_value=lambda a: np.sqrt(a), array_partials=(lambda a, out: 0.5 / out,)),
     Primitive("cbrt", 1, _cbrt, (lambda a, out: safe_div(1.0, 3.0 * out * out),),
               ("1/(3*cbrt(a)^2)",), r"\sqrt[3]{{{a}}}",
-              smooth_region=((0.2, 5.0),)),
+              smooth_region=((0.2, 5.0),),
+              array_value=lambda a: np.cbrt(a),
+              array_partials=(lambda a, out: 1.0 / (3.0 * out * out),)),
 
     # ----- Piecewise and activation functions -----
     Primitive("abs", 1, abs, (lambda a, out: _sign(a),), ("sign(a)",),
               r"\left|{a}\right|", kink=_kink_at_zero("abs"),
-              smooth_region=((0.2, 3.0),)),
+              smooth_region=((0.2, 3.0),),
+              array_partials=(lambda a, out: np.sign(a),)),
     Primitive("sign", 1, _sign, (lambda a, out: 0.0,), ("0",),
               r"\operatorname{{sgn}}\left({a}\right)", kink=_kink_at_zero("sign"),
-              smooth_region=((0.2, 3.0),)),
+              smooth_region=((0.2, 3.0),),
+              array_value=lambda a: np.sign(a)),
     Primitive("step", 1, _step, (lambda a, out: 0.0,), ("0",),
               r"H\left({a}\right)", kink=_kink_at_zero("step"),
-              smooth_region=((0.2, 3.0),)),
+              smooth_region=((0.2, 3.0),),
+              array_value=_array_step),
     Primitive("relu", 1, lambda a: a if a > 0 else 0.0, (lambda a, out: _step(a),),
               ("step(a)",), r"\operatorname{{relu}}\left({a}\right)",
-              kink=_kink_at_zero("relu"), smooth_region=((0.2, 3.0),)),
+              kink=_kink_at_zero("relu"), smooth_region=((0.2, 3.0),),
+              array_value=lambda a: np.where(a > 0, a, 0.0),
+              array_partials=(lambda a, out: _array_step(a),)),
     Primitive("max", 2, lambda a, b: a if a >= b else b, (_half_sign(1.0), _half_sign(-1.0)),
               ("(1 + sign(a - b))/2", "(1 - sign(a - b))/2"),
               r"\max\left({a}, {b}\right)", kink=_tie("max"),
-              smooth_region=((1.0, 3.0), (-3.0, 0.0))),
+              smooth_region=((1.0, 3.0), (-3.0, 0.0)),
+              array_value=lambda a, b: np.where(a >= b, a, b),
+              array_partials=(_array_half_sign(1.0), _array_half_sign(-1.0))),
     Primitive("min", 2, lambda a, b: a if a <= b else b, (_half_sign(-1.0), _half_sign(1.0)),
               ("(1 - sign(a - b))/2", "(1 + sign(a - b))/2"),
               r"\min\left({a}, {b}\right)", kink=_tie("min"),
-              smooth_region=((1.0, 3.0), (-3.0, 0.0))),
+              smooth_region=((1.0, 3.0), (-3.0, 0.0)),
+              array_value=lambda a, b: np.where(a <= b, a, b),
+              array_partials=(_array_half_sign(-1.0), _array_half_sign(1.0))),
     Primitive("sigmoid", 1, _sigmoid, (lambda a, out: out * (1.0 - out),),
-              ("sigmoid(a)*(1 - sigmoid(a))",), r"\sigma\left({a}\right)"),
+              ("sigmoid(a)*(1 - sigmoid(a))",), r"\sigma\left({a}\right)",
+              array_value=_array_sigmoid),
     Primitive("softplus", 1, _softplus, (lambda a, out: _sigmoid(a),), ("sigmoid(a)",),
-              r"\operatorname{{softplus}}\left({a}\right)"),
+              r"\operatorname{{softplus}}\left({a}\right)",
+              array_value=lambda a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))),
+              array_partials=(lambda a, out: _array_sigmoid(a),)),
 ]
 
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in _TABLE}

@@ -4,6 +4,9 @@
 parse and lower stages once and returns a ``CompiledExpression``; its
 ``value`` and ``gradient`` methods run the sweeps at a point and return
 plain results. The CLI is a thin layer over this module.
+
+A point whose values are NumPy arrays is a batch: ``value`` and ``gradient``
+hand it to ``batch`` and return arrays (see that module).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Iterable, Mapping
 
 from . import evaluate
 from .errors import PointError
+from .batch_point import is_batch
 from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult
 from .reverse import adjoint_sweep
@@ -63,7 +67,10 @@ class CompiledExpression:
         return used, notices
 
     def value(self, point: Mapping[str, float] | None = None) -> float:
-        """The value of the expression at ``point``."""
+        """The value of the expression at ``point`` (an array for a batch)."""
+        if is_batch(point):
+            from . import batch
+            return batch.value(self, point)
         used, _ = self.check_point(point or {})
         return evaluate.primal(self.tape, used)[self.tape.output]
 
@@ -75,9 +82,16 @@ class CompiledExpression:
 
     def gradient(self, point: Mapping[str, float] | None = None, *,
                  mode: str = "reverse", wrt: Iterable[str] | None = None) -> GradientResult:
-        """Value and gradient at ``point`` by reverse (default) or forward mode."""
+        """Value and gradient at ``point`` by reverse (default) or forward mode.
+
+        With arrays in ``point`` the value and each partial are arrays; an
+        element outside the domain is NaN instead of an error.
+        """
         if mode not in MODES:
             raise PointError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if is_batch(point):
+            from . import batch
+            return batch.gradient(self, point, mode, self._wrt(wrt))
         used, notices = self.check_point(point or {})
         names = self._wrt(wrt)
         tape = self.tape

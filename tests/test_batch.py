@@ -1,0 +1,193 @@
+"""Batch evaluation: arrays in the point give arrays out, equal to the scalar path."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chaincli
+from chaincli.errors import DomainError, PointError
+from chaincli.primitives import PRIMITIVES
+from expressions import CORPUS
+from test_primitives import ALL, sample_points
+
+# NumPy's and libm's sin, asinh, cbrt ... may differ in the last bit; a sum can
+# carry that difference into a smaller result, so ulps are counted at scale >= 1.
+ULPS = 16
+
+
+def close(a: float, b: float, ulps: int = ULPS) -> bool:
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return True
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
+    return abs(a - b) <= ulps * math.ulp(max(abs(a), abs(b), 1.0))
+
+
+# Points on kinks (ties, zeros), at domain edges and outside domains.
+XS = np.array([0.7, 0.0, -1.3, 2.0, 1.3, 1e-3, -0.5, 1.0, 300.0])
+YS = np.array([1.3, 0.0, 1.3, 2.0, -1.3, 0.0, 2.5, -1.0, 800.0])
+
+
+def scalar_or_none(expr, point, mode):
+    try:
+        return expr.gradient(point, mode=mode)
+    except DomainError:
+        return None
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("text", CORPUS)
+def test_batch_equals_scalar_on_corpus(text, mode):
+    expr = chaincli.compile(text)
+    arrays = {"x": XS, "y": YS}
+    point = {k: v for k, v in arrays.items() if k in expr.variables}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy warnings must be silenced inside
+        batch = expr.gradient(point, mode=mode)
+    assert batch.value.shape == XS.shape
+    for k in range(len(XS)):
+        scalar = scalar_or_none(expr, {n: float(a[k]) for n, a in point.items()}, mode)
+        if scalar is None:
+            assert math.isnan(batch.value[k])
+            assert all(math.isnan(batch.gradient[n][k]) for n in expr.variables)
+            continue
+        assert close(batch.value[k], scalar.value), (k, batch.value[k], scalar.value)
+        for name in expr.variables:
+            assert close(batch.gradient[name][k], scalar.gradient[name]), \
+                (k, name, batch.gradient[name][k], scalar.gradient[name])
+    values = expr.value(point)
+    assert np.array_equal(values, batch.value, equal_nan=True)
+
+
+def _special_arguments(prim):
+    """Points on kinks and domain edges, plus the smooth samples."""
+    edges = [0.0, 1.0, -1.0, 0.5, -2.0, 3.0, 1e-300, 700.0, -800.0]
+    if prim.arity == 1:
+        yield from ((v,) for v in edges)
+    else:
+        yield from ((a, b) for a in edges for b in edges)
+    yield from sample_points(prim, 10)
+
+
+@pytest.mark.parametrize("prim", ALL, ids=lambda p: p.name)
+def test_array_versions_match_scalar_versions(prim):
+    """Every table entry's array value and partials agree with its scalar ones,
+    kinks and domain edges included, wherever the scalar value is finite."""
+    rows = [args for args in _special_arguments(prim)]
+    columns = [np.array(column) for column in zip(*rows)]
+    with np.errstate(all="ignore"):
+        values = np.asarray(prim.vector_value(*columns), dtype=float)
+        partials = [np.broadcast_to(rule(*columns, values), values.shape)
+                    for rule in prim.vector_partials]
+    for k, args in enumerate(rows):
+        try:
+            value = prim.value(*args)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            continue
+        if not math.isfinite(value):
+            continue
+        assert close(values[k], value), (args, values[k], value)
+        for index, rule in enumerate(prim.partials):
+            try:
+                expected = float(rule(*args, value))
+            except ZeroDivisionError:
+                expected = math.inf
+            except (ValueError, OverflowError):
+                expected = math.nan
+            assert close(float(partials[index][k]), expected), \
+                (prim.name, args, index, partials[index][k], expected)
+
+
+def test_every_primitive_runs_in_a_batch_expression():
+    for prim in PRIMITIVES.values():
+        if prim.name in ("add", "sub", "mul", "div", "neg"):
+            continue
+        args = ", ".join(["x", "y"][:prim.arity])
+        expr = chaincli.compile(f"{prim.name}({args})")
+        grid = np.linspace(-2.0, 2.0, 9)
+        result = expr.gradient({"x": grid, "y": grid[::-1]})
+        assert result.value.shape == grid.shape
+
+
+def test_scalars_broadcast_with_arrays_and_shapes_are_kept():
+    expr = chaincli.compile("x*y + z")
+    x = np.arange(6.0).reshape(2, 3)
+    result = expr.gradient({"x": x, "y": np.array([1.0, 2.0, 3.0]), "z": 5})
+    assert result.value.shape == (2, 3)
+    assert np.array_equal(result.value, x * np.array([1.0, 2.0, 3.0]) + 5)
+    assert np.array_equal(result.gradient["x"], np.broadcast_to([1.0, 2.0, 3.0], (2, 3)))
+    assert np.array_equal(result.gradient["z"], np.ones((2, 3)))
+    assert result.point["z"].shape == (2, 3)
+
+
+def test_lists_count_as_arrays():
+    result = chaincli.compile("x^2").gradient({"x": [1.0, 2.0, 3.0]})
+    assert result.gradient["x"].tolist() == [2.0, 4.0, 6.0]
+
+
+def test_out_of_domain_and_non_finite_elements_are_nan_not_errors():
+    expr = chaincli.compile("log(x) + exp(y)")
+    x = np.array([1.0, -1.0, 0.0, np.nan, np.inf, 2.0])
+    y = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1000.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = expr.gradient({"x": x, "y": y})
+        values = expr.value({"x": x, "y": y})
+    assert result.value[0] == 1.0
+    assert np.isnan(result.value[1:]).all()
+    assert np.isnan(values[1:]).all()
+    assert np.isnan(result.gradient["x"][1:]).all()
+    assert result.warnings and result.warnings[0].kind == "domain"
+    assert not result.all_finite
+
+
+def test_hidden_non_finite_intermediate_is_nan_like_the_scalar_error():
+    # exp(1000) overflows although the output exp(-exp(1000)) would be 0.
+    expr = chaincli.compile("exp(-exp(x))")
+    with pytest.raises(DomainError):
+        expr.value({"x": 1000.0})
+    assert np.isnan(expr.value({"x": np.array([1000.0, 0.0])})[0])
+
+
+def test_overflowing_sum_of_finite_entries_is_not_an_error():
+    expr = chaincli.compile("a = x*1e300; b = x*1e300; a - b + x")
+    point = {"x": np.array([1e8, 1.0])}
+    assert expr.value(point).tolist() == [1e8, 1.0]
+
+
+def test_infinite_partial_keeps_scalar_conventions():
+    expr = chaincli.compile("sqrt(x) + 0*y^y")
+    result = expr.gradient({"x": np.array([0.0, 4.0]), "y": np.array([0.0, 1.0])})
+    assert result.gradient["x"].tolist() == [math.inf, 0.25]
+    scalar = expr.gradient({"x": 0.0, "y": 0.0})
+    assert result.gradient["y"][0] == scalar.gradient["y"]
+
+
+def test_bad_batch_points_are_point_errors():
+    expr = chaincli.compile("x + y")
+    with pytest.raises(PointError, match="no value for the variable y"):
+        expr.gradient({"x": np.zeros(3)})
+    with pytest.raises(PointError, match="broadcast"):
+        expr.gradient({"x": np.zeros(3), "y": np.zeros(4)})
+    with pytest.raises(PointError, match="numbers"):
+        expr.gradient({"x": np.zeros(3), "y": ["a", "b", "c"]})
+
+
+def test_to_dict_of_a_batch_is_lists():
+    data = chaincli.compile("2*x").gradient({"x": np.array([1.0, 2.0])}).to_dict()
+    assert data["value"] == [2.0, 4.0] and data["gradient"] == {"x": [2.0, 2.0]}
+
+
+def test_scalar_path_does_not_import_numpy():
+    code = ("import sys, chaincli; f = chaincli.compile('sin(x*y) + sqrt(x)');"
+            "f.gradient({'x': 1.0, 'y': 2.0}); f.value({'x': 1.0, 'y': 2.0});"
+            "f.gradient({'x': 1.0, 'y': 2.0}, mode='forward');"
+            "assert 'numpy' not in sys.modules, 'numpy was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)
