@@ -54,6 +54,8 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     if len(title) > width - 4:
         title = title[:width - 5] + "…"
     plt.title(title)
+    # The whole interval, also where f is undefined: a gap at the edge shows too.
+    plt.xlim(xs[0], xs[-1])
     plt.xlabel(curve.wrt)
     plt.ylabel(f"f, {derivative_name}")
     text = plt.build()
