@@ -33,6 +33,15 @@ def finite_runs(values) -> list[tuple[int, int]]:
     return runs
 
 
+def thinned(start: int, end: int, limit: int) -> list[int]:
+    """At most ``limit`` indices spread evenly over ``range(start, end)``, both ends kept."""
+    count = end - start
+    if count <= limit:
+        return list(range(start, end))
+    step = (count - 1) / (limit - 1)
+    return [start + round(k * step) for k in range(limit)]
+
+
 def plot_text(curve: Curve, width: int, height: int, color: bool,
               partial: str = "∂") -> str:
     """The plot as text of ``width`` × ``height`` characters; ANSI colours if ``color``."""
@@ -43,11 +52,15 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     plt.theme("clear")
     derivative_name = f"{partial}f/{partial}{curve.wrt}"
     xs = curve.x.tolist()
+    # The canvas has a few dots per column; more points only cost time
+    # (a million samples would take plotext seconds). Runs end where they end.
+    limit = max(2, 4 * width)
     for ys, name, marker, colour in ((curve.value.tolist(), "f", "*", "blue"),
                                      (curve.derivative.tolist(), derivative_name, "+", "red")):
         for n, (start, end) in enumerate(finite_runs(ys)):
-            plt.plot(xs[start:end], ys[start:end], marker=marker, color=colour,
-                     label=name if n == 0 else None)
+            kept = thinned(start, end, limit)
+            plt.plot([xs[i] for i in kept], [ys[i] for i in kept], marker=marker,
+                     color=colour, label=name if n == 0 else None)
     held = ", ".join(f"{k}={v:g}" for k, v in curve.held.items())
     title = " ".join(printable(curve.expression).split())
     title = f"f = {title}" + (f"  ({held})" if held else "")

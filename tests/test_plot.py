@@ -150,3 +150,28 @@ def test_constant_expression_bounds(cli):
 def test_help_has_example(cli):
     code, out, _ = cli("plot", "--help")
     assert code == 0 and "Example: chaincli plot" in out
+
+
+def test_thinning_keeps_the_ends_of_each_run():
+    from chaincli.render_plot import thinned
+    assert thinned(3, 8, 10) == [3, 4, 5, 6, 7]
+    kept = thinned(10, 1_000_010, 320)
+    assert len(kept) == 320 and kept[0] == 10 and kept[-1] == 1_000_009
+    assert kept == sorted(set(kept))
+
+
+def test_many_samples_draw_the_same_gaps(monkeypatch):
+    import plotext
+    drawn = []
+    original = plotext.plot
+
+    def record(xs, ys, **options):
+        drawn.append(list(xs))
+        return original(xs, ys, **options)
+
+    monkeypatch.setattr(plotext, "plot", record)
+    curve = sample_curve(chaincli.compile("log(x)"), "x", -1.0, 1.0, 200_001, {})
+    plot_text(curve, 80, 24, color=False)
+    assert len(drawn) == 2 and all(len(xs) <= 320 for xs in drawn)
+    first_defined = float(curve.x[curve.x > 0][0])
+    assert all(xs[0] == first_defined and xs[-1] == 1.0 for xs in drawn)
