@@ -133,6 +133,7 @@ def plot(
     program, point = _load(expr, at)
     curve = sample_curve(program, wrt.strip(), _bound("--from", start), _bound("--to", stop),
                          samples, point)
+    _warn(curve.warnings)
     if output_format is PlotFormat.csv:
         from .render_plot import plot_csv
         _write_text(plot_csv(curve))

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from .errors import DomainError, UsageError
 from .evaluate import format_number
+from .results import Notice
 
 # A million samples take about 100 MB in a deep expression's sweep; more is
 # never needed for a picture and is refused rather than slowly computed.
@@ -29,6 +30,7 @@ class Curve:
     x: Any                      # NumPy arrays of one length
     value: Any                  # f, NaN where undefined
     derivative: Any             # ∂f/∂wrt, NaN where undefined
+    warnings: tuple[Notice, ...] = ()
 
 
 def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
@@ -59,5 +61,12 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
         raise DomainError(f"{program.text.strip()[:60]} is undefined at every sample of "
                           f"{wrt} in [{format_number(start)}, {format_number(stop)}]"
                           + (f" with {where}" if where else ""))
-    return Curve(program.text, wrt, held, xs, values,
-                 np.asarray(result.gradient[wrt], dtype=float))
+    derivative = np.asarray(result.gradient[wrt], dtype=float)
+    warnings = []
+    for name, array in (("f", values), (f"the derivative of f by {wrt}", derivative)):
+        missing = int(samples - np.isfinite(array).sum())
+        if missing:
+            warnings.append(Notice("domain", f"{name} is undefined or infinite at {missing:,} "
+                                   f"of {samples:,} samples: gaps in the plot, empty cells "
+                                   "in CSV", variables=(wrt,)))
+    return Curve(program.text, wrt, held, xs, values, derivative, tuple(warnings))
