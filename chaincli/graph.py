@@ -15,7 +15,7 @@ JSON only read this; nothing here recurses on the depth of the graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .evaluate import format_number
@@ -58,36 +58,28 @@ class GraphEdge:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass
 class Graph:
     expression: str
     nodes: list[GraphNode]          # tape order: every input before its users
     edges: list[GraphEdge]          # grouped by target, in argument order
     output: int                     # tape index of the output node
     point: dict[str, float] | None = None
+    _by_index: dict[int, GraphNode] = field(init=False, repr=False)
+    _into: dict[int, list[GraphEdge]] = field(init=False, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "_by_index", {node.index: node for node in self.nodes})
-
-    @property
-    def evaluated(self) -> bool:
-        return self.point is not None
+        self._by_index = {node.index: node for node in self.nodes}
+        self._into = {}
+        for edge in self.edges:
+            self._into.setdefault(edge.target, []).append(edge)
 
     def node(self, index: int) -> GraphNode:
         return self._by_index[index]
 
     def arguments(self, index: int) -> list[GraphEdge]:
         """The edges into node ``index``, in argument order."""
-        return self._edges_into().get(index, [])
-
-    def _edges_into(self) -> dict[int, list[GraphEdge]]:
-        cached = getattr(self, "_into", None)
-        if cached is None:
-            cached = {}
-            for edge in self.edges:
-                cached.setdefault(edge.target, []).append(edge)
-            object.__setattr__(self, "_into", cached)
-        return cached
+        return self._into.get(index, [])
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"expression": self.expression,
@@ -154,5 +146,5 @@ def graph_of(program, point: dict[str, float] | None = None) -> tuple[Graph, lis
     if point is None:
         return build_graph(program.text, program.tape), []
     result = program.gradient(point)
-    return build_graph(program.text, program.tape, result.evaluation, result.point), \
-        list(result.warnings)
+    graph = build_graph(program.text, program.tape, result.evaluation, result.point)
+    return graph, list(result.warnings)

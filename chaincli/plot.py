@@ -62,7 +62,9 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
                           f"{wrt} in [{format_number(start)}, {format_number(stop)}]"
                           + (f" with {where}" if where else ""))
     derivative = np.asarray(result.gradient[wrt], dtype=float)
-    warnings = []
+    warnings = [Notice("unused-value", f"{name} is not a variable of the expression; its "
+                       "value is ignored", variables=(name,))
+                for name in point if name not in program.tape.variable_index]
     for name, array in (("f", values), (f"the derivative of f by {wrt}", derivative)):
         missing = int(samples - np.isfinite(array).sum())
         if missing:

@@ -95,7 +95,7 @@ def to_mermaid(graph: Graph) -> str:
 
 # ----- Terminal tree -----
 
-def _tree_label(graph: Graph, node: GraphNode, user: GraphNode | None,
+def _tree_label(node: GraphNode, user: GraphNode | None,
                 partial: float | None, glyphs: Glyphs) -> Text:
     text = Text(printable(node_title(node)), style="bold")
     if node.value is not None:
@@ -112,7 +112,7 @@ def graph_tree(graph: Graph, glyphs: Glyphs, max_lines: int = MAX_TREE_LINES,
                max_depth: int = MAX_TREE_DEPTH) -> tuple[Tree, int]:
     """The tree under the output, and how many nodes it leaves out."""
     root_node = graph.node(graph.output)
-    root = Tree(_tree_label(graph, root_node, None, None, glyphs))
+    root = Tree(_tree_label(root_node, None, None, glyphs))
     drawn = {graph.output}
     cut: set[int] = set()   # drawn without their arguments
     lines = 1
@@ -129,13 +129,13 @@ def graph_tree(graph: Graph, glyphs: Glyphs, max_lines: int = MAX_TREE_LINES,
             parent.add(label)
             continue
         if depth >= max_depth and graph.arguments(edge.source):
-            label = _tree_label(graph, node, user, edge.partial, glyphs)
+            label = _tree_label(node, user, edge.partial, glyphs)
             label.append(f"  {glyphs.ellipsis} deeper levels not shown", style="dim")
             parent.add(label)
             cut.add(edge.source)
             continue
         drawn.add(edge.source)
-        branch = parent.add(_tree_label(graph, node, user, edge.partial, glyphs))
+        branch = parent.add(_tree_label(node, user, edge.partial, glyphs))
         stack.extend((branch, child, depth + 1)
                      for child in reversed(graph.arguments(edge.source)))
     return root, len(graph.nodes) - len(drawn | cut)

@@ -176,3 +176,16 @@ def test_many_samples_draw_the_same_gaps(monkeypatch):
     assert len(drawn) == 2 and all(len(xs) <= 320 for xs in drawn)
     first_defined = float(curve.x[curve.x > 0][0])
     assert all(xs[0] == first_defined and xs[-1] == 1.0 for xs in drawn)
+
+
+def test_colour_only_when_asked():
+    curve = sample_curve(chaincli.compile("x^2"), "x", -1.0, 1.0, 21, {})
+    assert "\x1b[" in plot_text(curve, 60, 20, color=True)
+    assert "\x1b" not in plot_text(curve, 60, 20, color=False)
+
+
+def test_unused_values_are_warned_about(cli):
+    code, out, err = cli("plot", "x^2", "--wrt", "x", "--from", "0", "--to", "1",
+                         "--at", "q=3", "-f", "csv", "--samples", "2")
+    assert code == 0 and out == "x,f,df/dx\n0.0,0.0,0.0\n1.0,1.0,2.0\n"
+    assert "q is not a variable of the expression" in err
