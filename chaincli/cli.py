@@ -179,6 +179,7 @@ def eval_command(
 
 
 from . import cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
+from . import cli_pictures  # noqa: E402,F401 - registers graph, plot
 
 
 def main() -> None:

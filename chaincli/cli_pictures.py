@@ -1,0 +1,155 @@
+"""The picture commands: ``graph`` (the computational graph) and ``plot``.
+
+They register on the one Typer ``app`` of ``chaincli.cli`` (imported at the
+bottom of that module) and share its options, error handling and writers;
+like ``cli.py``, this module only parses arguments, calls the library
+(``chaincli.graph``, ``chaincli.plot``) and picks a renderer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, _handle_errors, _load, _warn,
+                  _write_json, _write_text, app)
+from .errors import ExitStatus, PointError, UsageError
+
+
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+class PlotFormat(str, Enum):
+    text = "text"
+    csv = "csv"
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def graph(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP + " With a point, each node "
+                                 "shows its value and adjoint, each edge its local partial.",
+                                 show_default=False),
+    output_format: GraphFormat = typer.Option(
+        GraphFormat.tree, "--format", "-f",
+        help="tree (in the terminal), dot (Graphviz), mermaid (a flowchart for "
+             "Markdown) or json."),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """The computational graph of EXPR: one node per operation, shared ones once.
+
+    Nodes are named v0 ... vn as in grad's chain-rule tables (variables and
+    let-bound names keep their names); edges go from an input to the operation
+    using it. Render DOT with: chaincli graph EXPR --format dot | dot -Tsvg > g.svg
+
+    Example: chaincli graph "sin(x*y) + cos(x*y)" --at x=1,y=2
+    """
+    from .graph import graph_of
+    if json_flag and output_format not in (GraphFormat.tree, GraphFormat.json):
+        raise UsageError(f"--json and --format {output_format.value} disagree; give one of them")
+    program, point = _load(expr, at)
+    pictured, warnings = graph_of(program, point if at else None)
+    _warn(warnings)
+    if json_flag or output_format is GraphFormat.json:
+        _write_json(pictured.to_dict())
+    elif output_format is GraphFormat.dot:
+        from .render_graph import to_dot
+        _write_text(to_dot(pictured))
+    elif output_format is GraphFormat.mermaid:
+        from .render_graph import to_mermaid
+        _write_text(to_mermaid(pictured))
+    else:
+        from .render_graph import print_graph_tree
+        print_graph_tree(pictured)
+    return ExitStatus.OK
+
+
+def _bound(option: str, text: str) -> float:
+    from .point import parse_value
+    try:
+        return parse_value(option.lstrip("-"), text.strip())
+    except PointError:
+        raise UsageError(f"{option} {text.strip()!r} is not a finite number or constant "
+                         "expression (such as -pi/2)") from None
+
+
+def _plot_size() -> tuple[int, int]:
+    """Width and height: the terminal's, or 80×24 when stdout is not one; COLUMNS wins."""
+    from .terminal import stdout
+    stream = stdout()
+    on_terminal = bool(getattr(stream, "isatty", lambda: False)())
+    width, height = (shutil.get_terminal_size((80, 24)) if on_terminal else (80, 24))
+    height = max(12, min(height - 2, 30)) if on_terminal else height
+    columns = os.environ.get("COLUMNS", "")
+    if columns.strip().isdigit():
+        width = int(columns)
+    return max(40, min(width, 400)), height
+
+
+def _use_colour() -> bool:
+    from .terminal import stdout
+    stream = stdout()
+    return (bool(getattr(stream, "isatty", lambda: False)())
+            and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb")
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def plot(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    wrt: str = typer.Option(..., "--wrt", "-w", help="The variable along the x axis.",
+                            show_default=False),
+    start: str = typer.Option(..., "--from", help="Left end of the interval (a number or "
+                              "constant expression such as -pi).", show_default=False),
+    stop: str = typer.Option(..., "--to", help="Right end of the interval.",
+                             show_default=False),
+    at: List[str] = typer.Option([], "--at", "-a", help="Values of the other variables, "
+                                 "held fixed: y=2 (repeatable), or @point.json.",
+                                 show_default=False),
+    samples: int = typer.Option(201, "--samples", "-n",
+                                help="Evenly spaced sample points, ends included."),
+    output_format: PlotFormat = typer.Option(
+        PlotFormat.text, "--format", "-f",
+        help="text (a plot in the terminal) or csv (x,f,df/dx; empty cells where "
+             "undefined)."),
+):
+    """Plot EXPR and its derivative along one variable, in the terminal or as CSV.
+
+    Where EXPR is undefined the curves have gaps. Not on a terminal, the plot
+    is 80 columns wide (COLUMNS overrides) and has no colour codes.
+
+    Example: chaincli plot "sin(x)" --wrt x --from -3 --to 3
+    """
+    from .plot import sample_curve
+    program, point = _load(expr, at)
+    curve = sample_curve(program, wrt.strip(), _bound("--from", start), _bound("--to", stop),
+                         samples, point)
+    _warn(curve.warnings)
+    if output_format is PlotFormat.csv:
+        from .render_plot import plot_csv
+        _write_text(plot_csv(curve))
+    else:
+        from .render_plot import plot_text
+        from .terminal import stdout
+        width, height = _plot_size()
+        encoding = getattr(stdout(), "encoding", None) or "utf-8"
+        partial = "∂" if _encodes("∂", encoding) else "d"
+        _write_text(plot_text(curve, width, height, _use_colour(), partial))
+    return ExitStatus.OK
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True

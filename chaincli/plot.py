@@ -1,0 +1,74 @@
+"""Sampling a function and its derivative along one variable, for plots.
+
+``sample_curve`` holds every other variable at the given point, spreads the
+samples evenly over ``[start, stop]`` and computes f and ∂f/∂x at all of them
+in one batch sweep (``chaincli.batch``). Where f is undefined (``log(x)`` for
+x ≤ 0) the batch gives NaN; the renderers (``render_plot``) draw those
+samples as gaps and write them as empty CSV cells.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import DomainError, UsageError
+from .evaluate import format_number
+from .results import Notice
+
+# A million samples take about 100 MB in a deep expression's sweep; more is
+# never needed for a picture and is refused rather than slowly computed.
+MAX_SAMPLES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Curve:
+    expression: str
+    wrt: str                    # the variable along the horizontal axis
+    held: dict[str, float]      # the other variables, fixed
+    x: Any                      # NumPy arrays of one length
+    value: Any                  # f, NaN where undefined
+    derivative: Any             # ∂f/∂wrt, NaN where undefined
+    warnings: tuple[Notice, ...] = ()
+
+
+def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
+                 point: Mapping[str, float]) -> Curve:
+    """f and ∂f/∂``wrt`` at ``samples`` evenly spaced points of [start, stop]."""
+    if not start < stop:
+        raise UsageError(f"--from ({format_number(start)}) must be less than --to "
+                         f"({format_number(stop)})")
+    if samples < 2:
+        raise UsageError(f"--samples must be at least 2, not {samples}")
+    if samples > MAX_SAMPLES:
+        raise UsageError(f"--samples must be at most {MAX_SAMPLES:,}, not {samples:,}")
+    if wrt not in program.tape.variable_index:
+        known = ", ".join(program.variables) or "none"
+        raise UsageError(f"--wrt {wrt}: the expression has no variable {wrt} "
+                         f"(its variables: {known})")
+    if wrt in point:
+        raise UsageError(f"{wrt} is the plotted variable; leave it out of --at")
+    if not math.isfinite(stop - start):
+        raise UsageError("the interval is too wide to sample (--to minus --from overflows)")
+    import numpy as np
+    held = {name: point[name] for name in program.variables if name in point}
+    xs = np.linspace(start, stop, samples)
+    result = program.gradient({**held, wrt: xs}, wrt=[wrt])
+    values = np.asarray(result.value, dtype=float)
+    if not np.isfinite(values).any():
+        where = ", ".join(f"{k}={format_number(v)}" for k, v in held.items())
+        raise DomainError(f"{program.text.strip()[:60]} is undefined at every sample of "
+                          f"{wrt} in [{format_number(start)}, {format_number(stop)}]"
+                          + (f" with {where}" if where else ""))
+    derivative = np.asarray(result.gradient[wrt], dtype=float)
+    warnings = [Notice("unused-value", f"{name} is not a variable of the expression; its "
+                       "value is ignored", variables=(name,))
+                for name in point if name not in program.tape.variable_index]
+    for name, array in (("f", values), (f"the derivative of f by {wrt}", derivative)):
+        missing = int(samples - np.isfinite(array).sum())
+        if missing:
+            warnings.append(Notice("domain", f"{name} is undefined or infinite at {missing:,} "
+                                   f"of {samples:,} samples: gaps in the plot, empty cells "
+                                   "in CSV", variables=(wrt,)))
+    return Curve(program.text, wrt, held, xs, values, derivative, tuple(warnings))

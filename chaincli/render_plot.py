@@ -1,0 +1,90 @@
+"""A sampled curve as a terminal plot (plotext) or as CSV.
+
+The plot draws f and ∂f/∂x against x with a legend and axis labels. Each
+run of consecutive finite samples is drawn as its own segment, so where f
+is undefined or infinite the plot has a gap rather than a line across it.
+plotext is imported only here, when a plot is drawn.
+
+CSV has the header ``x,f,df/dx`` and one row per sample; a value that is
+undefined or infinite is an empty cell.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .plot import Curve
+from .terminal import printable
+
+
+def finite_runs(values) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of consecutive finite values (end exclusive)."""
+    runs = []
+    start = None
+    for i, value in enumerate(values):
+        if math.isfinite(value):
+            if start is None:
+                start = i
+        elif start is not None:
+            runs.append((start, i))
+            start = None
+    if start is not None:
+        runs.append((start, len(values)))
+    return runs
+
+
+def thinned(start: int, end: int, limit: int) -> list[int]:
+    """At most ``limit`` indices spread evenly over ``range(start, end)``, both ends kept."""
+    count = end - start
+    if count <= limit:
+        return list(range(start, end))
+    step = (count - 1) / (limit - 1)
+    return [start + round(k * step) for k in range(limit)]
+
+
+def plot_text(curve: Curve, width: int, height: int, color: bool,
+              partial: str = "∂") -> str:
+    """The plot as text of ``width`` × ``height`` characters; ANSI colours if ``color``."""
+    import plotext as plt
+    plt.clear_figure()
+    plt.limitsize(False, False)
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    derivative_name = f"{partial}f/{partial}{curve.wrt}"
+    xs = curve.x.tolist()
+    # The canvas has a few dots per column; more points only cost time
+    # (a million samples would take plotext seconds). Runs end where they end.
+    limit = max(2, 4 * width)
+    for ys, name, marker, colour in ((curve.value.tolist(), "f", "*", "blue"),
+                                     (curve.derivative.tolist(), derivative_name, "+", "red")):
+        for n, (start, end) in enumerate(finite_runs(ys)):
+            kept = thinned(start, end, limit)
+            plt.plot([xs[i] for i in kept], [ys[i] for i in kept], marker=marker,
+                     color=colour, label=name if n == 0 else None)
+    held = ", ".join(f"{k}={v:g}" for k, v in curve.held.items())
+    title = " ".join(printable(curve.expression).split())
+    title = f"f = {title}" + (f"  ({held})" if held else "")
+    if len(title) > width - 4:
+        title = title[:width - 5] + "…"
+    plt.title(title)
+    # The whole interval, also where f is undefined: a gap at the edge shows too.
+    plt.xlim(xs[0], xs[-1])
+    plt.xlabel(curve.wrt)
+    plt.ylabel(f"f, {derivative_name}")
+    text = plt.build()
+    plt.clear_figure()
+    if not color:
+        text = plt.uncolorize(text)
+    # plotext pads every line; trailing blanks are noise in a pipe or a file.
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def _cell(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else ""
+
+
+def plot_csv(curve: Curve) -> str:
+    lines = ["x,f,df/dx"]
+    for x, f, d in zip(curve.x.tolist(), curve.value.tolist(), curve.derivative.tolist()):
+        lines.append(f"{_cell(x)},{_cell(f)},{_cell(d)}")
+    return "\n".join(lines) + "\n"
