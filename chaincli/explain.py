@@ -61,6 +61,9 @@ MAX_SHOWN_STEPS = 6
 # Search steps per variable once a first path is listed (the first path
 # always completes: it costs at most the size of the tape).
 STEP_BUDGET = 100_000
+# ... and for all variables together: a long sum of many variables would
+# otherwise spend the whole per-variable budget on each of them.
+TOTAL_STEP_BUDGET = 250_000
 # Legend entries, trace rows (first and last half kept) and forward sweeps.
 MAX_LEGEND = 60
 MAX_TRACE_ROWS = 60
@@ -358,7 +361,7 @@ def _path_product(evaluation: Evaluation, edges: list[tuple[int, int]]) -> float
 
 def _variable_chain(evaluation: Evaluation, names: Names, variable: str, total: float,
                     count: list[int], users, adjoints: list[float], max_paths: int,
-                    shown_indices: set[int]) -> VariableChain:
+                    shown_indices: set[int], budget: list[int]) -> VariableChain:
     tape = evaluation.tape
     partials = evaluation.partials
     start = tape.variable_index[variable]
@@ -369,7 +372,8 @@ def _variable_chain(evaluation: Evaluation, names: Names, variable: str, total: 
     stack: list[tuple[int, float, tuple | None]] = [(start, 1.0, None)]
     listed: list[list[tuple[int, int]]] = []
     steps = 0
-    while stack and len(listed) < max_paths and (steps < STEP_BUDGET or not listed):
+    allowed = min(STEP_BUDGET, budget[0])
+    while stack and len(listed) < max_paths and (steps < allowed or not listed):
         u, product, link = stack.pop()
         if u == tape.output:
             edges = []
@@ -381,6 +385,7 @@ def _variable_chain(evaluation: Evaluation, names: Names, variable: str, total: 
         for i, k in reversed(users[u]):
             stack.append((i, product * partials[i][k], ((i, k), link)))
             steps += 1
+    budget[0] = max(0, budget[0] - steps)
     unlisted = 0.0
     for u, product, _ in stack:
         if adjoints[u] != 0.0:  # a zero adjoint passes nothing on
@@ -423,9 +428,10 @@ def chain(result: GradientResult, max_paths: int = DEFAULT_MAX_PATHS) -> Chain:
     users = _users(tape, count)
     wanted = list(result.gradient.items())
     shown_indices: set[int] = set()
+    budget = [TOTAL_STEP_BUDGET]
     variables = tuple(
         _variable_chain(evaluation, names, name, total, count, users, adjoints, max_paths,
-                        shown_indices)
+                        shown_indices, budget)
         for name, total in wanted[:MAX_VARIABLES])
     legend_indices = sorted(i for i in shown_indices if tape.ops[i] not in (VAR, CONST))
     legend = tuple(LegendEntry(names(i), names.definition(i), evaluation.values[i])

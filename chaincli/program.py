@@ -142,7 +142,10 @@ class CompiledExpression:
             self._kink_entries = evaluate.kink_entries(tape)
         notices.extend(_kink_notices(evaluation, names, self._kink_entries))
         notices.extend(_nonfinite_notices(evaluation, gradient))
-        notices.extend(_absorbed_notices(evaluation, gradient))
+        if swept is None:
+            # The compiled sweep hands back every point with a non-finite
+            # partial, so only the interpreter's answers can have absorbed one.
+            notices.extend(_absorbed_notices(evaluation, gradient))
         return GradientResult(self.text, used, values[tape.output], gradient, mode,
                               notices, evaluation)
 

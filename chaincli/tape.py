@@ -72,7 +72,15 @@ class Tape:
         span = self.spans[i]
         if span is None:
             return None
-        text = " ".join(self.source[span[0]:span[1]].split())
+        # Read a window, not the whole span: nested spans hold one another, and
+        # naming every entry of a deep expression must not cost quadratic time.
+        start, end = span
+        window = max(4 * limit, 256)
+        text = " ".join(self.source[start:min(end, start + window)].split())
+        if end - start > window and len(text) <= limit:  # mostly whitespace: read it all
+            text = " ".join(self.source[start:end].split())
+        if end - start > window and len(text) == limit:
+            text += " "  # more follows the window: make the cut below show it
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

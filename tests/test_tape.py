@@ -106,3 +106,14 @@ def test_unnamed_entries_never_take_a_user_name():
     names = [tape.name(i) for i in range(len(tape))]
     assert len(set(names)) == len(names)
     assert "v3" in names
+
+
+@pytest.mark.parametrize("text", ["x + " * 40 + "y", "sin(" * 30 + "x" + ")" * 30,
+                                  "x +" + " " * 2000 + "y", "x*y"])
+def test_source_text_reads_a_window_but_gives_the_same_text(text):
+    tape = tape_of(text)
+    for i in range(len(tape)):
+        span = tape.spans[i]
+        full = " ".join(tape.source[span[0]:span[1]].split())
+        expected = full if len(full) <= 60 else full[:59] + "…"
+        assert tape.source_text(i) == expected
