@@ -191,3 +191,30 @@ def test_scalar_path_does_not_import_numpy():
             "f.gradient({'x': 1.0, 'y': 2.0}, mode='forward');"
             "assert 'numpy' not in sys.modules, 'numpy was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)
+
+
+SMOOTH_XS = np.array([0.7, 1.3, 2.0, 0.4])
+SMOOTH_YS = np.array([1.3, 1.1, 2.0, 0.9])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("text", CORPUS)
+def test_trapped_fast_path_equals_checked_path_and_scalar(text, mode, monkeypatch):
+    from chaincli import batch
+    expr = chaincli.compile(text)
+    point = {k: v for k, v in {"x": SMOOTH_XS, "y": SMOOTH_YS}.items() if k in expr.variables}
+    fast = expr.gradient(point, mode=mode)
+
+    def no_fast_path(*args, **kwargs):
+        raise FloatingPointError("forced")
+    real_sweeps = batch._sweeps
+    monkeypatch.setattr(batch, "_sweeps", lambda *a, checked, **k: (
+        no_fast_path() if not checked else real_sweeps(*a, checked=checked, **k)))
+    checked = expr.gradient(point, mode=mode)
+    assert np.array_equal(fast.value, checked.value, equal_nan=True)
+    for name in expr.variables:
+        assert np.array_equal(fast.gradient[name], checked.gradient[name], equal_nan=True)
+        for k in range(len(SMOOTH_XS)):
+            scalar = scalar_or_none(expr, {n: float(a[k]) for n, a in point.items()}, mode)
+            if scalar is not None and math.isfinite(scalar.gradient[name]):
+                assert close(fast.gradient[name][k], scalar.gradient[name]), (name, k)
