@@ -21,7 +21,7 @@ from typing import Any
 from .evaluate import format_number
 from .primitives import PRIMITIVES
 from .results import Evaluation
-from .tape import CONST, VAR, Tape
+from .tape import CONST, VAR, Tape, reaches_output
 
 
 @dataclass(frozen=True)
@@ -91,17 +91,6 @@ class Graph:
         return data
 
 
-def reachable(tape: Tape) -> list[bool]:
-    """Which entries the output depends on (an unused let-binding is left out)."""
-    used = [False] * len(tape)
-    used[tape.output] = True
-    for i in range(tape.output, -1, -1):
-        if used[i]:
-            for j in tape.args[i]:
-                used[j] = True
-    return used
-
-
 def operation_label(tape: Tape, i: int) -> str:
     """What entry ``i`` does, in a word or a symbol."""
     op = tape.ops[i]
@@ -118,7 +107,7 @@ def operation_label(tape: Tape, i: int) -> str:
 def build_graph(expression: str, tape: Tape, evaluation: Evaluation | None = None,
                 point: dict[str, float] | None = None) -> Graph:
     """The graph of ``tape``; with ``evaluation``, the numbers at its point."""
-    used = reachable(tape)
+    used = reaches_output(tape)
     values = evaluation.values if evaluation else None
     adjoints = evaluation.adjoints if evaluation else None
     partials = evaluation.partials if evaluation else None

@@ -28,7 +28,7 @@ from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult
 from .reverse import adjoint_sweep
 from .syntax import parse
-from .tape import Tape, lower
+from .tape import Tape, lower, reaches_output
 
 MODES = ("reverse", "forward")
 
@@ -182,24 +182,12 @@ def depends_on(tape: Tape, index: int) -> tuple[str, ...]:
     return tuple(name for name in tape.variables if name in found)
 
 
-def _reaches_output(evaluation: Evaluation) -> list[bool]:
-    """Which entries the output depends on (unused let-bindings do not count)."""
-    tape = evaluation.tape
-    used = [False] * len(tape)
-    used[tape.output] = True
-    for i in range(tape.output, -1, -1):
-        if used[i]:
-            for j in tape.args[i]:
-                used[j] = True
-    return used
-
-
 def _kink_notices(evaluation: Evaluation, wrt: list[str], entries=None) -> list[Notice]:
     tape = evaluation.tape
     found = evaluate.kinks(tape, evaluation.values, entries)
     if not found:
         return []
-    used = _reaches_output(evaluation)
+    used = reaches_output(evaluation.tape)
     wanted = set(wrt)
     notices = []
     skipped = 0
@@ -229,7 +217,7 @@ def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> li
     # mode met the inf or NaN that reverse mode's 0·∞ = 0 passed over), any
     # node the output depends on, so a non-finite answer never goes unexplained.
     notices = _name_nonfinite_partials(evaluation, bad, [a != 0.0 for a in adjoints])
-    return notices or _name_nonfinite_partials(evaluation, bad, _reaches_output(evaluation))
+    return notices or _name_nonfinite_partials(evaluation, bad, reaches_output(evaluation.tape))
 
 
 def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],
@@ -273,7 +261,7 @@ def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> lis
     if not finite or not candidates:
         return []
     tape = evaluation.tape
-    used = _reaches_output(evaluation)
+    used = reaches_output(evaluation.tape)
     # reaches[i]: entry i depends on a variable whose partial came out finite.
     reaches = [False] * len(tape)
     for i, inputs in enumerate(tape.args):

@@ -84,6 +84,17 @@ class Tape:
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def reaches_output(tape: Tape) -> list[bool]:
+    """Which entries the output depends on (an unused let-binding does not)."""
+    used = [False] * len(tape)
+    used[tape.output] = True
+    for i in range(tape.output, -1, -1):
+        if used[i]:
+            for j in tape.args[i]:
+                used[j] = True
+    return used
+
+
 class _Builder:
     def __init__(self, source: str):
         self.tape = Tape(source=source)
