@@ -42,6 +42,26 @@ def thinned(start: int, end: int, limit: int) -> list[int]:
     return [start + round(k * step) for k in range(limit)]
 
 
+def y_limits(*series) -> tuple[float, float] | None:
+    """A y range that keeps a pole from flattening everything else, or None.
+
+    Without a pole the range is the data's. When the extremes lie far outside
+    the central 90% of the samples (``1/x`` near 0, ``tan`` near π/2), the
+    range is that central band widened by its own width on each side; curves
+    leave the chart at its edge there, as on a graphing calculator.
+    """
+    import numpy
+    finite = numpy.concatenate([ys[numpy.isfinite(ys)] for ys in series])
+    if finite.size == 0:
+        return None
+    low, high = float(finite.min()), float(finite.max())
+    band_low, band_high = (float(q) for q in numpy.percentile(finite, [5, 95]))
+    band = band_high - band_low
+    if band <= 0 or high - low <= 3 * band:
+        return None
+    return max(low, band_low - band), min(high, band_high + band)
+
+
 def plot_text(curve: Curve, width: int, height: int, color: bool,
               partial: str = "∂") -> str:
     """The plot as text of ``width`` × ``height`` characters; ANSI colours if ``color``."""
@@ -69,6 +89,9 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     plt.title(title)
     # The whole interval, also where f is undefined: a gap at the edge shows too.
     plt.xlim(xs[0], xs[-1])
+    limits = y_limits(curve.value, curve.derivative)
+    if limits is not None:
+        plt.ylim(*limits)
     plt.xlabel(curve.wrt)
     plt.ylabel(f"f, {derivative_name}")
     text = plt.build()

@@ -189,3 +189,16 @@ def test_unused_values_are_warned_about(cli):
                          "--at", "q=3", "-f", "csv", "--samples", "2")
     assert code == 0 and out == "x,f,df/dx\n0.0,0.0,0.0\n1.0,1.0,2.0\n"
     assert "q is not a variable of the expression" in err
+
+
+def test_a_pole_does_not_flatten_the_plot():
+    import numpy as np
+    from chaincli.render_plot import y_limits
+    x = np.linspace(-1, 1, 201)
+    with np.errstate(divide="ignore"):
+        f = 1 / x
+        d = -1 / x ** 2
+    low, high = y_limits(f, d)
+    assert -1e4 < low < -1 and 1 < high < 1e4
+    assert y_limits(np.sin(x), np.cos(x)) is None
+    assert y_limits(np.array([np.nan]), np.array([np.inf])) is None
