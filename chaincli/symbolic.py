@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 from .evaluate import format_number
 from .primitives import PRIMITIVES
 from .syntax import parse
-from .tape import CONST, VAR, Tape, _Builder, lower
+from .tape import CONST, VAR, Tape, TapeBuilder, lower
 
 # The argument names the partial formulas are written in.
 FORMULA_ARGUMENTS = ("a", "b")
@@ -49,7 +49,7 @@ class ExpressionBuilder:
     """Builds a tape entry by entry, hash-consed and simplified as it goes."""
 
     def __init__(self) -> None:
-        self._builder = _Builder(source="")
+        self._builder = TapeBuilder(source="")
         self.tape = self._builder.tape
 
     # ----- Leaves -----

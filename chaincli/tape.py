@@ -95,7 +95,12 @@ def reaches_output(tape: Tape) -> list[bool]:
     return used
 
 
-class _Builder:
+class TapeBuilder:
+    """Appends entries to a new tape, merging identical ones (hash-consing).
+
+    Lowering uses it, and so does symbolic differentiation, whose derivative
+    tapes share subexpressions the same way."""
+
     def __init__(self, source: str):
         self.tape = Tape(source=source)
         self._memo: dict[tuple, int] = {}
@@ -136,7 +141,7 @@ class _Builder:
 
 def lower(program: Program) -> Tape:
     """Lower a parsed program to a tape, resolving names and checking calls."""
-    builder = _Builder(program.source)
+    builder = TapeBuilder(program.source)
     bound: dict[str, int] = {}
     bound_at: dict[str, tuple[int, int]] = {}
     for let in program.lets:
@@ -162,7 +167,7 @@ def _check_bindable(name: str, span, bound_at, source: str) -> None:
                                source=source, span=span)
 
 
-def _lower_expr(root, builder: _Builder, bound: dict[str, int], source: str) -> int:
+def _lower_expr(root, builder: TapeBuilder, bound: dict[str, int], source: str) -> int:
     # Post-order walk on an explicit stack: a node is pushed once to visit its
     # children and once more to emit it after they have been lowered.
     results: list[int] = []
@@ -209,7 +214,7 @@ def _lower_expr(root, builder: _Builder, bound: dict[str, int], source: str) -> 
     return results[-1]
 
 
-def _lower_name(node: Name, builder: _Builder, bound: dict[str, int], source: str) -> int:
+def _lower_name(node: Name, builder: TapeBuilder, bound: dict[str, int], source: str) -> int:
     if node.name in bound:
         return bound[node.name]
     if node.name in CONSTANTS:
