@@ -90,8 +90,19 @@ def guarded(request: dict) -> int:
     return run_guarded(lambda: run(request))
 
 
+def _interrupted(signum, frame) -> None:
+    # Ctrl-C may come while modules are still being imported, before any
+    # handler of ours could catch KeyboardInterrupt: stop at once, one line.
+    try:
+        os.write(2, b"Interrupted\n")
+    finally:
+        os._exit(130)
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+    signal.signal(signal.SIGINT, _interrupted)
     request = recognize(sys.argv[1:])
     if request is None:
         from .cli import main as framework_main
