@@ -75,11 +75,14 @@ def broadcast_point(tape: Tape, point: Mapping[str, Any]):
     return dict(zip(tape.variables, flat)), shape, size
 
 
-def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = True):
+def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = True,
+           release: list[list[int]] | None = None):
     """Values of every entry (arrays or scalars), and the mask of bad elements.
 
     Unchecked (under floating-point traps, see ``gradient``) nothing is
-    flagged: a bad element would have raised ``FloatingPointError``."""
+    flagged: a bad element would have raised ``FloatingPointError``. With a
+    ``release`` plan (``reverse_release_plan``) values no later step reads are
+    dropped as soon as the sweep is past them: they become None."""
     np = _numpy()
     values: list[Any] = [None] * len(tape)
     ops, args, consts, labels = tape.ops, tape.args, tape.consts, tape.labels
@@ -98,10 +101,43 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
         values[i] = result
         if checked and not np.isfinite(np.sum(result)):
             flagged.append(result)
+        if release is not None:
+            for j in release[i]:
+                values[j] = None
     bad = np.zeros(size, dtype=bool)
     for result in flagged:
         bad |= ~np.isfinite(result)
     return values, bad
+
+
+def reverse_release_plan(tape: Tape) -> list[list[int]]:
+    """``plan[i]``: entries whose values nothing reads once entry ``i`` is computed.
+
+    The reverse sweep reads the arguments of an entry whose partials read
+    their arguments, and the value of one whose partials read its output
+    (the primitive table says which); the output's value is the answer. The
+    rest are needed only until their last use in the primal sweep, so a batch
+    keeps about as many arrays alive as the same code written by hand."""
+    count = len(tape)
+    keep = [False] * count
+    keep[tape.output] = True
+    last_use = [-1] * count
+    for i, op in enumerate(tape.ops):
+        prim = PRIMITIVES.get(op)
+        if prim is None:
+            keep[i] = True  # inputs and constants are not the sweep's to free
+            continue
+        if prim.partials_read_output:
+            keep[i] = True
+        for j in tape.args[i]:
+            last_use[j] = i
+            if prim.partials_read_arguments:
+                keep[j] = True
+    plan: list[list[int]] = [[] for _ in range(count)]
+    for j in range(count):
+        if not keep[j] and last_use[j] >= 0:
+            plan[last_use[j]].append(j)
+    return plan
 
 
 def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
@@ -246,7 +282,8 @@ def gradient(program, point: Mapping[str, Any], mode: str,
 
 def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked: bool):
     """The value and gradient arrays (and, checked, the mask of bad elements)."""
-    values, bad = primal(tape, arrays, size, checked)
+    plan = reverse_release_plan(tape) if mode == "reverse" else None
+    values, bad = primal(tape, arrays, size, checked, plan)
     output_value = values[tape.output]
     if mode == "reverse":
         adjoint, owned = adjoint_sweep(tape, values)

@@ -74,6 +74,11 @@ class Primitive:
     # only name they may use.
     code: str | None = None
     partial_code: tuple[str | None, ...] | None = None
+    # What the partials read: the arguments (not for + - and constant
+    # partials) and the output (exp, sqrt, tanh, ...). A batch reverse sweep
+    # frees every array no partial will read (tests/test_batch.py checks these).
+    partials_read_arguments: bool = True
+    partials_read_output: bool = False
 
     @property
     def vector_value(self) -> Callable[..., object]:
@@ -304,11 +309,13 @@ _TABLE: list[Primitive] = [
     Primitive("add", 2, lambda a, b: a + b,
               (lambda a, b, out: 1.0, lambda a, b, out: 1.0),
               ("1", "1"), "{a} + {b}", symbol="+", precedence=10,
-              code="{a} + {b}", partial_code=("1.0", "1.0")),
+              code="{a} + {b}", partial_code=("1.0", "1.0"),
+              partials_read_arguments=False),
     Primitive("sub", 2, lambda a, b: a - b,
               (lambda a, b, out: 1.0, lambda a, b, out: -1.0),
               ("1", "-1"), "{a} - {b}", symbol="-", precedence=10,
-              code="{a} - {b}", partial_code=("1.0", "-1.0")),
+              code="{a} - {b}", partial_code=("1.0", "-1.0"),
+              partials_read_arguments=False),
     Primitive("mul", 2, lambda a, b: a * b,
               (lambda a, b, out: b, lambda a, b, out: a),
               ("b", "a"), "{a} {b}", symbol="*", precedence=20,
@@ -318,9 +325,11 @@ _TABLE: list[Primitive] = [
               ("1/b", "-a/b^2"), r"\frac{{{a}}}{{{b}}}", symbol="/", precedence=20,
               domain=_nonzero_divisor,
               smooth_region=((-3.0, 3.0), (0.5, 3.0)),
-              code="{a} / {b}", partial_code=("1.0 / {b}", "-{out} / {b}")),
+              code="{a} / {b}", partial_code=("1.0 / {b}", "-{out} / {b}"),
+              partials_read_output=True),
     Primitive("neg", 1, lambda a: -a, (lambda a, out: -1.0,), ("-1",), "-{a}",
-              symbol="-", precedence=30, code="-{a}", partial_code=("-1.0",)),
+              symbol="-", precedence=30, code="-{a}", partial_code=("-1.0",),
+              partials_read_arguments=False),
     Primitive("pow", 2, math.pow,
               (_pow_partial_base, _pow_partial_exponent),
               ("b*a^(b - 1)", "a^b*log(a)"), "{a}^{{{b}}}",
@@ -328,7 +337,8 @@ _TABLE: list[Primitive] = [
               domain=_pow_domain,
               smooth_region=((0.2, 3.0), (-2.5, 2.5)),
               array_value=_array_power,
-              array_partials=(_array_pow_partial_base, _array_pow_partial_exponent)),
+              array_partials=(_array_pow_partial_base, _array_pow_partial_exponent),
+              partials_read_output=True),
 
     # ----- Trigonometric -----
     Primitive("sin", 1, math.sin, (lambda a, out: math.cos(a),), ("cos(a)",),
@@ -341,7 +351,8 @@ _TABLE: list[Primitive] = [
               partial_code=("-math.sin({a})",)),
     Primitive("tan", 1, math.tan, (lambda a, out: 1.0 + out * out,), ("1 + tan(a)^2",),
               r"\tan\left({a}\right)", smooth_region=((-1.4, 1.4),),
-              array_value=lambda a: np.tan(a), partial_code=("1.0 + {out} * {out}",)),
+              array_value=lambda a: np.tan(a), partial_code=("1.0 + {out} * {out}",),
+              partials_read_output=True),
     Primitive("asin", 1, math.asin,
               (lambda a, out: safe_div(1.0, math.sqrt(1.0 - a * a)),),
               ("1/sqrt(1 - a^2)",), r"\arcsin\left({a}\right)",
@@ -369,7 +380,8 @@ _TABLE: list[Primitive] = [
               r"\sqrt{{{a}^{{2}} + {b}^{{2}}}}",
               kink=_hypot_kink, smooth_region=((0.3, 3.0), (0.3, 3.0)),
               array_value=lambda a, b: np.hypot(a, b),
-              array_partials=(_array_hypot_partial(0), _array_hypot_partial(1))),
+              array_partials=(_array_hypot_partial(0), _array_hypot_partial(1)),
+              partials_read_output=True),
 
     # ----- Hyperbolic -----
     Primitive("sinh", 1, math.sinh, (lambda a, out: math.cosh(a),), ("cosh(a)",),
@@ -380,7 +392,8 @@ _TABLE: list[Primitive] = [
               array_value=lambda a: np.cosh(a), array_partials=(lambda a, out: np.sinh(a),)),
     Primitive("tanh", 1, math.tanh, (lambda a, out: 1.0 - out * out,), ("1 - tanh(a)^2",),
               r"\tanh\left({a}\right)",
-              array_value=lambda a: np.tanh(a), partial_code=("1.0 - {out} * {out}",)),
+              array_value=lambda a: np.tanh(a), partial_code=("1.0 - {out} * {out}",),
+              partials_read_output=True),
     Primitive("asinh", 1, math.asinh, (lambda a, out: 1.0 / math.sqrt(a * a + 1.0),),
               ("1/sqrt(a^2 + 1)",), r"\operatorname{{arsinh}}\left({a}\right)",
               array_value=lambda a: np.arcsinh(a),
@@ -398,7 +411,8 @@ _TABLE: list[Primitive] = [
 
     # ----- Exponentials and logarithms -----
     Primitive("exp", 1, math.exp, (lambda a, out: out,), ("exp(a)",), r"e^{{{a}}}",
-              array_value=lambda a: np.exp(a), partial_code=("{out}",)),
+              array_value=lambda a: np.exp(a), partial_code=("{out}",),
+              partials_read_output=True),
     Primitive("log", 1, math.log, (lambda a, out: 1.0 / a,), ("1/a",),
               r"\ln\left({a}\right)", domain=_positive("log"),
               smooth_region=((0.1, 5.0),),
@@ -414,12 +428,14 @@ _TABLE: list[Primitive] = [
     Primitive("sqrt", 1, math.sqrt, (lambda a, out: safe_div(0.5, out),),
               ("1/(2*sqrt(a))",), r"\sqrt{{{a}}}", domain=_non_negative,
               smooth_region=((0.1, 5.0),),
-              array_value=lambda a: np.sqrt(a), array_partials=(lambda a, out: 0.5 / out,)),
+              array_value=lambda a: np.sqrt(a), array_partials=(lambda a, out: 0.5 / out,),
+              partials_read_output=True),
     Primitive("cbrt", 1, _cbrt, (lambda a, out: safe_div(1.0, 3.0 * out * out),),
               ("1/(3*cbrt(a)^2)",), r"\sqrt[3]{{{a}}}",
               smooth_region=((0.2, 5.0),),
               array_value=lambda a: np.cbrt(a),
-              array_partials=(lambda a, out: 1.0 / (3.0 * out * out),)),
+              array_partials=(lambda a, out: 1.0 / (3.0 * out * out),),
+              partials_read_output=True),
 
     # ----- Piecewise and activation functions -----
     Primitive("abs", 1, abs, (lambda a, out: _sign(a),), ("sign(a)",),
@@ -429,11 +445,13 @@ _TABLE: list[Primitive] = [
     Primitive("sign", 1, _sign, (lambda a, out: 0.0,), ("0",),
               r"\operatorname{{sgn}}\left({a}\right)", kink=_kink_at_zero("sign"),
               smooth_region=((0.2, 3.0),),
-              array_value=lambda a: np.sign(a)),
+              array_value=lambda a: np.sign(a),
+              partials_read_arguments=False),
     Primitive("step", 1, _step, (lambda a, out: 0.0,), ("0",),
               r"H\left({a}\right)", kink=_kink_at_zero("step"),
               smooth_region=((0.2, 3.0),),
-              array_value=_array_step),
+              array_value=_array_step,
+              partials_read_arguments=False),
     Primitive("relu", 1, lambda a: a if a > 0 else 0.0, (lambda a, out: _step(a),),
               ("step(a)",), r"\operatorname{{relu}}\left({a}\right)",
               kink=_kink_at_zero("relu"), smooth_region=((0.2, 3.0),),
@@ -453,7 +471,8 @@ _TABLE: list[Primitive] = [
               array_partials=(_array_half_sign(-1.0), _array_half_sign(1.0))),
     Primitive("sigmoid", 1, _sigmoid, (lambda a, out: out * (1.0 - out),),
               ("sigmoid(a)*(1 - sigmoid(a))",), r"\sigma\left({a}\right)",
-              array_value=_array_sigmoid, partial_code=("{out} * (1.0 - {out})",)),
+              array_value=_array_sigmoid, partial_code=("{out} * (1.0 - {out})",),
+              partials_read_output=True),
     Primitive("softplus", 1, _softplus, (lambda a, out: _sigmoid(a),), ("sigmoid(a)",),
               r"\operatorname{{softplus}}\left({a}\right)",
               array_value=lambda a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))),
