@@ -110,6 +110,11 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
     return values, bad
 
 
+# Intermediates (in array elements, 8 bytes each) above which the primal
+# sweep of a reverse-mode batch frees what no partial reads: 128 MiB.
+_RELEASE_ABOVE = 16_000_000
+
+
 def reverse_release_plan(tape: Tape) -> list[list[int]]:
     """``plan[i]``: entries whose values nothing reads once entry ``i`` is computed.
 
@@ -282,7 +287,10 @@ def gradient(program, point: Mapping[str, Any], mode: str,
 
 def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked: bool):
     """The value and gradient arrays (and, checked, the mask of bad elements)."""
-    plan = reverse_release_plan(tape) if mode == "reverse" else None
+    # Freeing early saves memory but costs NumPy fresh allocations later:
+    # worth it only when keeping every intermediate would take a lot.
+    plan = (reverse_release_plan(tape)
+            if mode == "reverse" and len(tape) * size > _RELEASE_ABOVE else None)
     values, bad = primal(tape, arrays, size, checked, plan)
     output_value = values[tape.output]
     if mode == "reverse":
