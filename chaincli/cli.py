@@ -11,7 +11,6 @@ imported only when a table is printed, so the JSON path stays light.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from enum import Enum
 from typing import Callable, List, Optional
@@ -20,9 +19,8 @@ import typer
 
 from . import __version__
 from . import commands
-from .cli_io import (_load, _silence_stdout, _warn, _write_json, _write_text,  # noqa: F401
-                     read_expression, read_text_file, run_guarded, stream_points)
-from .errors import ExitStatus, UsageError
+from .cli_io import _write_text, run_guarded
+from .errors import UsageError
 
 app = typer.Typer(
     name="chaincli",
@@ -37,6 +35,13 @@ app = typer.Typer(
 
 
 class Format(str, Enum):
+    table = "table"
+    json = "json"
+    plain = "plain"
+
+
+class GradFormat(str, Enum):
+    """grad's formats: those of every command, and CSV for --points."""
     table = "table"
     json = "json"
     plain = "plain"
@@ -57,7 +62,7 @@ class ExplainView(str, Enum):
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"chaincli {__version__}\n")
+        _write_text(f"chaincli {__version__}\n")
         raise typer.Exit(0)
 
 
@@ -75,7 +80,7 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 EXPR_HELP = "The expression; '-' reads it from stdin, '@file' from a file."
 AT_HELP = ("Values of the variables: x=1,y=2 (repeatable; values may be constant "
            "expressions such as pi/2), or @point.json.")
-FORMAT_HELP = "Output format: table (default), json or plain (csv with grad --points)."
+FORMAT_HELP = "Output format: table (default), json or plain."
 JSON_HELP = "Same as --format json."
 
 
@@ -90,12 +95,17 @@ def _handle_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _output_format(fmt: Optional[Format], json_flag: bool) -> Format:
-    if json_flag and fmt not in (None, Format.json):
+def _output_format(fmt: Optional[Enum], json_flag: bool, default: Enum = Format.table):
+    """The format chosen by --format or --json (which must agree), else ``default``.
+
+    ``fmt`` and ``default`` are members of the command's own format enum,
+    which has a ``json`` member."""
+    json_choice = type(default)("json")
+    if json_flag and fmt not in (None, json_choice):
         raise UsageError(f"--json and --format {fmt.value} disagree; give one of them")
     if json_flag:
-        return Format.json
-    return fmt or Format.table
+        return json_choice
+    return fmt or default
 
 
 # ----- Commands -----
@@ -115,19 +125,21 @@ def grad(
     wrt: Optional[str] = typer.Option(None, "--wrt", "-w",
                                       help="Only these variables, comma-separated.",
                                       show_default=False),
-    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
-                                                   show_default=False),
+    output_format: Optional[GradFormat] = typer.Option(
+        None, "--format", "-f", show_default=False,
+        help="Output format: table (default), json or plain; with --points, json (JSON "
+             "lines) or csv."),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
-    explain_view: ExplainView = typer.Option(
-        ExplainView.paths, "--explain", "-e",
+    explain_view: Optional[ExplainView] = typer.Option(
+        None, "--explain", "-e", show_default=False,
         help="What the table shows besides value and gradient: paths (the chain rule, "
              "path by path), forward (tangent trace, one sweep per variable), reverse "
-             "(adjoint trace, one sweep) or none. JSON gets a chain key unless none, "
-             "and a trace key for forward and reverse."),
-    max_paths: int = typer.Option(16, "--max-paths", min=0, max=10_000,
-                                  help="List at most N paths per variable; the rest "
-                                       "are counted and summed from the adjoints.",
-                                  metavar="N"),
+             "(adjoint trace, one sweep) or none (default: paths). JSON gets a chain "
+             "key unless none, and a trace key for forward and reverse."),
+    max_paths: Optional[int] = typer.Option(
+        None, "--max-paths", min=0, max=10_000, metavar="N", show_default=False,
+        help="List at most N paths per variable (default 16); the rest are counted and "
+             "summed from the adjoints."),
     direction: Optional[str] = typer.Option(
         None, "--direction", "-d", show_default=False,
         help="Also the directional derivative along this vector (x=1,y=0; names left "
@@ -145,18 +157,32 @@ def grad(
 
     Example: chaincli grad "sin(x*y)" --at x=1,y=2 --explain reverse
     """
-    fmt = _output_format(output_format, json_flag)
+    fmt = _output_format(output_format, json_flag, GradFormat.table)
     if points is not None:
-        if fmt not in (Format.json, Format.csv) and output_format is not None:
-            raise UsageError("with --points the output is JSON lines (--json) or CSV "
-                             "(--format csv)")
-        return stream_points(expr, at, points, points_format,
-                             "csv" if fmt is Format.csv else "jsonl", mode.value, wrt)
-    if fmt is Format.csv:
+        _check_points_options(fmt, output_format, explain_view, max_paths, direction)
+        return commands.grad_points(expr, at, points, points_format,
+                                    "csv" if fmt is GradFormat.csv else "jsonl", mode.value,
+                                    wrt)
+    if points_format is not None:
+        raise UsageError("--points-format describes the file of --points; give --points too")
+    if fmt is GradFormat.csv:
         raise UsageError("--format csv is for grad --points")
     return commands.grad(expr, at, mode=mode.value, wrt=wrt, fmt=fmt.value,
-                         explain_view=explain_view.value, max_paths=max_paths,
+                         explain_view=(explain_view or ExplainView.paths).value,
+                         max_paths=16 if max_paths is None else max_paths,
                          direction=direction)
+
+
+def _check_points_options(fmt, output_format, explain_view, max_paths, direction) -> None:
+    """Options that have no meaning for a stream of points are refused, not ignored."""
+    if output_format is not None and fmt not in (GradFormat.json, GradFormat.csv):
+        raise UsageError("with --points the output is JSON lines (--json) or CSV "
+                         "(--format csv)")
+    given = [name for name, value in (("--explain", explain_view), ("--max-paths", max_paths),
+                                      ("--direction", direction)) if value is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} cannot be used with --points; the stream "
+                         "writes values and gradients only")
 
 
 @app.command("eval", context_settings=EXPR_SETTINGS)
@@ -172,10 +198,7 @@ def eval_command(
 
     Example: chaincli eval "u = x*y; sin(u) + u^2" --at x=1,y=2
     """
-    fmt = _output_format(output_format, json_flag)
-    if fmt is Format.csv:
-        raise UsageError("--format csv is for grad --points")
-    return commands.evaluate(expr, at, fmt=fmt.value)
+    return commands.evaluate(expr, at, fmt=_output_format(output_format, json_flag).value)
 
 
 from . import cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
@@ -183,12 +206,7 @@ from . import cli_pictures  # noqa: E402,F401 - registers graph, plot
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted\n")
-        sys.exit(int(ExitStatus.INTERRUPTED))
-    except BrokenPipeError:
-        _silence_stdout()
-        sys.exit(int(ExitStatus.BROKEN_PIPE))
+    """Entry point of the Typer app (``cli_fast.main`` hands it what it does not run)."""
+    # The app exits through SystemExit itself; what escapes it (Ctrl-C, a
+    # closed or full stdout while printing help) gets the usual message.
+    sys.exit(run_guarded(app, passthrough=(SystemExit,)))

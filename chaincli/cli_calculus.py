@@ -14,8 +14,9 @@ from typing import List, Optional
 import typer
 
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
-                  _handle_errors, _load, _output_format, _warn, _write_json, _write_text, app,
-                  read_expression, read_text_file)
+                  _handle_errors, _output_format, app)
+from .cli_io import (_load, _warn, _write_json, _write_text, emit, read_expression,
+                     read_text_file)
 from .errors import ExitStatus, UsageError
 
 
@@ -37,9 +38,9 @@ def diff(
     wrt: str = typer.Option(..., "--wrt", "-w", help="The variable to differentiate by.",
                             show_default=False),
     order: int = typer.Option(1, "--order", "-n", help="Differentiate this many times."),
-    output_format: DiffFormat = typer.Option(
-        DiffFormat.text, "--format", "-f",
-        help="text (chaincli syntax, re-readable), latex, or json."),
+    output_format: Optional[DiffFormat] = typer.Option(
+        None, "--format", "-f", show_default=False,
+        help="text (chaincli syntax, re-readable; the default), latex, or json."),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """The derivative of EXPR as a formula, in chaincli syntax or LaTeX.
@@ -51,13 +52,12 @@ def diff(
     """
     from .calculus import differentiate
     from .program import compile_expression
-    if json_flag and output_format not in (DiffFormat.text, DiffFormat.json):
-        raise UsageError(f"--json and --format {output_format.value} disagree; give one of them")
+    fmt = _output_format(output_format, json_flag, DiffFormat.text)
     program = compile_expression(read_expression(expr))
     result = differentiate(program, wrt.strip(), order)
-    if json_flag or output_format is DiffFormat.json:
+    if fmt is DiffFormat.json:
         _write_json(result.to_dict())
-    elif output_format is DiffFormat.latex:
+    elif fmt is DiffFormat.latex:
         _write_text(result.latex + "\n")
     else:
         _write_text(result.text + "\n")
@@ -86,14 +86,9 @@ def hessian(
     program, point = _load(expr, at)
     result = compute_hessian(program, point, method.value)
     _warn(result.warnings)
-    if fmt is Format.json:
-        _write_json(result.to_dict())
-    elif fmt is Format.plain:
-        from .render_calculus import plain_matrix
-        _write_text(plain_matrix(result.hessian))
-    else:
-        from .render_calculus import print_hessian
-        print_hessian(result)
+    from . import render_calculus as shown
+    emit(fmt.value, result.to_dict, lambda: shown.plain_matrix(result.hessian),
+         lambda: shown.print_hessian(result))
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
@@ -122,14 +117,9 @@ def jacobian(
     point = parse_points(at, read_file=read_text_file)
     result = compute_jacobian(programs, point)
     _warn(result.warnings)
-    if fmt is Format.json:
-        _write_json(result.to_dict())
-    elif fmt is Format.plain:
-        from .render_calculus import plain_matrix
-        _write_text(plain_matrix(result.jacobian))
-    else:
-        from .render_calculus import print_jacobian
-        print_jacobian(result)
+    from . import render_calculus as shown
+    emit(fmt.value, result.to_dict, lambda: shown.plain_matrix(result.jacobian),
+         lambda: shown.print_jacobian(result))
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
@@ -158,12 +148,7 @@ def check(
     result = check_gradient(program, point,
                             DEFAULT_TOLERANCE if tolerance is None else tolerance)
     _warn(result.warnings)
-    if fmt is Format.json:
-        _write_json(result.to_dict())
-    elif fmt is Format.plain:
-        from .render_calculus import plain_check
-        _write_text(plain_check(result))
-    else:
-        from .render_calculus import print_check
-        print_check(result)
+    from . import render_calculus as shown
+    emit(fmt.value, result.to_dict, lambda: shown.plain_check(result),
+         lambda: shown.print_check(result))
     return ExitStatus.OK if result.agree else ExitStatus.MATH_ERROR

@@ -152,6 +152,20 @@ def _write_text(text: str) -> None:
     write_stdout_bytes(encodable(text, encoding).encode(encoding, "replace"))
 
 
+def emit(fmt: str, data: Callable[[], object], plain: Callable[[], str],
+         table: Callable[[], None]) -> None:
+    """Write a result in ``fmt``: JSON of ``data()``, the text ``plain()``, or ``table()``.
+
+    The callables are called only for the format chosen, so a renderer (and
+    Rich under it) is imported only when its output is asked for."""
+    if fmt == "json":
+        _write_json(data())
+    elif fmt == "plain":
+        _write_text(plain())
+    else:
+        table()
+
+
 def _load(expr: str, at: List[str]):
     from .point import parse_points
     from .program import compile_expression
@@ -159,23 +173,3 @@ def _load(expr: str, at: List[str]):
     program = compile_expression(text)
     point = parse_points(at, read_file=read_text_file)
     return program, point
-
-
-def stream_points(expr: str, at: List[str], points: str, points_format: Optional[str],
-                  out_format: str, mode: str, wrt: Optional[str]) -> int:
-    """``grad --points``: every row of a file or stdin, one output line each."""
-    from .point import parse_points
-    from .program import compile_expression
-    from .stream import input_format, read_rows, stream_gradient
-    if points == "-" and expr == "-":
-        raise UsageError("the expression and the points cannot both come from stdin")
-    fmt = input_format(points, points_format)
-    program = compile_expression(read_expression(expr))
-    defaults = parse_points(at, read_file=read_text_file)
-    names = _parse_wrt(wrt)
-    if points == "-":
-        return stream_gradient(program, read_rows(sys.stdin.buffer, fmt), sys.stdout.buffer,
-                               out_format, mode, names, defaults)
-    with open_input(points) as handle:
-        return stream_gradient(program, read_rows(handle, fmt), sys.stdout.buffer,
-                               out_format, mode, names, defaults)

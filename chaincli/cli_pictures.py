@@ -15,8 +15,9 @@ from typing import List, Optional
 
 import typer
 
-from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, _handle_errors, _load, _warn,
-                  _write_json, _write_text, app)
+from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, _handle_errors, _output_format,
+                  app)
+from .cli_io import _load, _warn, _write_json, _write_text
 from .errors import ExitStatus, PointError, UsageError
 
 
@@ -39,10 +40,10 @@ def graph(
     at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP + " With a point, each node "
                                  "shows its value and adjoint, each edge its local partial.",
                                  show_default=False),
-    output_format: GraphFormat = typer.Option(
-        GraphFormat.tree, "--format", "-f",
-        help="tree (in the terminal), dot (Graphviz), mermaid (a flowchart for "
-             "Markdown) or json."),
+    output_format: Optional[GraphFormat] = typer.Option(
+        None, "--format", "-f", show_default=False,
+        help="tree (in the terminal; the default), dot (Graphviz), mermaid (a flowchart "
+             "for Markdown) or json."),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
 ):
     """The computational graph of EXPR: one node per operation, shared ones once.
@@ -54,17 +55,16 @@ def graph(
     Example: chaincli graph "sin(x*y) + cos(x*y)" --at x=1,y=2
     """
     from .graph import graph_of
-    if json_flag and output_format not in (GraphFormat.tree, GraphFormat.json):
-        raise UsageError(f"--json and --format {output_format.value} disagree; give one of them")
+    fmt = _output_format(output_format, json_flag, GraphFormat.tree)
     program, point = _load(expr, at)
     pictured, warnings = graph_of(program, point if at else None)
     _warn(warnings)
-    if json_flag or output_format is GraphFormat.json:
+    if fmt is GraphFormat.json:
         _write_json(pictured.to_dict())
-    elif output_format is GraphFormat.dot:
+    elif fmt is GraphFormat.dot:
         from .render_graph import to_dot
         _write_text(to_dot(pictured))
-    elif output_format is GraphFormat.mermaid:
+    elif fmt is GraphFormat.mermaid:
         from .render_graph import to_mermaid
         _write_text(to_mermaid(pictured))
     else:
@@ -139,17 +139,10 @@ def plot(
         _write_text(plot_csv(curve))
     else:
         from .render_plot import plot_text
-        from .terminal import stdout
+        from .terminal import can_encode, stdout
         width, height = _plot_size()
         encoding = getattr(stdout(), "encoding", None) or "utf-8"
-        partial = "∂" if _encodes("∂", encoding) else "d"
+        partial = "∂" if can_encode("∂", encoding) else "d"
         _write_text(plot_text(curve, width, height, _use_colour(), partial))
     return ExitStatus.OK
 
-
-def _encodes(text: str, encoding: str) -> bool:
-    try:
-        text.encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True

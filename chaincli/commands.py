@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from .cli_io import _load, _parse_wrt, _warn, _write_json, _write_text
-from .errors import ExitStatus
+import sys
+
+from .cli_io import _load, _parse_wrt, _warn, _write_json, _write_text, emit, open_input
+from .errors import ExitStatus, UsageError
 
 
 def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] = None,
@@ -55,12 +57,31 @@ def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
     program, point = _load(expr, at)
     result = program.evaluate(point)
     _warn(result.warnings)
-    if fmt == "json":
-        _write_json({"value": result.value})
-    elif fmt == "plain":
-        from .render_plain import plain_number
-        _write_text(plain_number(result.value) + "\n")
-    else:
+
+    def table() -> None:
         from .render_table import print_value
         print_value(result)
+
+    from .render_plain import plain_number
+    emit(fmt, lambda: {"value": result.value}, lambda: plain_number(result.value) + "\n",
+         table)
     return ExitStatus.OK
+
+
+def grad_points(expr: str, at: List[str], points: str, points_format: Optional[str],
+                out_format: str, mode: str, wrt: Optional[str]) -> int:
+    """``chaincli grad --points``: every row of a file or stdin, one output line each."""
+    from .stream import input_format, read_rows, stream_gradient
+    from .terminal import stdout
+    if points == "-" and expr == "-":
+        raise UsageError("the expression and the points cannot both come from stdin")
+    fmt = input_format(points, points_format)
+    program, defaults = _load(expr, at)
+    names = _parse_wrt(wrt)
+    out = stdout().buffer
+    if points == "-":
+        return stream_gradient(program, read_rows(sys.stdin.buffer, fmt), out, out_format,
+                               mode, names, defaults)
+    with open_input(points) as handle:
+        return stream_gradient(program, read_rows(handle, fmt), out, out_format, mode,
+                               names, defaults)

@@ -53,14 +53,22 @@ def parse_value(name: str, text: str) -> float:
     """A finite float from ``text``: a number or a constant expression."""
     if not text:
         raise PointError(f"--at {name}= has no value")
-    if _DECIMAL.match(text):
-        value = float(text)
-    else:
+    value = parse_decimal(text)
+    if value is None:
         value = _constant_expression(name, text)
     if not math.isfinite(value):
         raise PointError(f"--at {name}={_abbreviate(text)}: the value must be a finite "
                          "number (at most about 1.8e308)")
     return value
+
+
+def parse_decimal(text: str) -> float | None:
+    """``text`` as a float if it is a plain decimal literal (``-1.5e3``), else None.
+
+    ``float()`` alone would also take ``1_000``, ``inf``, ``nan`` and digits
+    of other scripts; every point chaincli reads goes through here."""
+    text = text.strip()
+    return float(text) if _DECIMAL.match(text) else None
 
 
 def _abbreviate(text: str, limit: int = 40) -> str:

@@ -17,7 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from .graph import Graph, GraphNode
-from .render_table import ASCII as ASCII_GLYPHS, Glyphs, glyphs_for, make_console, short_number
+from .render_table import Glyphs, glyphs_for, make_console, short_number
 from .terminal import printable
 
 # The tree stops after this many lines or this deep; the rest is counted.

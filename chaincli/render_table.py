@@ -24,7 +24,7 @@ from rich.text import Text
 from .explain import approximate_count
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
-from .terminal import EncodingSafeStream, encodable, printable, stdout
+from .terminal import EncodingSafeStream, can_encode, encodable, printable, stdout
 
 
 class _Console(Console):
@@ -50,11 +50,8 @@ def make_console(file=None, width: int | None = None) -> Console:
 
 
 def glyphs_for(console: Console) -> Glyphs:
-    try:
-        "".join((UNICODE.partial, UNICODE.arrow, UNICODE.ellipsis)).encode(console.encoding)
-    except (UnicodeEncodeError, LookupError):
-        return ASCII
-    return UNICODE
+    symbols = UNICODE.partial + UNICODE.arrow + UNICODE.ellipsis
+    return UNICODE if can_encode(symbols, console.encoding) else ASCII
 
 
 def _encodable(text: str, console: Console) -> str:

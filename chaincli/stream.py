@@ -22,6 +22,10 @@ from itertools import islice
 from typing import IO, Iterator, Mapping
 
 from .errors import ChaincliError, ExitStatus, PointError, UsageError
+from .jsonout import json_safe
+from .point import parse_decimal
+from .render_plain import plain_number
+from .terminal import write_all
 
 CHUNK_ROWS = 8192
 FORMATS = ("jsonl", "csv")
@@ -146,10 +150,10 @@ def _csv_row(line: int, names: list[str], fields: list[str]) -> Row:
         return Row(line, error=f"{len(fields)} fields where the header has {len(names)}")
     point = {}
     for name, field in zip(names, fields):
-        try:
-            point[name] = float(field)
-        except ValueError:
+        value = parse_decimal(field)
+        if value is None:
             return Row(line, error=f"the value of {name} must be a number, not {field!r}")
+        point[name] = value
     return Row(line, point)
 
 
@@ -162,7 +166,7 @@ class _Writer:
         self.names = names
         if fmt == "csv":
             header = ["line", "value", *(f"d/d{name}" for name in names), "error"]
-            out.write((",".join(header) + "\r\n").encode("ascii"))
+            write_all(out, (",".join(header) + "\r\n").encode("ascii"))
             self.template = "%d," + ",".join(["%s"] * (len(names) + 1)) + ",\r\n"
         else:
             keys = ", ".join(f"{json.dumps(name)}: %s" for name in names)
@@ -174,8 +178,8 @@ class _Writer:
         if value - value == 0.0:  # finite
             return repr(value)
         if self.fmt == "csv":
-            return "nan" if value != value else ("inf" if value > 0 else "-inf")
-        return '"NaN"' if value != value else ('"Infinity"' if value > 0 else '"-Infinity"')
+            return plain_number(value)
+        return json.dumps(json_safe(value))
 
     def result(self, line: int, value: float, partials: list[float]) -> str:
         return self.template % (line, self.number(value), *map(self.number, partials))
@@ -188,8 +192,7 @@ class _Writer:
         return '{"line": %d, "error": %s}\n' % (line, json.dumps(message, ensure_ascii=True))
 
     def write(self, lines: list[str]) -> None:
-        self.out.write("".join(lines).encode("ascii", "backslashreplace"))
-        self.out.flush()
+        write_all(self.out, "".join(lines).encode("ascii", "backslashreplace"))
 
 
 def stream_gradient(program, chunks: Iterator[list[Row]], out: IO[bytes], out_format: str,

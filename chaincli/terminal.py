@@ -45,6 +45,15 @@ def _fallback(error: UnicodeEncodeError) -> tuple[str, int]:
 codecs.register_error(_ERROR_HANDLER, _fallback)
 
 
+def can_encode(text: str, encoding: str | None) -> bool:
+    """Whether ``encoding`` has every character of ``text``."""
+    try:
+        text.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def encodable(text: str, encoding: str | None) -> str:
     """``text`` with the characters ``encoding`` lacks replaced by ASCII stand-ins."""
     if not encoding:
@@ -103,7 +112,12 @@ def stdout() -> object:
 
 def write_stdout_bytes(data: bytes) -> None:
     """All of ``data`` to stdout, then flush; a closed pipe raises BrokenPipeError."""
-    stream = stdout().buffer
+    write_all(stdout().buffer, data)
+
+
+def write_all(stream, data: bytes) -> None:
+    """All of ``data`` to the binary ``stream``, then flush: a raw stream may take
+    only part of a write, and a silent short write would cut a document."""
     view = memoryview(data)
     while view:
         written = stream.write(view)

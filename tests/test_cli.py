@@ -190,3 +190,36 @@ def test_direction_seeds_the_forward_trace(cli):
     assert data["directional_derivative"] == pytest.approx(expected, rel=1e-15)
     assert data["trace"]["rows"][-1]["node"] == "f"
     assert data["trace"]["rows"][-1]["tangents"] == [pytest.approx(expected, rel=1e-15)]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["grad", "--help"],
+                                  ["grad", "x", "--at", "x=1", "--json"]])
+def test_unwritable_stdout_is_one_error_line(args):
+    from conftest import CHAINCLI
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([CHAINCLI, *args], stdout=full, stderr=subprocess.PIPE,
+                              timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith("Error: cannot write the output")
+    assert b"Traceback" not in done.stderr
+
+
+def _readme_commands():
+    """The self-contained ``chaincli`` lines of the README's shell examples."""
+    import re
+    import shlex
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S):
+        for line in block.splitlines():
+            line = line.strip()
+            # Lines that read files or pipes need their inputs; the rest run as written.
+            if line.startswith("chaincli ") and not re.search(r"[|<>@]|\.(jsonl?|csv|txt)\b", line):
+                yield shlex.split(line, comments=True)
+
+
+@pytest.mark.parametrize("words", list(_readme_commands()), ids=" ".join)
+def test_readme_examples_run_verbatim(run, words):
+    code, out, err = run(*words[1:])
+    assert code == 0, err
+    assert out

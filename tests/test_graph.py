@@ -12,7 +12,8 @@ import pytest
 
 import chaincli
 from chaincli.graph import build_graph, graph_of
-from chaincli.render_graph import ASCII_GLYPHS, graph_tree, to_dot, to_mermaid
+from chaincli.render_graph import graph_tree, to_dot, to_mermaid
+from chaincli.render_table import ASCII as ASCII_GLYPHS
 from chaincli.reverse import adjoint_sweep
 from chaincli import evaluate
 

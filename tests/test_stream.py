@@ -120,7 +120,13 @@ def test_rows_stay_aligned_across_chunks(cli, monkeypatch, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["grad", "x", "--points", "p.jsonl", "--format", "plain"], "JSON lines"),
     (["grad", "x", "--at", "x=1", "--format", "csv"], "--format csv is for"),
-    (["eval", "x", "--at", "x=1", "--format", "csv"], "--format csv is for"),
+    (["eval", "x", "--at", "x=1", "--format", "csv"], "'csv' is not one of"),
+    (["hessian", "x^2", "--at", "x=1", "--format", "csv"], "'csv' is not one of"),
+    (["check", "x^2", "--at", "x=1", "--format", "csv"], "'csv' is not one of"),
+    (["grad", "x", "--points", "p.jsonl", "--direction", "x=1"], "--direction cannot be used"),
+    (["grad", "x", "--points", "p.jsonl", "--explain", "reverse", "--max-paths", "3"],
+     "--explain, --max-paths cannot be used with --points"),
+    (["grad", "x", "--at", "x=1", "--points-format", "csv"], "give --points too"),
     (["grad", "x", "--points", "no-such-file.jsonl"], "no such file"),
     (["grad", "-", "--points", "-"], "both come from stdin"),
     (["grad", "x", "--points", "p.txt", "--points-format", "xml"], "jsonl or csv"),
@@ -130,3 +136,14 @@ def test_usage_errors(cli, args, message):
     code, out, err = cli(*args, input="")
     assert code == 2 and out == ""
     assert message in err
+
+
+def test_csv_points_take_plain_decimals_only(cli, tmp_path):
+    # The same literals --at takes: no "1_000", "inf" or digits of other scripts.
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n1_000,1\n\u0661\u0662,1\ninf,1\n2.5e0,1\n")
+    code, out, err = cli("grad", "x*y", "--points", str(points), "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1
+    assert ["error" in row for row in rows] == [True, True, True, False]
+    assert rows[3]["gradient"] == {"x": 1.0, "y": 2.5}
