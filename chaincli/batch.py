@@ -88,8 +88,9 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
     ops, args, consts, labels = tape.ops, tape.args, tape.consts, tape.labels
     # The sum of an entry's elements is non-finite when any element is (or
     # when finite ones overflow): a read-only reduction per entry, and an
-    # elementwise test only for the entries it flags.
-    flagged = []
+    # elementwise test only for the entries it flags, at once, so a released
+    # array is not kept alive for the test.
+    bad = np.zeros(size, dtype=bool)
     for i, op in enumerate(ops):
         if op == VAR:
             result = arrays[labels[i]]
@@ -100,13 +101,10 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
             result = PRIMITIVES[op].vector_value(*(values[j] for j in args[i]))
         values[i] = result
         if checked and not np.isfinite(np.sum(result)):
-            flagged.append(result)
+            bad |= ~np.isfinite(result)
         if release is not None:
             for j in release[i]:
                 values[j] = None
-    bad = np.zeros(size, dtype=bool)
-    for result in flagged:
-        bad |= ~np.isfinite(result)
     return values, bad
 
 

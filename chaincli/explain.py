@@ -348,14 +348,15 @@ def _users(tape: Tape, count: list[int]) -> list[list[tuple[int, int]]]:
     return users
 
 
+def _times(a: float, b: float) -> float:
+    """A product in which zero is exact, as in the sweeps: 0 · ∞ is 0, not NaN."""
+    return 0.0 if a == 0.0 or b == 0.0 else a * b
+
+
 def _path_product(evaluation: Evaluation, edges: list[tuple[int, int]]) -> float:
-    # Multiplied from the output down, as the reverse sweep does; a zero
-    # stays an exact zero even before an infinite partial.
     product = 1.0
     for i, k in edges:
-        if product == 0.0:
-            break
-        product *= evaluation.partials[i][k]
+        product = _times(product, evaluation.partials[i][k])
     return product
 
 
@@ -383,13 +384,12 @@ def _variable_chain(evaluation: Evaluation, names: Names, variable: str, total: 
             listed.append(edges)
             continue
         for i, k in reversed(users[u]):
-            stack.append((i, product * partials[i][k], ((i, k), link)))
+            stack.append((i, _times(product, partials[i][k]), ((i, k), link)))
             steps += 1
     budget[0] = max(0, budget[0] - steps)
     unlisted = 0.0
     for u, product, _ in stack:
-        if adjoints[u] != 0.0:  # a zero adjoint passes nothing on
-            unlisted += adjoints[u] * product
+        unlisted += _times(adjoints[u], product)  # a zero adjoint passes nothing on
     paths = tuple(_path(evaluation, names, edges, start, shown_indices) for edges in listed)
     return VariableChain(variable, total, count[start], paths, unlisted)
 

@@ -181,9 +181,6 @@ class _Style:
     def variable(self, name: str) -> str:
         return name
 
-    def binding_name(self, name: str) -> str:
-        return name
-
     def constant(self, value: float, label: str | None) -> str:
         return label or format_number(value)
 
@@ -217,9 +214,6 @@ class _LatexStyle(_Style):
         base = f"\\{base}" if base in _GREEK else (
             base if len(base) == 1 else rf"\mathrm{{{base}}}")
         return f"{base}_{{{rest}}}" if rest else base
-
-    def binding_name(self, name: str) -> str:
-        return f"{name[0]}_{{{name[1:]}}}"
 
     def constant(self, value: float, label: str | None) -> str:
         if label:
@@ -258,7 +252,8 @@ def to_latex(tape: Tape, output: int | None = None) -> str:
 
 def _print(tape: Tape, output: int, style: _Style) -> str:
     bound, names = _plan(tape, output)
-    shown = {i: style.binding_name(name) for i, name in names.items()}
+    # A bound name prints like a variable: u1 is u_{1}, speed is \mathrm{speed}.
+    shown = {i: style.variable(name) for i, name in names.items()}
     lines = [style.binding(shown[i], _expression(tape, i, shown, style)) for i in bound]
     lines.append(_expression(tape, output, shown, style))
     return style.join(lines)

@@ -19,6 +19,7 @@ are the same either way.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Iterable, Mapping
 
 from . import evaluate
@@ -76,7 +77,7 @@ class CompiledExpression:
         used = {}
         for name in self.tape.variables:
             value = point[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise PointError(f"the value of {name} must be a number, not {value!r}")
             value = float(value)
             if not math.isfinite(value):
@@ -89,7 +90,7 @@ class CompiledExpression:
 
     def value(self, point: Mapping[str, float] | None = None) -> float:
         """The value of the expression at ``point`` (an array for a batch)."""
-        if is_batch(point):
+        if is_batch(point, self.tape.variables):
             from . import batch
             return batch.value(self, point)
         used, _ = self.check_point(point or {})
@@ -115,7 +116,7 @@ class CompiledExpression:
         """
         if mode not in MODES:
             raise PointError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if is_batch(point):
+        if is_batch(point, self.tape.variables):
             from . import batch
             return batch.gradient(self, point, mode, self._wrt(wrt))
         used, notices = self.check_point(point or {})

@@ -79,8 +79,6 @@ class Tape:
         text = " ".join(self.source[start:min(end, start + window)].split())
         if end - start > window and len(text) <= limit:  # mostly whitespace: read it all
             text = " ".join(self.source[start:end].split())
-        if end - start > window and len(text) == limit:
-            text += " "  # more follows the window: make the cut below show it
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

@@ -255,3 +255,13 @@ def test_release_plan_keeps_what_the_reverse_sweep_reads():
     # x*y is read by sin's partial and x^2 by pow's own (exponent) partial;
     # sin(...) feeds only the +, whose partials read nothing, and is freed.
     assert [tape.ops[j] for j in freed] == ["sin"]
+
+
+def test_numpy_scalars_are_numbers_and_unused_lists_do_not_make_a_batch():
+    expr = chaincli.compile("x*2")
+    value = expr.value({"x": np.int64(3)})
+    assert type(value) is float and value == 6.0
+    result = expr.gradient({"x": 1.0, "z": [1.0, 2.0]})
+    assert type(result.value) is float
+    assert [w.kind for w in result.warnings] == ["unused-value"]
+    assert type(expr.value({"x": np.array([1.0, 2.0])})) is np.ndarray

@@ -329,3 +329,15 @@ def test_forward_mode_results_are_explained_from_adjoints_too():
     result = gradient_of("u = x*y; sin(u) + u^2", {"x": 1.0, "y": 2.0}, mode="forward")
     for variable in explain.chain(result).variables:
         assert_sums_to_gradient(variable, result.gradient[variable.variable])
+
+
+@pytest.mark.parametrize("text, max_paths", [("sqrt(0*x)", 16), ("x + 0*sqrt(x)*sqrt(x)", 1)])
+def test_a_zero_factor_is_exact_in_path_products(text, max_paths):
+    # At x = 0 an infinite sqrt partial meets a zero: the sweeps take 0·∞ as 0,
+    # and so must the listed products and the sum of the unlisted paths.
+    result = gradient_of(text, {"x": 0.0})
+    (variable,) = explain.chain(result, max_paths=max_paths).variables
+    products = [path.product for path in variable.paths]
+    assert all(math.isfinite(p) for p in products)
+    assert math.isfinite(variable.unlisted_contribution)
+    assert sum(products) + variable.unlisted_contribution == result.gradient["x"]

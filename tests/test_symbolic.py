@@ -311,3 +311,10 @@ def test_every_primitive_prints_with_compound_arguments(prim):
     assert latex.count(r"\left") == latex.count(r"\right"), latex
     assert "x + y" in latex
     assert prim.arity == 1 or "x^{y}" in latex
+
+
+@pytest.mark.parametrize("name, shown", [("speed", r"\mathrm{speed}"), ("theta2", r"\theta_{2}"),
+                                         ("x_1", "x_{1}")])
+def test_latex_prints_user_bound_names_like_variables(name, shown):
+    latex = to_latex(derivative(tape_of(f"{name} = x*x; {name}*sin({name})"), "x"))
+    assert latex.startswith(shown + " = ")

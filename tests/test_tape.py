@@ -109,7 +109,8 @@ def test_unnamed_entries_never_take_a_user_name():
 
 
 @pytest.mark.parametrize("text", ["x + " * 40 + "y", "sin(" * 30 + "x" + ")" * 30,
-                                  "x +" + " " * 2000 + "y", "x*y"])
+                                  "x +" + " " * 2000 + "y", "x*y",
+                                  "x" * 20 + " +" + " " * 300 + "y" * 37])
 def test_source_text_reads_a_window_but_gives_the_same_text(text):
     tape = tape_of(text)
     for i in range(len(tape)):
