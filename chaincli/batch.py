@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .errors import PointError
+from .errors import DomainError, PointError
 from .primitives import PRIMITIVES
 from .results import GradientResult, Notice
-from .tape import CONST, VAR, Tape
+from .tape import CONST, VAR, Tape, depends_on_variables
 
 
 def _numpy():
@@ -37,12 +37,10 @@ class BatchGradientResult(GradientResult):
         return all(bool(np.isfinite(v).all()) for v in self.gradient.values())
 
     def to_dict(self) -> dict[str, Any]:
-        def listed(array):
-            return array.tolist()
         return {"expression": self.expression,
-                "point": {k: listed(v) for k, v in self.point.items()},
-                "value": listed(self.value),
-                "gradient": {k: listed(v) for k, v in self.gradient.items()},
+                "point": {k: v.tolist() for k, v in self.point.items()},
+                "value": self.value.tolist(),
+                "gradient": {k: v.tolist() for k, v in self.gradient.items()},
                 "mode": self.mode, "warnings": [w.to_dict() for w in self.warnings]}
 
 
@@ -150,7 +148,7 @@ def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
     of ``x^2``) is None: no sweep needs it, and skipping it saves whole-array
     work."""
     partials: list[tuple[Any, ...]] = [()] * len(tape)
-    varies = _varies(tape)
+    varies = depends_on_variables(tape)
     for i, op in enumerate(tape.ops):
         args = tape.args[i]
         if not args:
@@ -179,7 +177,7 @@ def adjoint_sweep(tape: Tape, values: list[Any]) -> tuple[list[Any], list[bool]]
     # factor on as it is, shared, instead of multiplying out a copy.
     owned = [False] * len(tape)
     adjoint[tape.output] = 1.0
-    varies = _varies(tape)
+    varies = depends_on_variables(tape)
     ops, args = tape.ops, tape.args
     for i in range(tape.output, -1, -1):
         a = adjoint[i]
@@ -211,14 +209,6 @@ def adjoint_sweep(tape: Tape, values: list[Any]) -> tuple[list[Any], list[bool]]
             if i != tape.output:
                 values[i] = None    # every reader of it came later on the tape
     return adjoint, owned
-
-
-def _varies(tape: Tape) -> list[bool]:
-    """Which entries depend on some variable."""
-    varies = [False] * len(tape)
-    for i, op in enumerate(tape.ops):
-        varies[i] = op == VAR or any(varies[j] for j in tape.args[i])
-    return varies
 
 
 def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
@@ -300,7 +290,7 @@ def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked:
         partials = local_partials(tape, values)
         found = {name: tangent_sweep(tape, partials, tape.variable_index[name], size)
                  for name in names}
-        fresh = dict.fromkeys(names, False)
+        fresh = dict.fromkeys(names, True)  # each tangent sweep makes its own arrays
     output_is_fresh = tape.ops[tape.output] not in (VAR, CONST)
     value = _full(output_value, size, output_is_fresh)
     gradient = {name: _full(found[name], size, fresh[name]) for name in names}
@@ -338,7 +328,6 @@ def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str
     # Elements with a finite value but a non-finite partial: the scalar path
     # applies the exact-zero rule and its conventions one element at a time.
     np = _numpy()
-    from .errors import DomainError
     odd = np.zeros(bad.shape, dtype=bool)
     for partial in gradient.values():
         if not np.isfinite(np.sum(partial)):

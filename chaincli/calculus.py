@@ -138,10 +138,7 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
     ``direction`` is written like ``--at`` (``x=1,y=0``); names left out are 0.
     One tangent sweep over the partials ``result`` already computed.
     """
-    try:
-        vector = parse_points([direction])
-    except PointError as error:
-        raise PointError(error.message.replace("--at", "--direction")) from None
+    vector = parse_points([direction], option="--direction")
     tape = result.evaluation.tape
     unknown = [name for name in vector if name not in tape.variable_index]
     if unknown:

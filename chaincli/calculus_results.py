@@ -8,7 +8,7 @@ numbers are made JSON-safe later, by ``jsonout``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .results import Notice
@@ -60,10 +60,7 @@ class HessianResult:
     warnings: list[Notice] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expression": self.expression, "point": dict(self.point),
-                "value": self.value, "variables": list(self.variables),
-                "hessian": [list(row) for row in self.hessian], "method": self.method,
-                "warnings": [w.to_dict() for w in self.warnings]}
+        return asdict(self)  # the fields, in order, are the JSON keys
 
     @property
     def all_finite(self) -> bool:
@@ -80,10 +77,7 @@ class JacobianResult:
     warnings: list[Notice] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"outputs": list(self.outputs), "point": dict(self.point),
-                "values": list(self.values), "variables": list(self.variables),
-                "jacobian": [list(row) for row in self.jacobian],
-                "warnings": [w.to_dict() for w in self.warnings]}
+        return asdict(self)  # the fields, in order, are the JSON keys
 
     @property
     def all_finite(self) -> bool:

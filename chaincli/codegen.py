@@ -26,7 +26,7 @@ import math
 from typing import Any, Sequence
 
 from .primitives import PRIMITIVES
-from .tape import CONST, VAR, Tape
+from .tape import CONST, VAR, Tape, depends_on_variables
 
 # Tapes longer than this are left to the interpreter: compiling costs more
 # memory than it saves time.
@@ -43,7 +43,7 @@ class CompiledTape:
     def __init__(self, tape: Tape):
         self.tape = tape
         self._operand = _operands(tape)
-        self._needs = _depends_on_variables(tape)
+        self._needs = depends_on_variables(tape)
         self._value = self._gradient = None
         self.sources: dict[str, str] = {}
 
@@ -172,13 +172,6 @@ def _primal_lines(tape: Tape, operand: list[str], names: dict[str, Any]) -> list
             names[function] = prim.value
             lines.append(f"    v{i} = {function}({', '.join(args)})")
     return lines
-
-
-def _depends_on_variables(tape: Tape) -> list[bool]:
-    needs = [False] * len(tape)
-    for i, op in enumerate(tape.ops):
-        needs[i] = op == VAR or any(needs[j] for j in tape.args[i])
-    return needs
 
 
 def _tuple(items) -> str:

@@ -65,9 +65,16 @@ class InputError(ChaincliError):
 
 
 class DomainError(ChaincliError):
-    """A value outside a function's domain, a pole, or an overflow."""
+    """A value outside a function's domain, a pole, or an overflow.
+
+    ``reason`` is the bare cause (``"division by zero"``), for messages that
+    name the failing expression their own way."""
 
     exit_status = ExitStatus.MATH_ERROR
+
+    def __init__(self, message: str, *, reason: str | None = None, **context):
+        super().__init__(message, **context)
+        self.reason = reason or message
 
 
 def source_context(source: str, span: tuple[int, int], max_width: int = 72) -> str:

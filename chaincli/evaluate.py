@@ -111,4 +111,5 @@ def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list[float],
         if arg_text != number:
             shown.append(f"{arg_text} = {number}")
     where = f" at {', '.join(shown)}" if shown else ""
-    return DomainError(f"{text}: {reason}{where}", source=tape.source, span=tape.spans[i])
+    return DomainError(f"{text}: {reason}{where}", reason=reason, source=tape.source,
+                       span=tape.spans[i])

@@ -49,7 +49,7 @@ from .forward import tangent_sweep
 from .primitives import PRIMITIVES
 from .results import Evaluation, GradientResult
 from .reverse import adjoint_sweep
-from .tape import CONST, VAR, Tape
+from .tape import CONST, VAR, Tape, reaches_output
 
 VIEWS = ("paths", "forward", "reverse", "none")
 
@@ -444,9 +444,8 @@ def chain(result: GradientResult, max_paths: int = DEFAULT_MAX_PATHS) -> Chain:
 
 def _trace_entries(tape: Tape) -> list[int]:
     """The entries a trace shows: inputs and what the output depends on, no constants."""
-    count = path_counts(tape)
-    return [i for i, op in enumerate(tape.ops)
-            if op == VAR or (count[i] and op != CONST)]
+    used = reaches_output(tape)
+    return [i for i, op in enumerate(tape.ops) if op == VAR or (used[i] and op != CONST)]
 
 
 def _cut(entries: list[int]) -> tuple[list[int], int | None]:

@@ -111,11 +111,11 @@ def symbolic_hessian(tape: Tape, point: Mapping[str, float],
                 row.append(evaluate.primal(entry, point)[entry.output])
             except DomainError as error:
                 # The formula's entries have no source text: name the formula instead.
-                reason = error.message.split(": ", 1)[-1].split(" at ")[0]
                 formula = to_text(entry)
                 if len(formula) > 60:
                     formula = formula[:59] + "…"
-                raise DomainError(f"the second derivative by {first} and {second}, "
-                                  f"{formula}, is not defined here: {reason}") from None
+                raise DomainError(f"the second derivative by {first} and {second} is not "
+                                  f"defined here ({error.reason}); it is {formula}",
+                                  reason=error.reason) from None
         hessian.append(row)
     return hessian

@@ -23,41 +23,44 @@ _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII)
 _PAIR_SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)")
 
 
-def parse_points(specs: Iterable[str], read_file=None) -> dict[str, float]:
-    """Merge ``--at`` options into one ``{name: value}`` mapping."""
+def parse_points(specs: Iterable[str], read_file=None, option: str = "--at") -> dict[str, float]:
+    """Merge ``--at`` options into one ``{name: value}`` mapping.
+
+    ``option`` names the option in messages (``--direction`` is written the same way)."""
     point: dict[str, float] = {}
     for spec in specs:
         spec = spec.strip()
         if spec.startswith("@"):
             items = _read_json_point(spec[1:], read_file).items()
         else:
-            items = (_split_pair(pair) for pair in _PAIR_SPLIT.split(spec) if pair.strip())
+            items = (_split_pair(pair, option) for pair in _PAIR_SPLIT.split(spec)
+                     if pair.strip())
         for name, value in items:
             if name in point:
-                raise PointError(f"{name} is given twice in --at")
+                raise PointError(f"{name} is given twice in {option}")
             point[name] = value
     return point
 
 
-def _split_pair(pair: str) -> tuple[str, float]:
+def _split_pair(pair: str, option: str) -> tuple[str, float]:
     if "=" not in pair:
-        raise PointError(f"--at {pair.strip()!r} is not name=value (for example x=1,y=2)")
+        raise PointError(f"{option} {pair.strip()!r} is not name=value (for example x=1,y=2)")
     name, _, text = pair.partition("=")
     name = name.strip()
     if not _NAME.match(name):
-        raise PointError(f"--at {pair.strip()!r}: {name!r} is not a variable name")
-    return name, parse_value(name, text.strip())
+        raise PointError(f"{option} {pair.strip()!r}: {name!r} is not a variable name")
+    return name, parse_value(name, text.strip(), option)
 
 
-def parse_value(name: str, text: str) -> float:
+def parse_value(name: str, text: str, option: str = "--at") -> float:
     """A finite float from ``text``: a number or a constant expression."""
     if not text:
-        raise PointError(f"--at {name}= has no value")
+        raise PointError(f"{option} {name}= has no value")
     value = parse_decimal(text)
     if value is None:
-        value = _constant_expression(name, text)
+        value = _constant_expression(name, text, option)
     if not math.isfinite(value):
-        raise PointError(f"--at {name}={_abbreviate(text)}: the value must be a finite "
+        raise PointError(f"{option} {name}={_abbreviate(text)}: the value must be a finite "
                          "number (at most about 1.8e308)")
     return value
 
@@ -75,19 +78,20 @@ def _abbreviate(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
 
 
-def _constant_expression(name: str, text: str) -> float:
+def _constant_expression(name: str, text: str, option: str) -> float:
     from .program import compile_expression
     try:
         program = compile_expression(text)
         if program.variables:
             short = _abbreviate(text)
-            raise PointError(f"--at {name}={short}: {short!r} is not a number")
+            raise PointError(f"{option} {name}={short}: {short!r} is not a number")
         return program.value({})
     except PointError:
         raise
     except ChaincliError as error:
         short = _abbreviate(text)
-        raise PointError(f"--at {name}={short}: {short!r} is not a number ({error.message})")
+        raise PointError(f"{option} {name}={short}: {short!r} is not a number "
+                         f"({error.message})")
 
 
 def _read_json_point(path: str, read_file) -> dict[str, float]:

@@ -29,7 +29,7 @@ from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult
 from .reverse import adjoint_sweep
 from .syntax import parse
-from .tape import Tape, lower, reaches_output
+from .tape import Tape, depends_on_variables, lower, reaches_output
 
 MODES = ("reverse", "forward")
 
@@ -264,10 +264,7 @@ def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> lis
     tape = evaluation.tape
     used = reaches_output(evaluation.tape)
     # reaches[i]: entry i depends on a variable whose partial came out finite.
-    reaches = [False] * len(tape)
-    for i, inputs in enumerate(tape.args):
-        reaches[i] = (tape.labels[i] in finite if tape.ops[i] == "var"
-                      else any(reaches[j] for j in inputs))
+    reaches = depends_on_variables(tape, finite)
     notices = []
     for i, k in candidates:
         arg = tape.args[i][k]

@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 from .evaluate import format_number
 from .primitives import PRIMITIVES
 from .syntax import parse
-from .tape import CONST, VAR, Tape, TapeBuilder, lower
+from .tape import CONST, VAR, Tape, TapeBuilder, lower, reaches_output
 
 # The argument names the partial formulas are written in.
 FORMULA_ARGUMENTS = ("a", "b")
@@ -78,20 +78,18 @@ class ExpressionBuilder:
                 return simpler
         return self._builder.operation(op, args, None)
 
-    def copy(self, source: Tape, index: int, arguments: dict[str, int] | None = None,
-             image: list[int | None] | None = None) -> int:
-        """Rebuild entry ``index`` of ``source`` here; returns its new index.
+    def copy(self, source: Tape, arguments: dict[str, int] | None = None) -> int:
+        """Rebuild the output of ``source`` (what it depends on) here; its new index.
 
         Variables named in ``arguments`` are replaced by the given entries
-        (how a partial formula's ``a`` and ``b`` are instantiated). ``image``,
-        when given, holds entries already copied and receives the new ones.
+        (how a partial formula's ``a`` and ``b`` are instantiated).
         """
-        needed = _reaches(source, index)
-        image = image if image is not None else [None] * len(source)
-        for i in range(index + 1):
-            if needed[i] and image[i] is None:
+        needed = reaches_output(source)
+        image: list[int | None] = [None] * len(source)
+        for i in range(source.output + 1):
+            if needed[i]:
                 image[i] = self.copy_entry(source, i, image, arguments)
-        return image[index]
+        return image[source.output]
 
     def copy_entry(self, source: Tape, i: int, image: list[int | None],
                    arguments: dict[str, int] | None = None) -> int:
@@ -341,12 +339,12 @@ def derivative(tape: Tape, wrt: str, order: int = 1) -> Tape:
 def simplified(tape: Tape) -> Tape:
     """The same expression rebuilt through the simplifier (the 0th derivative)."""
     builder = ExpressionBuilder()
-    return builder.finish(builder.copy(tape, tape.output))
+    return builder.finish(builder.copy(tape))
 
 
 def _derivative_once(tape: Tape, wrt: str) -> Tape:
     builder = ExpressionBuilder()
-    needed = _reaches(tape, tape.output)
+    needed = reaches_output(tape, tape.output)
     image: list[int | None] = [None] * len(tape)
     tangent: list[int | None] = [None] * len(tape)
     for i in range(tape.output + 1):
@@ -374,25 +372,15 @@ def _derivative_once(tape: Tape, wrt: str) -> Tape:
 def _instantiate(builder: ExpressionBuilder, op: str, k: int,
                  arguments: dict[str, int]) -> int:
     template = partial_template(op, k)
-    return builder.copy(template, template.output, arguments)
+    return builder.copy(template, arguments)
 
 
 # ----- Tape housekeeping -----
 
-def _reaches(tape: Tape, output: int) -> list[bool]:
-    """Which entries ``output`` depends on (itself included)."""
-    needed = [False] * len(tape)
-    needed[output] = True
-    for i in range(output, -1, -1):
-        if needed[i]:
-            for j in tape.args[i]:
-                needed[j] = True
-    return needed
-
 
 def compact(tape: Tape, output: int) -> Tape:
     """A new tape holding only what ``output`` needs, in the same order."""
-    needed = _reaches(tape, output)
+    needed = reaches_output(tape, output)
     renumber: dict[int, int] = {}
     result = Tape(source="")
     for i in range(output + 1):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Container
 
 from .ast_nodes import Binary, Call, Name, Number, Program, Unary
 from .errors import ArityError, UnknownNameError
@@ -82,15 +83,27 @@ class Tape:
         return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def reaches_output(tape: Tape) -> list[bool]:
-    """Which entries the output depends on (an unused let-binding does not)."""
+def reaches_output(tape: Tape, output: int | None = None) -> list[bool]:
+    """Which entries the output (or entry ``output``) depends on, itself included.
+
+    An unused let-binding does not reach the output."""
+    output = tape.output if output is None else output
     used = [False] * len(tape)
-    used[tape.output] = True
-    for i in range(tape.output, -1, -1):
+    used[output] = True
+    for i in range(output, -1, -1):
         if used[i]:
             for j in tape.args[i]:
                 used[j] = True
     return used
+
+
+def depends_on_variables(tape: Tape, names: Container[str] | None = None) -> list[bool]:
+    """Which entries depend on some variable (on one of ``names``, if given)."""
+    depends = [False] * len(tape)
+    for i, op in enumerate(tape.ops):
+        depends[i] = ((names is None or tape.labels[i] in names) if op == VAR
+                      else any(depends[j] for j in tape.args[i]))
+    return depends
 
 
 class TapeBuilder:

@@ -246,6 +246,20 @@ def test_partials_read_only_what_the_table_says(prim):
         shown_out = out if prim.partials_read_output else _Unread()
         got = rule(*shown_args, shown_out)
         assert np.array_equal(np.asarray(got, dtype=float), np.asarray(expected, dtype=float))
+    # ... and what it says they read, some partial does read (else memory is kept for nothing).
+    for flag, hidden in ((prim.partials_read_arguments, "arguments"),
+                         (prim.partials_read_output, "output")):
+        if flag:
+            assert any(_needs(rule, args, out, hidden) for rule in prim.vector_partials), hidden
+
+
+def _needs(rule, args, out, hidden: str) -> bool:
+    shown_args = [_Unread()] * len(args) if hidden == "arguments" else args
+    shown_out = _Unread() if hidden == "output" else out
+    try:
+        return isinstance(rule(*shown_args, shown_out), _Unread)
+    except AssertionError:
+        return True
 
 
 def test_release_plan_keeps_what_the_reverse_sweep_reads():

@@ -166,3 +166,16 @@ def test_relative_error_is_absolute_near_zero():
     assert relative_error(1e-9, 0.0) == 1e-9
     assert math.isclose(relative_error(2e6, 2e6 + 2), 1e-6, rel_tol=1e-5)
     assert math.isnan(relative_error(1.0, math.nan))
+
+
+@pytest.mark.parametrize("text, reason", [("sqrt(x)*y", "division by zero"),
+                                          ("acosh(x)*y", "division by zero"),
+                                          ("cbrt(x)*y", "division by zero")])
+def test_symbolic_hessian_names_why_a_second_derivative_is_undefined(text, reason):
+    point = {"x": 1.0 if "acosh" in text else 0.0, "y": 1.0}
+    with pytest.raises(DomainError) as caught:
+        hessian(chaincli.compile(text), point, "symbolic")
+    message = caught.value.message
+    assert message.startswith("the second derivative by x and x is not defined here "
+                              f"({reason})")
+    assert caught.value.reason == reason

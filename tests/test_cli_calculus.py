@@ -43,6 +43,9 @@ def test_diff_formats(cli):
     (["hessian", "x*y", "--at", "x=1"], "no value for the variable y"),
     (["jacobian", "x", "-", "-", "--at", "x=1"], "stdin"),
     (["grad", "x*y", "--at", "x=1,y=2", "--direction", "q=1"], "--direction names q"),
+    (["grad", "x*y", "--at", "x=1,y=2", "--direction", "x"], "--direction 'x' is not name=value"),
+    (["grad", "x*y", "--at", "x=1,y=2", "--direction", "x=abc"], "--direction x=abc"),
+    (["grad", "x*y", "--at", "x=1,y=2", "--direction", ""], "needs at least one component"),
 ])
 def test_usage_errors_exit_2(cli, args, message):
     code, out, err = cli(*args)
