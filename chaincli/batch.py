@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .errors import DomainError, PointError
+from .errors import DomainError, PointError, missing_values
 from .primitives import PRIMITIVES
 from .results import GradientResult, Notice
 from .tape import CONST, VAR, Tape, depends_on_variables
@@ -49,8 +49,7 @@ def broadcast_point(tape: Tape, point: Mapping[str, Any]):
     np = _numpy()
     missing = [name for name in tape.variables if name not in point]
     if missing:
-        noun = "variable" if len(missing) == 1 else "variables"
-        raise PointError(f"no value for the {noun} {', '.join(missing)}")
+        raise missing_values(missing)
     arrays = []
     for name in tape.variables:
         value = point[name]

@@ -13,12 +13,12 @@ from typing import Any, Mapping, Sequence
 from . import evaluate
 from .calculus_results import (CheckResult, CheckRow, DerivativeResult, HessianResult,
                                JacobianResult)
-from .errors import DomainError, PointError, UsageError
+from .errors import DomainError, PointError, UsageError, unknown_names
 from .forward import directional_derivative as _directional_sweep
 from .hessian import forward_over_reverse, symbolic_hessian
 from .point import parse_points
 from .program import CompiledExpression
-from .results import GradientResult, Notice
+from .results import GradientResult, Notice, unused_values
 from .symbolic import derivative, simplified
 
 HESSIAN_METHODS = ("ad", "symbolic")
@@ -36,11 +36,8 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> Deri
     """The ``order``-th derivative of ``program`` with respect to ``wrt``, as text."""
     if not 0 <= order <= MAX_ORDER:
         raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
-    if wrt not in program.tape.variable_index:
-        # A variable the expression does not use has derivative 0; a typo is likelier.
-        known = ", ".join(program.variables) or "none"
-        raise UsageError(f"--wrt {wrt}: the expression does not use {wrt} "
-                         f"(its variables: {known})")
+    # A variable the expression does not use has derivative 0; a typo is likelier.
+    program.require_variables([wrt], "--wrt")
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
 
@@ -77,9 +74,7 @@ def jacobian(programs: Sequence[CompiledExpression],
         rows.append([result.gradient.get(name, 0.0) for name in variables])
         values.append(result.value)
         warnings.extend(result.warnings)
-    warnings.extend(Notice("unused-value", f"{name} is not a variable of any expression; "
-                           "its value is ignored", variables=(name,))
-                    for name in point if name not in variables)
+    warnings.extend(unused_values(point, variables, "any expression"))
     used = {name: float(point[name]) for name in variables}
     return JacobianResult([p.text for p in programs], used, values, variables, rows, warnings)
 
@@ -142,9 +137,7 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
     tape = result.evaluation.tape
     unknown = [name for name in vector if name not in tape.variable_index]
     if unknown:
-        known = ", ".join(tape.variables) or "none"
-        raise PointError(f"--direction names {', '.join(unknown)}, which the expression "
-                         f"does not use (its variables: {known})")
+        raise unknown_names("--direction", unknown, tape.variables)
     if not vector:
         raise PointError("--direction needs at least one component, such as x=1")
     full = {name: vector.get(name, 0.0) for name in tape.variables}

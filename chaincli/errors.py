@@ -77,6 +77,20 @@ class DomainError(ChaincliError):
         self.reason = reason or message
 
 
+def missing_values(names: list[str]) -> PointError:
+    """The error for variables that were given no value."""
+    given = ",".join(f"{name}=…" for name in names)
+    noun, pronoun = ("variable", "it") if len(names) == 1 else ("variables", "them")
+    return PointError(f"no value for the {noun} {', '.join(names)}; "
+                      f"give {pronoun} with --at {given}")
+
+
+def unknown_names(option: str, unknown: list[str], known: list[str]) -> PointError:
+    """The error for an option naming variables the expression does not use."""
+    return PointError(f"{option} names {', '.join(unknown)}, which the expression does not "
+                      f"use (its variables: {', '.join(known) or 'none'})")
+
+
 def source_context(source: str, span: tuple[int, int], max_width: int = 72) -> str:
     """Two lines: the source line around ``span`` and carets beneath it.
 

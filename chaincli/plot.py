@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from .errors import DomainError, UsageError
 from .evaluate import format_number
-from .results import Notice
+from .results import Notice, unused_values
 
 # A million samples take about 100 MB in a deep expression's sweep; more is
 # never needed for a picture and is refused rather than slowly computed.
@@ -43,10 +43,7 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
         raise UsageError(f"--samples must be at least 2, not {samples}")
     if samples > MAX_SAMPLES:
         raise UsageError(f"--samples must be at most {MAX_SAMPLES:,}, not {samples:,}")
-    if wrt not in program.tape.variable_index:
-        known = ", ".join(program.variables) or "none"
-        raise UsageError(f"--wrt {wrt}: the expression has no variable {wrt} "
-                         f"(its variables: {known})")
+    program.require_variables([wrt], "--wrt")
     if wrt in point:
         raise UsageError(f"{wrt} is the plotted variable; leave it out of --at")
     if not math.isfinite(stop - start):
@@ -62,9 +59,7 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
                           f"{wrt} in [{format_number(start)}, {format_number(stop)}]"
                           + (f" with {where}" if where else ""))
     derivative = np.asarray(result.gradient[wrt], dtype=float)
-    warnings = [Notice("unused-value", f"{name} is not a variable of the expression; its "
-                       "value is ignored", variables=(name,))
-                for name in point if name not in program.tape.variable_index]
+    warnings = unused_values(point, program.tape.variable_index)
     for name, array in (("f", values), (f"the derivative of f by {wrt}", derivative)):
         missing = int(samples - np.isfinite(array).sum())
         if missing:

@@ -24,9 +24,9 @@ from typing import Iterable, Mapping
 
 from . import evaluate
 from .batch_point import is_batch
-from .errors import PointError
+from .errors import PointError, missing_values, unknown_names
 from .forward import forward_gradient
-from .results import Evaluation, GradientResult, Notice, ValueResult
+from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
 from .reverse import adjoint_sweep
 from .syntax import parse
 from .tape import Tape, depends_on_variables, lower, reaches_output
@@ -70,10 +70,7 @@ class CompiledExpression:
         """The point restricted to the variables, and notices for ignored names."""
         missing = [name for name in self.tape.variables if name not in point]
         if missing:
-            given = ",".join(f"{name}=…" for name in missing)
-            noun = "variable" if len(missing) == 1 else "variables"
-            raise PointError(f"no value for the {noun} {', '.join(missing)}; "
-                             f"give {'it' if len(missing) == 1 else 'them'} with --at {given}")
+            raise missing_values(missing)
         used = {}
         for name in self.tape.variables:
             value = point[name]
@@ -83,10 +80,7 @@ class CompiledExpression:
             if not math.isfinite(value):
                 raise PointError(f"the value of {name} must be a finite number")
             used[name] = value
-        notices = [Notice("unused-value", f"{name} is not a variable of the expression; "
-                          "its value is ignored", variables=(name,))
-                   for name in point if name not in self.tape.variable_index]
-        return used, notices
+        return used, unused_values(point, self.tape.variable_index)
 
     def value(self, point: Mapping[str, float] | None = None) -> float:
         """The value of the expression at ``point`` (an array for a batch)."""
@@ -154,12 +148,14 @@ class CompiledExpression:
         if wrt is None:
             return list(self.tape.variables)
         names = list(dict.fromkeys(wrt))
+        self.require_variables(names, "--wrt")
+        return names
+
+    def require_variables(self, names: Iterable[str], option: str) -> None:
+        """A ``PointError`` naming ``option`` when a name is not a variable here."""
         unknown = [name for name in names if name not in self.tape.variable_index]
         if unknown:
-            known = ", ".join(self.tape.variables) or "none"
-            raise PointError(f"--wrt names {', '.join(unknown)}, which the expression does "
-                             f"not use (its variables: {known})")
-        return names
+            raise unknown_names(option, unknown, self.tape.variables)
 
 
 def compile_expression(text: str) -> CompiledExpression:
@@ -231,21 +227,27 @@ def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],
         for k, partial in enumerate(evaluation.partials[i]):
             if math.isfinite(partial):
                 continue
-            arg = tape.args[i][k]
-            variables = tuple(v for v in depends_on(tape, arg) if v in bad)
+            variables = tuple(v for v in depends_on(tape, tape.args[i][k]) if v in bad)
             if not variables:
                 continue
-            kind = "infinite" if math.isinf(partial) else "undefined (NaN)"
-            text = tape.source_text(i)
-            arg_text = tape.source_text(arg, limit=40) or tape.name(arg)
-            value = evaluate.format_number(evaluation.values[arg])
-            notices.append(Notice(
-                "nonfinite-derivative",
-                f"{text}: its derivative with respect to {arg_text} is {kind} at "
-                f"{arg_text} = {value}, so the gradient is not finite there",
-                tape.name(i), text, variables))
+            notices.append(_partial_notice(evaluation, i, k, variables,
+                                           ", so the gradient is not finite there"))
             break
     return notices
+
+
+def _partial_notice(evaluation: Evaluation, i: int, k: int, variables: tuple[str, ...],
+                    consequence: str) -> Notice:
+    """A notice that entry ``i``'s partial by its argument ``k`` is not finite."""
+    tape = evaluation.tape
+    arg = tape.args[i][k]
+    kind = "infinite" if math.isinf(evaluation.partials[i][k]) else "undefined (NaN)"
+    text = tape.source_text(i)
+    arg_text = tape.source_text(arg, limit=40) or tape.name(arg)
+    value = evaluate.format_number(evaluation.values[arg])
+    return Notice("nonfinite-derivative",
+                  f"{text}: its derivative with respect to {arg_text} is {kind} at "
+                  f"{arg_text} = {value}{consequence}", tape.name(i), text, variables)
 
 
 def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> list[Notice]:
@@ -272,14 +274,8 @@ def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> lis
             continue
         if len(notices) == _MAX_NODE_NOTICES:
             break
-        kind = "infinite" if math.isinf(partials[i][k]) else "undefined (NaN)"
-        text = tape.source_text(i)
-        arg_text = tape.source_text(arg, limit=40) or tape.name(arg)
-        value = evaluate.format_number(evaluation.values[arg])
         variables = tuple(v for v in depends_on(tape, arg) if v in finite)
-        notices.append(Notice(
-            "nonfinite-derivative",
-            f"{text}: its derivative with respect to {arg_text} is {kind} at {arg_text} = "
-            f"{value}; it meets a zero factor in the chain rule and counts as 0 there "
-            "(0·∞ = 0)", tape.name(i), text, variables))
+        notices.append(_partial_notice(
+            evaluation, i, k, variables,
+            "; it meets a zero factor in the chain rule and counts as 0 there (0·∞ = 0)"))
     return notices

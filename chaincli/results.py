@@ -27,6 +27,12 @@ class Notice:
                 "expression": self.expression, "variables": list(self.variables)}
 
 
+def unused_values(point, known, where: str = "the expression") -> list[Notice]:
+    """Notices for the names of ``point`` that are not in ``known``."""
+    return [Notice("unused-value", f"{name} is not a variable of {where}; its value is "
+                   "ignored", variables=(name,)) for name in point if name not in known]
+
+
 class Evaluation:
     """Everything one evaluation computed on the tape, for explanations.
 

@@ -36,7 +36,7 @@ def test_diff_formats(cli):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["diff", "sin(x)", "--wrt", "y"], "does not use y"),
+    (["diff", "sin(x)", "--wrt", "y"], "--wrt names y, which the expression does not use"),
     (["diff", "sin(x", "--wrt", "x"], "ends too early"),
     (["diff", "sin(x)", "--wrt", "x", "--order", "21"], "--order"),
     (["diff", "sin(x)", "--wrt", "x", "--format", "latex", "--json"], "disagree"),

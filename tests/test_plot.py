@@ -123,7 +123,7 @@ def test_log_on_minus_one_to_one_leaves_the_left_half_empty(cli):
     (["--from", "0", "--to", "1", "--samples", "1"], 2, "at least 2"),
     (["--from", "0", "--to", "1", "--samples", "2000000"], 2, "at most"),
     (["--from", "zero", "--to", "1"], 2, "--from 'zero'"),
-    (["--from", "0", "--to", "1", "--wrt", "z"], 2, "no variable z"),
+    (["--from", "0", "--to", "1", "--wrt", "z"], 2, "--wrt names z, which the expression"),
     (["--from", "0", "--to", "1", "--at", "x=1"], 2, "plotted variable"),
 ])
 def test_usage_errors(cli, args, code, message):
