@@ -4,7 +4,7 @@
 returns a ``Graph``: one node per tape entry the output depends on, in tape
 order, and one edge per argument use, from the input to the operation that
 uses it. A node is called by its tape name (``v0 … vn``, or its variable or
-let-bound name), the same names the chain-rule tables use. Because the tape
+let-bound name), as in the chain-rule tables, which call the output ``f``. Because the tape
 is hash-consed, a shared subexpression is one node with several users.
 
 At a point each node carries its value and its adjoint ∂output/∂node, and
