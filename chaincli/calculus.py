@@ -51,8 +51,7 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
     evaluation = first.evaluation
     variables = program.variables
     if method == "ad":
-        matrix = forward_over_reverse(program.tape, evaluation.values, evaluation.partials,
-                                      variables)
+        matrix = forward_over_reverse(evaluation, variables)
     else:
         matrix = symbolic_hessian(program.tape, first.point, variables)
     warnings = list(first.warnings)

@@ -48,7 +48,6 @@ from .evaluate import format_number
 from .forward import tangent_sweep
 from .primitives import PRIMITIVES
 from .results import Evaluation, GradientResult
-from .reverse import adjoint_sweep
 from .tape import CONST, VAR, Tape, reaches_output
 
 VIEWS = ("paths", "forward", "reverse", "none")
@@ -423,7 +422,7 @@ def chain(result: GradientResult, max_paths: int = DEFAULT_MAX_PATHS) -> Chain:
     evaluation = _evaluation_of(result)
     tape = evaluation.tape
     names = Names(tape)
-    adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    adjoints = evaluation.reverse_adjoints
     count = path_counts(tape)
     users = _users(tape, count)
     wanted = list(result.gradient.items())
@@ -497,7 +496,7 @@ def reverse_trace(result: GradientResult) -> Trace:
     """The reverse sweep: value and adjoint of every entry, from the output down."""
     evaluation = _evaluation_of(result)
     tape = evaluation.tape
-    adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    adjoints = evaluation.reverse_adjoints
     names = Names(tape)
     entries = _trace_entries(tape)[::-1]
     shown, omitted_after = _cut(entries)

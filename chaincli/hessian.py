@@ -28,6 +28,7 @@ from . import evaluate
 from .errors import DomainError
 from .forward import tangent_sweep
 from .printer import to_text
+from .results import Evaluation
 from .reverse import adjoint_sweep
 from .symbolic import FORMULA_ARGUMENTS, derivative, partial_template
 from .tape import CONST, VAR, Tape
@@ -61,11 +62,12 @@ def _formula_gradient(template: Tape, arguments: dict[str, float]) -> tuple[floa
     return tuple(adjoint[index[name]] if name in index else 0.0 for name in names)
 
 
-def forward_over_reverse(tape: Tape, values: list[float], partials: list[tuple[float, ...]],
-                         variables: list[str]) -> list[list[float]]:
-    """``hessian[i][j]`` = ∂²output/∂x_i∂x_j, one dual reverse sweep per column."""
-    seconds = second_partials(tape, values)
-    adjoint = adjoint_sweep(tape, partials)
+def forward_over_reverse(evaluation: Evaluation, variables: list[str]) -> list[list[float]]:
+    """``hessian[i][j]`` = ∂²output/∂x_i∂x_j, one dual reverse sweep per column,
+    on the values, partials and adjoints of the evaluation of the gradient."""
+    tape, partials = evaluation.tape, evaluation.partials
+    seconds = second_partials(tape, evaluation.values)
+    adjoint = evaluation.reverse_adjoints
     columns = []
     for name in variables:
         tangent = tangent_sweep(tape, partials, {tape.variable_index[name]: 1.0})

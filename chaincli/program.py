@@ -208,8 +208,7 @@ def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> li
     bad = [name for name, value in gradient.items() if not math.isfinite(value)]
     if not bad:
         return []
-    tape = evaluation.tape
-    adjoints = evaluation.adjoints or adjoint_sweep(tape, evaluation.partials)
+    adjoints = evaluation.reverse_adjoints
     # Nodes with a non-zero adjoint first; when the adjoints cancelled (forward
     # mode met the inf or NaN that reverse mode's 0·∞ = 0 passed over), any
     # node the output depends on, so a non-finite answer never goes unexplained.

@@ -59,7 +59,14 @@ class Evaluation:
 
     @property
     def adjoints(self) -> list[float] | None:
-        if self._adjoints is None and self._mode == "reverse":
+        """The adjoints of a reverse-mode evaluation; None in forward mode."""
+        return self.reverse_adjoints if self._mode == "reverse" else None
+
+    @property
+    def reverse_adjoints(self) -> list[float]:
+        """The adjoints, swept once when first asked for, whatever the mode
+        (a forward-mode answer is explained with them too)."""
+        if self._adjoints is None:
             from .reverse import adjoint_sweep
             self._adjoints = adjoint_sweep(self.tape, self.partials)
         return self._adjoints
