@@ -42,6 +42,21 @@ def median_time(call, repeat: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_times(first, second, repeat: int) -> tuple[float, float]:
+    """Median times of two calls, each warmed up once, then run turn about, so
+    both meet the same memory allocator and caches (whichever ran first would
+    otherwise pay for growing the heap)."""
+    first()
+    second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for call, bucket in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            call()
+            bucket.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def process_time(command: list[str], repeat: int, stdin_path: str | None = None) -> float:
     def call():
         stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
@@ -277,8 +292,7 @@ def batch(repeat: int) -> None:
         c = np.cos(u)
         return np.sin(u) + x ** 2, c * y + 2 * x, c * x
 
-    ours = median_time(lambda: expr.gradient({"x": x, "y": y}), repeat)
-    hand = median_time(by_hand, repeat)
+    ours, hand = interleaved_times(lambda: expr.gradient({"x": x, "y": y}), by_hand, repeat)
     result = expr.gradient({"x": x, "y": y})
     value, dx, dy = by_hand()
     difference = max(float(np.max(np.abs(result.value - value))),
