@@ -70,8 +70,16 @@ def parse_decimal(text: str) -> float | None:
 
     ``float()`` alone would also take ``1_000``, ``inf``, ``nan`` and digits
     of other scripts; every point chaincli reads goes through here."""
-    text = text.strip()
-    return float(text) if _DECIMAL.match(text) else None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    # A finite result from ASCII without "_" is a plain decimal; only the rest
+    # (inf, nan, 1e999) needs the pattern. This runs once per CSV field.
+    if text.isascii() and "_" not in text and (value - value == 0.0
+                                               or _DECIMAL.match(text.strip())):
+        return value
+    return None
 
 
 def _abbreviate(text: str, limit: int = 40) -> str:

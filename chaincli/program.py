@@ -74,7 +74,9 @@ class CompiledExpression:
         used = {}
         for name in self.tape.variables:
             value = point[name]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            # float first: the ABC check costs more, and points can be large.
+            if type(value) is not float and (isinstance(value, bool)
+                                             or not isinstance(value, numbers.Real)):
                 raise PointError(f"the value of {name} must be a number, not {value!r}")
             value = float(value)
             if not math.isfinite(value):
