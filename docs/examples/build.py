@@ -228,7 +228,7 @@ def run(command: str, script: str) -> str:
     if done.returncode != 0 or err:
         raise BuildError(f"{command}\nexited {done.returncode}; stderr:\n{err}")
     for local in (str(HERE.parent.parent), script, str(Path.home())):
-        if local in out:
+        if len(local) > 1 and local in out:  # a home of "/" is in every path
             raise BuildError(f"{command}\nprints a local path ({local}); "
                              "the pages must not depend on the machine")
     return "\n".join(line.rstrip() for line in out.splitlines())
