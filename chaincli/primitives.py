@@ -541,6 +541,10 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 # built from the ``Primitive`` class above.
 from .tensor_primitives import SYNTAX_ONLY, TENSOR_TABLE  # noqa: E402
 
+# The elementwise primitives: those with scalar definitions (value, partials,
+# partial formulas), which symbolic differentiation and the scalar sweeps use.
+ELEMENTWISE: dict[str, Primitive] = dict(PRIMITIVES)
+
 for _prim in TENSOR_TABLE:
     PRIMITIVES[_prim.name] = _prim
     if _prim.name not in SYNTAX_ONLY:

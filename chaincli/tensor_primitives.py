@@ -276,6 +276,8 @@ def _logsumexp_jvp(tangents, args, out, options):
 
 def _index_shape(shapes, options):
     a = shapes[0]
+    if not a:
+        raise ShapeProblem("a scalar has no elements to index")
     if len(options) > len(a):
         raise ShapeProblem(f"{len(options)} indices for an array of shape {shape_text(a)}")
     for index, size in zip(options, a):

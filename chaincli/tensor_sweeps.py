@@ -94,7 +94,7 @@ def apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
     with np.errstate(all="ignore"):
         if prim.elementwise:
             return _scalar_or_array(prim.vector_value(*inputs))
-        return _scalar_or_array(prim.value(inputs, options))
+        return _scalar_or_array(prim.value([_as_array(v) for v in inputs], options))
 
 
 def _finite(value) -> bool:
@@ -163,14 +163,15 @@ def unbroadcast(adjoint, shape: Shape):
     if shape_of(adjoint) == shape:
         return adjoint
     adjoint = np.asarray(adjoint, dtype=float)
+    full = broadcast_shapes([adjoint.shape, shape])
+    if adjoint.shape != full:  # a scalar adjoint (or partial) for an array argument
+        adjoint = np.broadcast_to(adjoint, full)
     extra = adjoint.ndim - len(shape)
     if extra > 0:
         adjoint = adjoint.sum(axis=tuple(range(extra)))
     stretched = tuple(k for k, n in enumerate(shape) if n == 1 and adjoint.shape[k] != 1)
     if stretched:
         adjoint = adjoint.sum(axis=stretched, keepdims=True)
-    if adjoint.shape != shape:  # a scalar adjoint for an array argument
-        adjoint = np.broadcast_to(adjoint, shape)
     return _scalar_or_array(adjoint) if not shape else adjoint
 
 
