@@ -29,8 +29,8 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
         from .calculus import directional
         along = directional(result, direction)
     _warn(result.warnings)
-    from .tensor_program import TensorEvaluation
-    if isinstance(result.evaluation, TensorEvaluation):
+    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
+    if tensors is not None and isinstance(result.evaluation, tensors.TensorEvaluation):
         explanation = None
     elif fmt != "plain":
         from .explain import explain
