@@ -35,7 +35,7 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
             raise UsageError("--direction is for expressions of scalar variables; this one "
                              "has tensors")
         _warn(result.warnings)
-        _tensor_explanation(explain_view)
+        _tensor_explanation(explain_view, fmt)
         return _grad_tensors(result, fmt)
     explain_view = explain_view or "paths"
     along = None
@@ -66,11 +66,12 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
-def _tensor_explanation(explain_view: Optional[str]) -> None:
+def _tensor_explanation(explain_view: Optional[str], fmt: str) -> None:
     """The chain-rule explanation of a result with tensors: none is shown yet.
 
-    Asked for by name, the user is told why it is missing; the default says nothing."""
-    if explain_view in ("paths", "forward", "reverse"):
+    Asked for by name (for the table or JSON, the formats that carry one), the
+    user is told why it is missing; the default says nothing."""
+    if explain_view in ("paths", "forward", "reverse") and fmt != "plain":
         _write_stderr(f"Warning: --explain {explain_view} is not available for expressions "
                       "with tensors; their explanation is a backward-pass table, not "
                       "shown yet\n")

@@ -155,7 +155,7 @@ def _print_tensor(label: str, array: np.ndarray, console: Console, header: str) 
     table, note = tensor_table(array, console.width, ellipsis, header)
     console.print(table)
     if note:
-        console.print(Text(note))
+        _print_words(note, console)
 
 
 def _point_text(name: str, value) -> str:
@@ -166,9 +166,13 @@ def _point_text(name: str, value) -> str:
     return f"{name}: array of shape {shape_text(value.shape)}"
 
 
+def _print_words(text: str, console: Console) -> None:
+    console.print(Text(_fill(text.split(" "), console.width, " ")))
+
+
 def _precision_note(console: Console) -> None:
-    console.print(Text("Tensor elements are shown to 6 significant digits; --format plain "
-                       "or --json gives every digit."))
+    _print_words("Tensor elements are shown to 6 significant digits; --format plain or "
+                 "--json gives every digit.", console)
 
 
 def print_tensor_gradient(result: GradientResult, console: Console | None = None) -> None:
