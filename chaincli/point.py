@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any, Iterable
 
@@ -170,7 +171,7 @@ def _constant_expression(name: str, text: str, option: str, label: str | None) -
 
 def _read_point_file(path: str, read_file, option: str) -> dict[str, Any]:
     """``--at @path``: an .npz archive (every array a variable) or a JSON object."""
-    kind = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    kind = os.path.splitext(path)[1].lower().lstrip(".")
     if kind == "npz":
         from .array_input import read_npz
         return read_npz(path)
