@@ -17,6 +17,9 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from chaincli.errors import ChaincliError, ExitStatus, InputError, PointError
 from chaincli.point import normalize_value, parse_points
@@ -434,3 +437,36 @@ def test_cli_scalar_json_point_file_unchanged(cli, tmp_path):
     assert code == 0, err
     assert out == ('{"expression": "x*y", "point": {"x": 1.0, "y": 2.0}, "value": 2.0, '
                    '"gradient": {"x": 2.0, "y": 1.0}, "mode": "reverse", "warnings": []}\n')
+
+
+# ----- Random input -----
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet="[],()1.-e x=ya", max_size=40))
+def test_any_bracket_text_is_a_point_or_one_point_error(text):
+    try:
+        point = parse_points([text])
+    except PointError as error:
+        assert error.message and "\n" not in error.message
+        return
+    for value in point.values():
+        assert type(value) is float or (value.dtype == np.float64 and value.size > 0
+                                        and np.isfinite(value).all())
+
+
+finite_arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=4, max_side=4),
+                           elements=st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(finite_arrays)
+def test_literal_json_and_npy_read_back_exactly(tmp_path_factory, array):
+    folder = tmp_path_factory.mktemp("round")
+    text = json.dumps(array.tolist())
+    (folder / "a.json").write_text(text)
+    np.save(folder / "a.npy", array)
+    point = parse_points([f"L={text.replace(' ', '')}", f"J=@{folder / 'a.json'}",
+                          f"N=@{folder / 'a.npy'}"])
+    for name in "LJN":
+        assert_tensor(point[name], array)
