@@ -117,20 +117,24 @@ def tensor_table(array: np.ndarray, width: int, ellipsis: str,
         fit = max(1, (room - (len(ellipsis) + 3)) // (cell + 3))
         shown, hidden_columns = _split(columns, fit)
 
+    # Where the "…" column goes: at the jump from the first columns to the last
+    # ones, or after them all when only first ones fit.
+    gap = None
+    if hidden_columns:
+        gap = next((position for position in range(1, len(shown))
+                    if shown[position] != shown[position - 1] + 1), len(shown))
+    headers = [header if array.ndim == 1 else str(column) for column in shown]
+    if gap is not None:
+        headers.insert(gap, ellipsis)
     table = Table(header_style="bold")
     table.add_column("", justify="right", overflow="fold")
-    gap = None
-    for position, column in enumerate(shown):
-        if hidden_columns and position and column != shown[position - 1] + 1:
-            gap = position
-            table.add_column(ellipsis, justify="center", overflow="fold")
-        table.add_column(header if array.ndim == 1 else str(column), justify="right",
+    for text in headers:
+        table.add_column(text, justify="center" if text == ellipsis else "right",
                          overflow="fold")
     values = grid[np.ix_(rows, shown)].tolist()
     for position, (label_text, row_values) in enumerate(zip(labels, values)):
         if hidden_rows and position and rows[position] != rows[position - 1] + 1:
-            filler = [Text(ellipsis)] * (len(shown) + (gap is not None))
-            table.add_row(Text(ellipsis), *filler)
+            table.add_row(*[Text(ellipsis)] * (len(headers) + 1))
         cells = [Text(element(v)) for v in row_values]
         if gap is not None:
             cells.insert(gap, Text(ellipsis))

@@ -396,3 +396,14 @@ def test_eval_command_with_a_scalar_value_of_tensors(cli, answers):
     assert code == 0 and out == '{"value": 6.0}\n'
     code, out, err = cli("eval", "f", "--format", "plain")
     assert code == 0 and out == "6.0\n"
+
+
+def test_very_narrow_terminal_folds_and_still_marks_the_gap():
+    big = np.arange(90_000.0).reshape(300, 300) / 7
+    text = render(print_tensor_gradient,
+                  GradientResult("sum(W)", {"W": big}, 1.0, {"W": big}, "reverse"), 20)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 20
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == ["", "0", "…"]
+    assert "299 of 300" in " ".join(text.split())
