@@ -76,8 +76,9 @@ def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
         if arr.ndim == 0:
             raise PointError(f"{where} must be a finite number")
         bad = np.argwhere(~finite)[0]
-        raise PointError(f"{where}: the element {_index_text(bad)} is {float(arr[tuple(bad)])!r}; "
-                         "every element must be a finite number")
+        number = float(arr[tuple(bad)])
+        raise PointError(f"{where}: the element {_index_text(bad)} is {number!r}; every "
+                         "element must be a finite number")
     if arr.ndim == 0:
         return float(arr)
     return arr
