@@ -31,29 +31,26 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
     program, point = _load(expr, at)
     result = program.gradient(point, mode=mode, wrt=_parse_wrt(wrt))
     if has_tensors(result):
+        along = None
         if direction is not None:
-            raise UsageError("--direction is for expressions of scalar variables; this one "
-                             "has tensors")
+            from .calculus import directional
+            along = directional(result, direction)
         _warn(result.warnings)
         _tensor_explanation(explain_view, fmt)
-        return _grad_tensors(result, fmt)
+        return _grad_tensors(result, fmt, along)
     explain_view = explain_view or "paths"
     along = None
     if direction is not None:
         from .calculus import directional
         along = directional(result, direction)
     _warn(result.warnings)
-    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
-    if tensors is not None and isinstance(result.evaluation, tensors.TensorEvaluation):
-        explanation = None
-    elif fmt != "plain":
+    if fmt != "plain":
         from .explain import explain
         explanation = explain(result, explain_view, max_paths=max_paths,
                               with_chain=fmt == "json",
                               direction=along["direction"] if along else None)
     if fmt == "json":
-        _write_json({**result.to_dict(), **(along or {}),
-                     **(explanation.to_dict() if explanation else {})})
+        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
     elif fmt == "plain":
         from .render_plain import plain_gradient
         text = plain_gradient(result)
@@ -81,17 +78,24 @@ def _tensor_explanation(explain_view: Optional[str], fmt: str) -> None:
                       "shown yet\n")
 
 
-def _grad_tensors(result, fmt: str) -> int:
-    """``grad`` output for a result that holds tensors."""
+def _grad_tensors(result, fmt: str, along: Optional[dict] = None) -> int:
+    """``grad`` output for a result that holds tensors (and ``--direction``'s, if any)."""
     def plain() -> str:
         from .render_plain import plain_gradient
-        return plain_gradient(result)
+        text = plain_gradient(result)
+        if along:
+            from .render_calculus import plain_directional
+            text += plain_directional(along)
+        return text
 
     def table() -> None:
         from .render_tensor import print_tensor_gradient
         print_tensor_gradient(result)
+        if along:
+            from .render_calculus import print_directional
+            print_directional(along)
 
-    emit(fmt, result.to_dict, plain, table)
+    emit(fmt, lambda: {**result.to_dict(), **(along or {})}, plain, table)
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
