@@ -392,6 +392,7 @@ def compact(tape: Tape, output: int) -> Tape:
         result.consts.append(tape.consts[i])
         result.labels.append(tape.labels[i])
         result.spans.append(None)
+        result.options.append(tape.options[i])
         if tape.ops[i] == VAR:
             result.variable_index[tape.labels[i]] = renumber[i]
             result.variables.append(tape.labels[i])
