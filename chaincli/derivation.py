@@ -30,8 +30,9 @@ recurses on the depth of the input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from .evaluate import format_number
 from .primitives import CONSTANTS, PRIMITIVES, callable_names
 from .printer import binding_names, latex_name, to_latex, to_text
 from .symbolic import Sweep, derivative_sweep, partial_template, simplified
@@ -61,10 +62,13 @@ _GENERAL_POWER = ("(f^g)' = g*f^(g - 1)*f' + f^g*log(f)*g', by logarithmic "
 
 @dataclass(frozen=True)
 class Step:
-    """One line: ``expression`` (chaincli syntax) and the rule that gave it."""
+    """One line: ``expression`` (chaincli syntax) and the rule that gave it.
+
+    ``latex_text`` is the LaTeX, or a function that prints it when asked (the
+    last line can be as long as the derivative, and most output is text)."""
 
     expression: str
-    latex: str
+    latex_text: str | Callable[[], str] = field(repr=False)
     rule: str
     detail: str
     # The named piece this line derives (None: the expression itself).
@@ -73,6 +77,10 @@ class Step:
     first: bool = False
     # No ``d/dx(…)`` left in it.
     complete: bool = True
+
+    @property
+    def latex(self) -> str:
+        return self.latex_text if isinstance(self.latex_text, str) else self.latex_text()
 
     def to_dict(self) -> dict[str, Any]:
         return {"expression": self.expression, "rule": self.rule, "detail": self.detail,
@@ -124,7 +132,7 @@ def restate(tape: Tape, wrt: str) -> Derivation:
     """The 0th derivative: the expression, then simplified as ``diff --order 0`` prints it."""
     given = to_text(tape)
     result = simplified(tape)
-    steps = [Step(given, to_latex(tape), "", "the expression", first=True)]
+    steps = [Step(given, to_latex(tape), "", "", first=True)]
     text = to_text(result)
     if text != given:
         steps.append(Step(text, to_latex(result), "simplify",
@@ -444,10 +452,11 @@ class _Deriver:
         line = self._input_line(subject, expand_root=True)
         return {line.data[n] for n in line.nodes() if line.kinds[n] == "name"}
 
-    def _simplified(self, subject: int) -> tuple[str, str]:
+    def _simplified(self, subject: int) -> tuple[str, str | Callable[[], str]]:
         """The sweep's entry for the derivative of ``subject``."""
         if subject == self.tape.output:
-            return to_text(self.sweep.tape), to_latex(self.sweep.tape)
+            finished = self.sweep.tape
+            return to_text(finished), lambda: to_latex(finished)
         entry = self.sweep.tangent[subject]
         btape = self.builder.tape
         text: dict[int, str] = {}
@@ -576,9 +585,10 @@ class _Deriver:
         call = f"{op}({', '.join(symbols)})"
         if prim.arity == 1:
             formulas = [f"{op}'({symbols[0]}) = {self._formula(op, 0, rename)}"]
-        else:
+        else:  # the partials this step uses: those of arguments that depend on x
+            live = {k for k, _, _ in self.sweep.terms.get(entry, ())}
             formulas = [f"∂/∂{symbol} {call} = {self._formula(op, k, rename)}"
-                        for k, symbol in enumerate(symbols)]
+                        for k, symbol in enumerate(symbols) if k in live]
         live = {k for k, _, _ in self.sweep.terms.get(entry, ())}
         chain = any(args[k] != self.wrt_entry for k in live)
         inner = [(symbol, j) for symbol, j in zip(symbols, args)
@@ -600,6 +610,9 @@ class _Deriver:
         for j in self.tape.args[entry]:
             if self.tape.ops[j] == VAR:
                 symbols.append(self.tape.labels[j])
+            elif self.tape.ops[j] == CONST and (self.tape.labels[j]
+                                                or self.tape.consts[j] >= 0):
+                symbols.append(self.tape.labels[j] or format_number(self.tape.consts[j]))
             elif j in self.names:
                 symbols.append(self.names[j])
             else:
