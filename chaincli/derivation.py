@@ -174,6 +174,16 @@ class _Line:
         self.data[node] = self.data[other]
         self.kids[node] = self.kids[other]
 
+    def tidy(self) -> None:
+        """``f + -t`` becomes ``f - t`` and ``f - -t`` becomes ``f + t`` (same value)."""
+        for node in self.nodes():
+            if self.kinds[node] == "op" and self.data[node] in ("add", "sub"):
+                left, right = self.kids[node]
+                negated = _negated(self, right)
+                if negated is not None:
+                    self.data[node] = "sub" if self.data[node] == "add" else "add"
+                    self.kids[node] = (left, negated)
+
     def nodes(self) -> list[int]:
         """The nodes reachable from the root, parents before children."""
         order, stack = [], [self.root]
@@ -317,6 +327,7 @@ class _Deriver:
         """The line as chaincli text and as LaTeX."""
         if line.kinds[line.root] in ("pending", "ref"):
             return self._pending(line.data[line.root])
+        line.tidy()
         tape, index = line.to_tape()
         text, latex = {}, {}
         for node, entry in index.items():
@@ -439,11 +450,10 @@ class _Deriver:
             if names:
                 shown = ", ".join(pending_text(self.wrt, n) for n in names[:4])
                 more = f" and {len(names) - 4} more" if len(names) > 4 else ""
-                what = "derived above" if of is None else "derived in their own parts"
                 if of is None:
-                    detail += f"; put in {shown}{more}, {what}"
+                    detail += f"; with {shown}{more} from their own parts"
                 else:
-                    detail += f"; {shown}{more} stay, {what}"
+                    detail += f"; {shown}{more} stay, derived in their own parts"
             steps.append(Step(text, latex, "simplify", detail, of,
                               complete=f"d/d{self.wrt}(" not in text))
         return steps
@@ -499,11 +509,7 @@ class _Deriver:
         else:
             result = pieces[0]
             for piece in pieces[1:]:
-                negated = _negated(line, piece)
-                if negated is None:
-                    result = line.add("op", "add", (result, piece))
-                else:
-                    result = line.add("op", "sub", (result, negated))
+                result = line.add("op", "add", (result, piece))
         line.replace(node, result)
         # ``result``'s node is gone; a pending node created as the whole result moved.
         return [node if n == result else n for n in created]
@@ -649,7 +655,9 @@ def _joined(formula: str, notes: list[str]) -> str:
 
 
 def _negated(line: _Line, node: int) -> int | None:
-    """``t`` for a term written ``-t`` or ``(-a)*t``, so ``f + -t`` reads ``f - t``."""
+    """``t`` for a term written ``-t``, ``(-a)*t`` or ``-c``, so ``f + -t`` reads ``f - t``."""
+    if line.kinds[node] == "const" and line.data[node][1] is None and line.data[node][0] < 0:
+        return line.add("const", (-line.data[node][0], None))
     if line.kinds[node] != "op" or line.data[node] not in ("neg", "mul"):
         return None
     if line.data[node] == "neg":

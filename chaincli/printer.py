@@ -11,7 +11,9 @@ An entry that the output uses more than once (and that is more than a name
 or a number) is printed once as a let-binding ``u1 = …;`` and by name after
 that, so the text grows with the tape, not with the number of paths through
 it. Printing walks the tape with an explicit stack of pieces to emit: a
-100,000-deep expression prints without recursion.
+100,000-deep expression prints without recursion. A caller may have entries
+printed as given text (``verbatim``): the derivation steps print a pending
+``d/dx(…)`` or a named piece that way.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ goes: constant folding, the 0 and 1 identities, no double negation, and
 cheap collection (``x*x`` is ``x^2``, ``2*x + x`` is ``3*x``). It is not a
 computer algebra system: the result is correct and readable, not canonical.
 A tangent that is exactly zero is ``None`` and never becomes an entry.
+``derivative_sweep`` also hands back what the sweep built (each entry's
+partials, image and tangent), so ``derivation`` can show the steps of this
+very sweep rather than derive anything a second way.
 
 Everything here walks tapes in order with loops; nothing recurses on the
 depth of the input. The simplifier's rewrites call back into ``apply``, but

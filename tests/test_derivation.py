@@ -478,3 +478,54 @@ def test_the_readme_example_is_what_chaincli_prints(run):
     code, out, err = run(*words[1:])
     assert code == 0, err
     assert out == block.group(2)
+
+
+def test_a_negative_term_is_subtracted_not_added():
+    result = check_all("x - x")
+    assert [s.expression for s in result.derivations[0].steps] == ["d/dx(x - x)", "1 - 1", "0"]
+    result = check_all("sin(x) + cos(x)")
+    assert result.derivations[0].steps[-1].expression == "cos(x) - sin(x)"
+    assert result.derivations[0].steps[-1].rule == "derivative of cos"
+    result = check_all("x - cos(x)")
+    assert result.derivations[0].steps[-1].expression == "1 + sin(x)"
+
+
+# ----- Any input: a derivation or a clean refusal -----
+
+_FUZZ = settings(max_examples=60, derandomize=True, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                        HealthCheck.data_too_large,
+                                        HealthCheck.function_scoped_fixture])
+
+
+@_FUZZ
+@given(text=__import__("test_fuzz").grammar_strategy(),
+       fmt=__import__("hypothesis").strategies.sampled_from(["json", "text", "latex",
+                                                             "table"]))
+def test_grammar_shaped_programs_keep_the_contract(cli, text, fmt):
+    from clicheck import check_run
+    code, out, err = cli("diff", "--wrt", "x", "--steps", "--at", "x=0.5,y=-1.5,u=2,z=0,w=1",
+                         "--format", fmt, "--", text)
+    check_run(code, out, err, json_output=fmt == "json")
+
+
+@_FUZZ
+@given(text=__import__("test_fuzz").mutated_expressions())
+def test_mutated_expressions_keep_the_contract(cli, text):
+    from clicheck import check_run
+    if "\x00" in text:
+        return
+    code, out, err = cli("diff", "--wrt", "x", "--steps", "--order", "2", "--json", "--",
+                         text)
+    check_run(code, out, err, json_output=True)
+    if code == 0:
+        data = json.loads(out)
+        assert data["derivative"] == data["steps"][-1]["expression"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "table"])
+def test_an_ascii_terminal_gets_stand_ins(run, fmt):
+    code, out, err = run("diff", "max(x, y^2)", "--wrt", "x", "--steps", "--format", fmt,
+                         env={"PYTHONIOENCODING": "ascii"})
+    assert code == 0, err
+    assert "d/dx max(x, w)" in out and "∂" not in out
