@@ -372,7 +372,7 @@ class _Deriver:
         return count, refs
 
     def run(self) -> Derivation:
-        tape, output = self.tape, self.tape.output
+        output = self.tape.output
         subjects = [i for i in sorted(self.names) if self.sweep.tangent[i] is not None]
         subjects.append(output)
         sizes, refs = {}, {}
