@@ -57,6 +57,48 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> Deri
     return DerivativeResult(program.text, wrt, order, tape)
 
 
+def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
+                        point: Mapping[str, float] | None = None):
+    """``differentiate`` shown step by step (``diff --steps``), with the value at ``point``.
+
+    The value is the sweeps' answer: ``grad``'s partial for the first derivative,
+    the forward-over-reverse Hessian's diagonal for the second; other orders
+    evaluate the derivative's formula.
+    """
+    from .derivation import StepsResult, derive, restate
+    if not 0 <= order <= MAX_ORDER:
+        raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
+    program.require_variables([wrt], "--wrt")
+    derivations = [restate(program.tape, wrt)] if order == 0 else []
+    tape = program.tape
+    for k in range(1, order + 1):
+        derivations.append(derive(tape, wrt, k))
+        tape = derivations[-1].tape
+    result = StepsResult(program.text, wrt, order, derivations)
+    if point is None:
+        return result
+    if order == 1:
+        swept = program.gradient(point)
+        value, source = swept.gradient[wrt], "the adjoint sweep, as grad computes it"
+    elif order == 2:
+        swept = hessian(program, point)
+        index = swept.variables.index(wrt)
+        value = swept.hessian[index][index]
+        source = "forward-over-reverse, as hessian computes it"
+    else:
+        swept = program.evaluate(point)
+        value = evaluate.primal(tape, swept.point)[tape.output] if order else swept.value
+        source = "the derivative evaluated" if order else "the expression evaluated"
+    result.point, result.value = dict(swept.point), value
+    result.value_source = source
+    result.warnings = list(swept.warnings)
+    if not math.isfinite(value) and not any(w.kind == "nonfinite-derivative"
+                                            for w in result.warnings):
+        result.warnings.append(Notice("nonfinite-derivative",
+                                      "the derivative is not finite at this point"))
+    return result
+
+
 def hessian(program: CompiledExpression, point: Mapping[str, float],
             method: str = "ad") -> HessianResult:
     """Value and Hessian at ``point``, by forward-over-reverse or symbolically."""
