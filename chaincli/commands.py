@@ -29,13 +29,17 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
         from .calculus import directional
         along = directional(result, direction)
     _warn(result.warnings)
-    if fmt != "plain":
+    from .tensor_program import TensorEvaluation
+    if isinstance(result.evaluation, TensorEvaluation):
+        explanation = None
+    elif fmt != "plain":
         from .explain import explain
         explanation = explain(result, explain_view, max_paths=max_paths,
                               with_chain=fmt == "json",
                               direction=along["direction"] if along else None)
     if fmt == "json":
-        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
+        _write_json({**result.to_dict(), **(along or {}),
+                     **(explanation.to_dict() if explanation else {})})
     elif fmt == "plain":
         from .render_plain import plain_gradient
         text = plain_gradient(result)

@@ -96,14 +96,15 @@ class CompiledExpression:
             used[name] = value
         return used, unused_values(point, self.tape.variable_index)
 
-    def _is_tensor_point(self, used: Mapping[str, object]) -> bool:
+    def is_tensor_point(self, used: Mapping[str, object]) -> bool:
+        """Whether this checked point is evaluated by the tensor sweeps."""
         return self.has_tensor_operations or any(type(v) is not float for v in used.values())
 
     def shapes(self, point: Mapping[str, object]) -> dict[str, tuple[int, ...]]:
         """The shape of each variable at ``point`` (``()`` for a scalar), after
         checking that the expression can take them."""
         used, _ = self.check_point(point)
-        if self._is_tensor_point(used):
+        if self.is_tensor_point(used):
             tensor_program.shapes_at(self.tape, used)
         return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
 
@@ -113,7 +114,7 @@ class CompiledExpression:
         if batch:
             return self._batch_module().value(self, point)
         used, _ = self.check_point(point or {})
-        if self._is_tensor_point(used):
+        if self.is_tensor_point(used):
             return tensor_program.value(self.tape, used)
         fast = self._fast()
         if fast is not None:
@@ -125,7 +126,7 @@ class CompiledExpression:
     def evaluate(self, point: Mapping[str, float] | None = None) -> ValueResult:
         """The value with its notices, for the CLI."""
         used, notices = self.check_point(point or {})
-        if self._is_tensor_point(used):
+        if self.is_tensor_point(used):
             value = tensor_program.value(self.tape, used)
         else:
             value = evaluate.primal(self.tape, used)[self.tape.output]
@@ -148,7 +149,7 @@ class CompiledExpression:
         used, notices = self.check_point(point or {})
         names = self._wrt(wrt)
         tape = self.tape
-        if self._is_tensor_point(used):
+        if self.is_tensor_point(used):
             value, gradient, evaluation, more = tensor_program.gradient(
                 tape, used, names, mode, self.text)
             return GradientResult(self.text, used, value, gradient, mode, notices + more,

@@ -195,8 +195,8 @@ def _mean_jvp(tangents, args, out, options):
 
 
 def _norm(args, options):
-    a = np.asarray(args[0], dtype=float)
-    return np.sqrt(np.vdot(a, a))
+    a = args[0]
+    return np.sqrt(np.sum(a * a))
 
 
 def _norm_vjp(g, args, out, options, wanted=(True, True)):
@@ -311,7 +311,7 @@ def _stack_shape(shapes, options):
 
 
 def _stack(args, options):
-    return np.stack([np.asarray(arg, dtype=float) for arg in args])
+    return np.stack([np.asarray(arg) for arg in args])
 
 
 def _stack_vjp(g, args, out, options, wanted=(True, True)):

@@ -56,7 +56,7 @@ def point_value(name: str, value):
         return float(value)
     if isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
         try:
-            array = np.array(value, dtype=float)
+            array = np.asarray(value, dtype=float)  # no copy: the sweeps never write to it
         except (ValueError, TypeError):
             raise PointError(f"the value of {name} must be a number or a rectangular "
                              "array of numbers") from None
@@ -132,6 +132,8 @@ def _as_gradient(adjoint, shape):
         return np.zeros(shape) if shape else 0.0
     if not shape:
         return float(adjoint)
+    if isinstance(adjoint, np.ndarray) and adjoint.flags.owndata and adjoint.flags.writeable:
+        return adjoint
     return np.array(adjoint, dtype=float)  # a copy the caller owns, never a view
 
 
