@@ -161,16 +161,6 @@ class BackwardPass:
                 "nodes": [row.to_dict() for row in self.rows]}
 
 
-@dataclass(frozen=True)
-class TensorExplanation:
-    """What ``--explain`` shows for a gradient with tensors (``chain`` in JSON)."""
-
-    backward: BackwardPass | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"chain": self.backward.to_dict()} if self.backward is not None else {}
-
-
 # ----- Summaries -----
 
 def summarize(adjoint) -> AdjointSummary:
@@ -347,8 +337,3 @@ def is_tensor_result(result) -> bool:
     """Whether ``result`` was computed by the tensor sweeps (its explanation is this table)."""
     from .tensor_program import TensorEvaluation
     return isinstance(getattr(result, "evaluation", None), TensorEvaluation)
-
-
-def explain_tensor(result) -> TensorExplanation:
-    """The explanation of a gradient with tensors: the backward-pass table."""
-    return TensorExplanation(backward_pass(result))

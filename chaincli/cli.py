@@ -168,7 +168,7 @@ def grad(
     if fmt is GradFormat.csv:
         raise UsageError("--format csv is for grad --points")
     return commands.grad(expr, at, mode=mode.value, wrt=wrt, fmt=fmt.value,
-                         explain_view=(explain_view or ExplainView.paths).value,
+                         explain_view=explain_view.value if explain_view else None,
                          max_paths=16 if max_paths is None else max_paths,
                          direction=direction)
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .backward_table import AdjointSummary, BackwardPass, BackwardRow
-from .render_table import Glyphs, glyphs_for, short_number
+from .render_table import Glyphs, glyphs_for, make_console, print_explanation, short_number
 from .terminal import printable
 from .tensor_primitives import shape_text
 
@@ -125,3 +125,15 @@ def print_backward(backward: BackwardPass, console: Console) -> None:
         console.print(backward_blocks(backward, glyphs))
     else:
         console.print(backward_table(backward, glyphs))
+
+
+def print_tensor_explanation(explanation, console: Console | None = None) -> None:
+    """What a ``tensor_explain.TensorExplanation`` holds: the table, or the
+    scalar paths or trace of the expansion into elements."""
+    if explanation is None:
+        return
+    console = console or make_console()
+    if explanation.scalar is not None:
+        print_explanation(explanation.scalar, console)
+    elif explanation.backward is not None:
+        print_backward(explanation.backward, console)

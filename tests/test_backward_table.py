@@ -22,6 +22,7 @@ from chaincli.primitives import PRIMITIVES, Primitive
 from chaincli.render_backward import print_backward
 from chaincli.render_table import make_console
 from chaincli.tape import TapeBuilder
+from chaincli.tensor_explain import TensorExplanation
 from chaincli.tensor_program import TensorEvaluation
 from chaincli import tensor_sweeps as sweeps
 
@@ -401,7 +402,7 @@ def test_ascii_output_replaces_the_greek():
 def test_json_carries_every_adjoint_in_full_and_round_trips():
     result = network_result(2)
     backward = bt.backward_pass(result)
-    data = json.loads(dumps(bt.TensorExplanation(backward).to_dict()))
+    data = json.loads(dumps(TensorExplanation(backward).to_dict()))
     chain = data["chain"]
     assert chain["kind"] == "backward" and chain["output"] == "f"
     assert chain["parameters"] == PARAMETERS
