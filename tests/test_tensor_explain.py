@@ -159,3 +159,62 @@ def test_cli_console_script_prints_the_table_in_ascii(run):
     assert code == 0, err
     assert "dv11 = dh * (1 - h^2)" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+# ----- graph -----
+
+def test_graph_nodes_carry_shapes_values_and_adjoints():
+    from chaincli.graph import graph_of
+    from chaincli.render_graph import to_dot, to_mermaid
+    program = chaincli.compile(NETWORK)
+    point = network_point(5)
+    graph, _ = graph_of(program, point)
+    result = program.gradient(point)
+    evaluation = result.evaluation
+    nodes = {node.id: node for node in graph.nodes}
+    assert nodes["W1"].shape == (4, 3) and nodes["h"].shape == (4,)
+    for node in graph.nodes:
+        assert node.shape == evaluation.shapes[node.index]
+        assert same_bits(node.value, evaluation.values[node.index])
+        if evaluation.adjoints[node.index] is None:
+            assert node.adjoint is None
+        else:
+            assert same_bits(node.adjoint, evaluation.adjoints[node.index])
+    assert all(edge.partial is None for edge in graph.edges)
+    norm = format(float(np.linalg.norm(result.gradient["W1"])), ".5g")
+    dot = to_dot(graph)
+    assert f"shape (4, 3)\\nvalue norm" in dot and f"adjoint norm {norm}" in dot
+    assert f"adjoint norm {norm}" in to_mermaid(graph)
+
+
+def test_graph_json_and_tree_for_tensors(cli):
+    code, out, err = cli("graph", LITERAL, "--at", LITERAL_AT, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    nodes = {node["id"]: node for node in data["nodes"]}
+    assert nodes["W"]["shape"] == [2, 2]
+    assert nodes["W"]["value"] == [[1.0, 2.0], [3.0, 4.0]]
+    assert nodes["W"]["adjoint_summary"]["shape"] == [2, 2]
+    result = chaincli.compile(LITERAL).gradient({"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0})
+    w = result.evaluation.tape.labels.index("W")
+    assert nodes["W"]["adjoint"] == result.evaluation.adjoints[w].tolist()
+    assert nodes["a"]["shape"] == [] and nodes["a"]["adjoint"] == result.gradient["a"]
+    assert nodes["x"]["adjoint"] is None  # data: no variable leads there
+    assert "edges" in data and all("partial" not in edge for edge in data["edges"])
+    code, out, err = cli("graph", LITERAL, "--at", LITERAL_AT)
+    assert code == 0, err
+    assert "W: stack  (2, 2)  value norm 5.4772 [1, 2, 3, 4]  adjoint norm" in out
+    assert "0.37042" in out
+
+
+def test_graph_json_summarizes_big_arrays():
+    from chaincli.backward_table import FULL_ADJOINT_LIMIT
+    from chaincli.graph import graph_of
+    from chaincli.jsonout import dumps
+    program = chaincli.compile(NETWORK)
+    graph, _ = graph_of(program, network_point(0, sizes=(40, 30, 2)))
+    data = json.loads(dumps(graph.to_dict()))
+    w1 = next(node for node in data["nodes"] if node["id"] == "W1")
+    assert 1200 > FULL_ADJOINT_LIMIT
+    assert w1["value"] is None and w1["adjoint"] is None
+    assert w1["value_summary"]["size"] == 1200 and w1["adjoint_summary"]["norm"] > 0
