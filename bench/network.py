@@ -182,15 +182,17 @@ def in_process(repeat: int) -> list[tuple[str, str, str, str]]:
     ours_v, peer_v = interleaved(ours_value, torch_loss, repeat)
     result = ours_gradient()
     torch_gradient()
-    worst = max(float(np.max(np.abs(result.gradient[k] - tensors[k].grad.numpy())
-                             / np.maximum(np.abs(tensors[k].grad.numpy()), 1e-300)))
-                for k in wrt)
-    value_error = abs(result.value - float(torch_loss())) / abs(result.value)
+    # Relative to each gradient's largest element: elements near 0 differ in
+    # their last bits with the order of summation inside the two BLAS calls.
+    worst = max(float(np.max(np.abs(result.gradient[k] - tensors[k].grad.numpy()))
+                      / np.max(np.abs(tensors[k].grad.numpy()))) for k in wrt)
+    value_error = abs(result.value - float(torch_loss().detach())) / abs(result.value)
     rows.append(("two-layer network, X 64×784: gradient", f"{ours_g * 1000:.2f} ms",
                  f"PyTorch fwd+bwd {peer_g * 1000:.2f} ms", f"{ours_g / peer_g:.2f}×"))
     rows.append(("  value", f"{ours_v * 1000:.2f} ms",
                  f"PyTorch forward {peer_v * 1000:.2f} ms", f"{ours_v / peer_v:.2f}×"))
-    rows.append(("  largest relative difference", f"{max(worst, value_error):.1e}", "", ""))
+    rows.append(("  largest difference, relative to the largest element",
+                 f"{max(worst, value_error):.1e}", "", ""))
     return rows
 
 

@@ -331,9 +331,3 @@ def _cut(entries: list[int]) -> tuple[list[int], int | None]:
         return entries, None
     head = MAX_ROWS // 2
     return entries[:head] + entries[len(entries) - (MAX_ROWS - head):], head
-
-
-def is_tensor_result(result) -> bool:
-    """Whether ``result`` was computed by the tensor sweeps (its explanation is this table)."""
-    from .tensor_program import TensorEvaluation
-    return isinstance(getattr(result, "evaluation", None), TensorEvaluation)

@@ -15,8 +15,7 @@ import typer
 
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
                   _handle_errors, _output_format, app)
-from .cli_io import (_load, _warn, _write_json, _write_text, emit, read_expression,
-                     read_text_file)
+from .cli_io import _load, _warn, _write_json, _write_text, emit, read_expression
 from .errors import ExitStatus, UsageError
 
 
@@ -108,13 +107,13 @@ def jacobian(
     Example: chaincli jacobian "x*y" "x + y" --at x=1,y=2
     """
     from .calculus import jacobian as compute_jacobian
-    from .point import parse_points
+    from .cli_io import load_point
     from .program import compile_expression
     fmt = _output_format(output_format, json_flag)
     if list(exprs).count("-") > 1:
         raise UsageError("only one expression can be read from stdin ('-')")
     programs = [compile_expression(read_expression(expr)) for expr in exprs]
-    point = parse_points(at, read_file=read_text_file)
+    point = load_point(at)
     result = compute_jacobian(programs, point)
     _warn(result.warnings)
     from . import render_calculus as shown

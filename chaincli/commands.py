@@ -5,7 +5,10 @@ and the fast path in ``cli_fast`` (plain command lines, without importing
 Typer). One body each means the two can never print different things.
 Each function loads the input, calls the library, hands the result to a
 renderer and returns the exit status; errors propagate to the caller's
-``cli_io.run_guarded``.
+``cli_io.run_guarded``. A result holding tensors goes to ``render_tensor``
+and ``render_plain.plain_lines``; a result the tensor sweeps computed is
+explained by ``tensor_explain`` (the backward-pass table, or element paths)
+and drawn by ``render_backward``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from .cli_io import (_load, _parse_wrt, _warn, _write_json, _write_stderr, _write_text, emit,
                      open_input)
 from .errors import ExitStatus, UsageError
+from .results import has_tensors, is_tensor
 
 
 def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] = None,
@@ -24,27 +28,32 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
          direction: Optional[str] = None) -> int:
     """``chaincli grad``: value, gradient and the chain rule, in ``fmt``.
 
-    ``explain_view`` None is the default view: the paths for a scalar
-    expression, the backward-pass table for one with tensors."""
+    ``explain_view`` None is the default view, not asked for by name: the
+    paths for a scalar expression, the backward-pass table for one with
+    tensors. ``wrt`` may name elements (``W1[0,1]``) for the paths view."""
     from .tensor_explain import split_wrt
     program, point = _load(expr, at)
     variables, elements = split_wrt(_parse_wrt(wrt))
     result = program.gradient(point, mode=mode, wrt=variables)
-    from .backward_table import is_tensor_result
-    tensors = is_tensor_result(result)
+    swept_as_tensors = _swept_as_tensors(result)
     if elements:
-        from .tensor_explain import resolve_elements
-        shapes = (dict(zip(result.evaluation.tape.variables,
-                           (result.evaluation.shapes[i]
-                            for i in result.evaluation.tape.variable_index.values())))
-                  if tensors else {name: () for name in result.point})
-        elements = resolve_elements(elements, shapes)
+        from .tensor_explain import resolve_elements, variable_shapes
+        elements = resolve_elements(elements, variable_shapes(result))
+    if has_tensors(result):
+        if direction is not None:
+            raise UsageError("--direction is for expressions of scalar variables; this one "
+                             "has tensors")
+        explanation = _tensor_explanation(program, result, explain_view, elements,
+                                          max_paths, fmt)
+        _warn(result.warnings)
+        _warn_declined(explanation)
+        return _grad_tensors(result, fmt, explanation)
     along = None
     if direction is not None:
         from .calculus import directional
         along = directional(result, direction)
     explanation = None
-    if fmt != "plain" and tensors:
+    if fmt != "plain" and swept_as_tensors:  # tensor operations on scalar variables
         explanation = _tensor_explanation(program, result, explain_view, elements,
                                           max_paths, fmt)
     elif fmt != "plain":
@@ -53,8 +62,7 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
                               with_chain=fmt == "json",
                               direction=along["direction"] if along else None)
     _warn(result.warnings)
-    if explanation is not None and getattr(explanation, "declined", None):
-        _write_stderr(f"Warning: {explanation.declined}\n")
+    _warn_declined(explanation)
     if fmt == "json":
         _write_json({**result.to_dict(), **(along or {}),
                      **(explanation.to_dict() if explanation else {})})
@@ -67,7 +75,7 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
         _write_text(text)
     else:
         from .render_table import print_gradient
-        if tensors:
+        if swept_as_tensors:
             from .render_backward import print_tensor_explanation
             print_gradient(result, None)
             print_tensor_explanation(explanation)
@@ -79,11 +87,46 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
-def _tensor_explanation(program, result, explain_view, elements, max_paths, fmt):
-    """The explanation of a gradient with tensors (``tensor_explain``)."""
+def _swept_as_tensors(result) -> bool:
+    """Whether the tensor sweeps computed ``result`` (its explanation is the table)."""
+    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
+    return tensors is not None and isinstance(result.evaluation, tensors.TensorEvaluation)
+
+
+def _tensor_explanation(program, result, explain_view: Optional[str], elements, max_paths,
+                        fmt: str):
+    """The explanation of a result the tensor sweeps computed (``tensor_explain``):
+    the backward-pass table, or the element paths of a small network."""
+    if fmt == "plain":
+        return None
     from .tensor_explain import explain_tensor
     return explain_tensor(program, result, explain_view, elements=elements,
                           max_paths=max_paths, with_chain=fmt == "json")
+
+
+def _warn_declined(explanation) -> None:
+    declined = getattr(explanation, "declined", None)
+    if declined:
+        _write_stderr(f"Warning: {declined}\n")
+
+
+def _grad_tensors(result, fmt: str, explanation) -> int:
+    """``grad`` output for a result that holds tensors."""
+    def data() -> dict:
+        return {**result.to_dict(), **(explanation.to_dict() if explanation else {})}
+
+    def plain() -> str:
+        from .render_plain import plain_gradient
+        return plain_gradient(result)
+
+    def table() -> None:
+        from .render_backward import print_tensor_explanation
+        from .render_tensor import print_tensor_gradient
+        print_tensor_gradient(result)
+        print_tensor_explanation(explanation)
+
+    emit(fmt, data, plain, table)
+    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
 def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
@@ -91,6 +134,8 @@ def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
     program, point = _load(expr, at)
     result = program.evaluate(point)
     _warn(result.warnings)
+    if is_tensor(result.value):
+        return _evaluate_tensor(result, fmt)
 
     def table() -> None:
         from .render_table import print_value
@@ -99,6 +144,24 @@ def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
     from .render_plain import plain_number
     emit(fmt, lambda: {"value": result.value}, lambda: plain_number(result.value) + "\n",
          table)
+    return ExitStatus.OK
+
+
+def _evaluate_tensor(result, fmt: str) -> int:
+    """``eval`` output for an array value: nested lists and a shape, ``[i,j] value``
+    lines, or a table."""
+    from .results import plain_data, shape_of
+
+    def plain() -> str:
+        from .render_plain import plain_lines
+        return plain_lines("", result.value)
+
+    def table() -> None:
+        from .render_tensor import print_tensor_value
+        print_tensor_value(result)
+
+    emit(fmt, lambda: {"value": plain_data(result.value), "shape": shape_of(result.value)},
+         plain, table)
     return ExitStatus.OK
 
 

@@ -27,7 +27,6 @@ import numbers
 from typing import Iterable, Mapping
 
 from . import evaluate
-from . import tensor_program
 from .errors import PointError, UsageError, missing_values, unknown_names
 from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
@@ -84,6 +83,7 @@ class CompiledExpression:
                 if isinstance(value, bool):
                     raise PointError(f"the value of {name} must be a number, not {value!r}")
                 if not isinstance(value, numbers.Real):
+                    from . import tensor_program
                     value = tensor_program.point_value(name, value)
                     if type(value) is not float:
                         if not tensor_program.np.isfinite(value).all():
@@ -105,6 +105,7 @@ class CompiledExpression:
         checking that the expression can take them."""
         used, _ = self.check_point(point)
         if self.is_tensor_point(used):
+            from . import tensor_program
             tensor_program.shapes_at(self.tape, used)
         return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
 
@@ -115,6 +116,7 @@ class CompiledExpression:
             return self._batch_module().value(self, point)
         used, _ = self.check_point(point or {})
         if self.is_tensor_point(used):
+            from . import tensor_program
             return tensor_program.value(self.tape, used)
         fast = self._fast()
         if fast is not None:
@@ -127,6 +129,7 @@ class CompiledExpression:
         """The value with its notices, for the CLI."""
         used, notices = self.check_point(point or {})
         if self.is_tensor_point(used):
+            from . import tensor_program
             value = tensor_program.value(self.tape, used)
         else:
             value = evaluate.primal(self.tape, used)[self.tape.output]
@@ -150,6 +153,7 @@ class CompiledExpression:
         names = self._wrt(wrt)
         tape = self.tape
         if self.is_tensor_point(used):
+            from . import tensor_program
             value, gradient, evaluation, more = tensor_program.gradient(
                 tape, used, names, mode, self.text)
             return GradientResult(self.text, used, value, gradient, mode, notices + more,

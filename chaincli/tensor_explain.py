@@ -106,6 +106,11 @@ def resolve_elements(elements: list[tuple[str, tuple]], shapes: dict[str, tuple]
     return list(dict.fromkeys(resolved))
 
 
+def variable_shapes(result) -> dict[str, tuple]:
+    """Each variable's shape in ``result`` (``()`` for a number)."""
+    return {name: tuple(getattr(value, "shape", ())) for name, value in result.point.items()}
+
+
 def explain_tensor(program, result, view: str | None, *, elements: list[str] = (),
                    max_paths: int = 16, with_chain: bool = False) -> TensorExplanation:
     """The explanation of ``result`` (a gradient of ``program`` by the tensor sweeps).
@@ -114,8 +119,8 @@ def explain_tensor(program, result, view: str | None, *, elements: list[str] = (
     element names for the paths view (none: every element of the gradient's
     variables, as far as the scalar explanation lists variables)."""
     from .backward_table import backward_pass
-    if view == "none":
-        return TensorExplanation()
+    if view == "none" or getattr(result, "evaluation", None) is None:
+        return TensorExplanation()  # asked for none, or a result that kept no sweep
     if view in (None, "reverse"):
         return TensorExplanation(backward=backward_pass(result))
     reason = _too_big(result)

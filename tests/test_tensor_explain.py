@@ -218,3 +218,75 @@ def test_graph_json_summarizes_big_arrays():
     assert 1200 > FULL_ADJOINT_LIMIT
     assert w1["value"] is None and w1["adjoint"] is None
     assert w1["value_summary"]["size"] == 1200 and w1["adjoint_summary"]["norm"] > 0
+
+
+# ----- CLI, with array values -----
+
+TEXTBOOK = ("a1 = W1 @ x + b1; h = tanh(a1); z2 = W2 @ h + b2; p = softmax(z2); "
+            "-sum(t * log(p))")
+TEXTBOOK_AT = ["--at", "W1=[[0.1,-0.2],[0.4,0.3],[-0.5,0.2]]", "--at", "b1=[0,0.1,-0.1]",
+               "--at", "W2=[[0.3,-0.1,0.2],[-0.4,0.5,0.1]]", "--at", "b2=[0.05,-0.05]",
+               "--at", "x=[0.5,-1.2]", "--at", "t=[0,1]"]
+
+
+@pytest.mark.parametrize("options, shown", [
+    ((), "backward pass"),
+    (("--explain", "reverse"), "backward pass"),
+    (("--explain", "none"), None),
+    (("--explain", "paths", "--wrt", "W1[0,1]"), "∂f/∂W1[0,1]: 12 paths"),
+    (("--explain", "paths", "--wrt", "W1[-3, 1],b2"), "∂f/∂W1[0,1]: 12 paths"),
+    (("--explain", "forward", "--json"), '"trace"'),
+    (("--explain", "reverse", "--format", "plain"), None),
+])
+def test_cli_views_of_a_network(cli, options, shown):
+    code, out, err = cli("grad", TEXTBOOK, *TEXTBOOK_AT, *options)
+    assert code == 0 and out and err == ""
+    for text in ("backward pass", "∂f/∂W1[0,1]: 12 paths", '"trace"'):
+        assert (text in out) == (text == shown), text
+
+
+def test_cli_network_table_and_json(cli):
+    code, out, err = cli("grad", TEXTBOOK, *TEXTBOOK_AT, "--wrt", "W1,b1,W2,b2")
+    assert code == 0, err
+    for line in ("δa1 = δh ⊙ (1 - h^2)", "δh = transpose(W2) @ δv7", "δW1 = outer(δv2, x)",
+                 "δb1 = δa1  ★ b1", "★ ∂f/∂W1 = δW1 (complete)"):
+        assert line in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, out, err = cli("grad", TEXTBOOK, *TEXTBOOK_AT, "--wrt", "W1,b1,W2,b2", "--json")
+    data = json.loads(out)
+    nodes = {node["node"]: node for node in data["chain"]["nodes"]}
+    assert nodes["W1"]["adjoint"] == data["gradient"]["W1"]
+    assert nodes["b2"]["adjoint"] == data["gradient"]["b2"]
+    assert nodes["h"]["rule"] == ["δa1 = δh ⊙ (1 - h^2)"]
+
+
+def test_cli_paths_of_one_weight_sum_to_its_gradient(cli):
+    code, out, err = cli("grad", TEXTBOOK, *TEXTBOOK_AT, "--json", "--explain", "paths",
+                         "--wrt", "W1[0,1]")
+    assert code == 0, err
+    data = json.loads(out)
+    chain = data["chain"]["variables"]["W1[0,1]"]
+    assert chain["total"] == pytest.approx(data["gradient"]["W1"][0][1], rel=1e-12)
+    assert sum(p["product"] for p in chain["paths"]) + chain["unlisted_contribution"] == \
+        pytest.approx(chain["total"], rel=1e-9)
+
+
+def test_cli_big_network_declines_paths_with_a_reason(cli, run, tmp_path):
+    point = network_point(0, sizes=(40, 30, 2))
+    np.savez(tmp_path / "params.npz", **point)
+    for invoke in (cli, run):
+        code, out, err = invoke("grad", NETWORK, "--at", f"@{tmp_path / 'params.npz'}",
+                                "--explain", "paths", "--wrt", "W1[0,1]")
+        assert code == 0
+        assert err.startswith("Warning: --explain paths lists scalar paths element by "
+                              "element")
+        assert "W1 has 1,200 (shape (30, 40))" in err and "--explain reverse" in err
+        assert "backward pass" in out and "paths" not in out.split("backward pass")[1]
+
+
+def test_cli_bad_elements_are_usage_errors(cli):
+    for wrt, message in (("W1[3,0]", "index 3 is out of range for shape (3, 2)"),
+                         ("W1[0]", "takes 2 indices"), ("W1[x]", "whole numbers")):
+        code, out, err = cli("grad", TEXTBOOK, *TEXTBOOK_AT, "--explain", "paths",
+                             "--wrt", wrt)
+        assert code == 2 and out == "" and message in err and err.startswith("Error: ")
