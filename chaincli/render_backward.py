@@ -12,7 +12,8 @@ columns fold rather than cut, so a 40-column terminal gets every character.
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -98,25 +99,23 @@ def _caption(backward: BackwardPass, glyphs: Glyphs) -> str:
     return "; ".join(notes)
 
 
-def backward_blocks(backward: BackwardPass, glyphs: Glyphs) -> Text:
-    """The same rows as indented blocks, for a terminal too narrow for four columns."""
-    text = Text(f"backward pass: δ{backward.output} = 1 at the output, each node's rule "
-                "passes the adjoint to its arguments\n", style="bold")
+def backward_blocks(backward: BackwardPass, glyphs: Glyphs) -> Group:
+    """The same rows as indented blocks, for a terminal too narrow for four columns;
+    a folded rule or adjoint keeps its indent."""
+    parts: list = [Text(f"backward pass: δ{backward.output} = 1 at the output, each "
+                        "node's rule passes the adjoint to its arguments", style="bold")]
     for position, row in enumerate(backward.rows):
         if position == backward.omitted_after:
-            text.append(f"{glyphs.ellipsis} {backward.omitted_rows:,} more nodes\n",
-                        style="dim")
-        text.append(_node_cell(row))
-        text.append(f"  {shape_text(row.shape)}\n")
-        rule = _rule_cell(row, backward.output, glyphs, MARK)
-        for line in rule.split("\n"):
-            text.append("  ")
-            text.append(line)
-            text.append("\n")
+            parts.append(Text(f"{glyphs.ellipsis} {backward.omitted_rows:,} more nodes",
+                              style="dim"))
+        parts.append(_node_cell(row) + Text(f"  {shape_text(row.shape)}"))
+        for line in _rule_cell(row, backward.output, glyphs, MARK).split("\n"):
+            parts.append(Padding(line, (0, 0, 0, 2), expand=False))
         adjoint = adjoint_text(row.summary, glyphs.ellipsis).replace("\n", " ")
-        text.append(f"  arriving: {adjoint}\n", style="cyan")
-    text.append(_caption(backward, glyphs), style="dim")
-    return text
+        parts.append(Padding(Text(f"arriving: {adjoint}", style="cyan"), (0, 0, 0, 2),
+                             expand=False))
+    parts.append(Text(_caption(backward, glyphs), style="dim"))
+    return Group(*parts)
 
 
 def print_backward(backward: BackwardPass, console: Console) -> None:
