@@ -88,12 +88,15 @@ def backward_table(backward: BackwardPass, glyphs: Glyphs) -> Table:
 
 
 def _caption(backward: BackwardPass, glyphs: Glyphs) -> str:
-    notes = [f"δv = {glyphs.partial}{backward.output}/{glyphs.partial}v; ⊙ multiplies "
-             f"elementwise; {MARK} adds to a parameter's gradient"]
+    d = glyphs.partial
+    notes = [f"δn = {d}{backward.output}/{d}n for each node n; ⊙ multiplies elementwise; "
+             f"{MARK} adds to a parameter's gradient"]
     if backward.omitted_rows:
         notes.append(f"{backward.omitted_rows:,} of {backward.nodes:,} nodes left out "
                      "(the first and the last are shown)")
-    if backward.no_adjoint:
+    if backward.no_adjoint == 1:
+        notes.append("1 node depends on no parameter and gets no adjoint")
+    elif backward.no_adjoint:
         notes.append(f"{backward.no_adjoint:,} nodes depend on no parameter and get no "
                      "adjoint")
     return "; ".join(notes)
