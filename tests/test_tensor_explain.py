@@ -290,3 +290,27 @@ def test_cli_bad_elements_are_usage_errors(cli):
         code, out, err = cli("grad", TEXTBOOK, *TEXTBOOK_AT, "--explain", "paths",
                              "--wrt", wrt)
         assert code == 2 and out == "" and message in err and err.startswith("Error: ")
+
+
+def test_readme_backward_pass_example_is_real_output(run):
+    """The README's backward-pass table is what the command it shows prints."""
+    import re
+    import shlex
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = next(b for b in re.findall(r"```console\n(.*?)```", readme, flags=re.S)
+                 if "backward pass:" in b)
+    lines = block.splitlines()
+    command = ""
+    for line in lines:
+        command += line.rstrip("\\").strip() + " "
+        if not line.endswith("\\"):
+            break
+    words = shlex.split(command.removeprefix("$ "))
+    assert words[0] == "chaincli"
+    code, out, err = run(*words[1:], env={"COLUMNS": "80"})
+    assert code == 0, err
+    shown = block[block.index("backward pass:"):]
+    printed = out[out.index("backward pass:"):]
+    assert [line.rstrip() for line in printed.splitlines()] == \
+        [line.rstrip() for line in shown.splitlines()]
