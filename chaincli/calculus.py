@@ -299,10 +299,6 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
     One tangent sweep over the partials ``result`` already computed.
     """
     vector = parse_points([direction], option="--direction")
-    tensors = [name for name, value in vector.items() if getattr(value, "ndim", 0)]
-    if tensors:
-        raise PointError(f"--direction {', '.join(tensors)}: a direction has one number per "
-                         "scalar variable")
     tape = result.evaluation.tape
     unknown = [name for name in vector if name not in tape.variable_index]
     if unknown:

@@ -6,9 +6,9 @@ Typer). One body each means the two can never print different things.
 Each function loads the input, calls the library, hands the result to a
 renderer and returns the exit status; errors propagate to the caller's
 ``cli_io.run_guarded``. A result holding tensors goes to ``render_tensor``
-and ``render_plain.plain_lines``; a result the tensor sweeps computed is
-explained by ``tensor_explain`` (the backward-pass table, or element paths)
-and drawn by ``render_backward``.
+and ``render_plain.plain_lines``; its explanation comes from
+``tensor_explain`` (the backward-pass table, or element paths) and is drawn
+by ``render_backward``.
 """
 
 from __future__ import annotations
@@ -35,37 +35,32 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
     program, point = _load(expr, at)
     variables, elements = split_wrt(_parse_wrt(wrt))
     result = program.gradient(point, mode=mode, wrt=variables)
-    swept_as_tensors = _swept_as_tensors(result)
     if elements:
         from .tensor_explain import resolve_elements, variable_shapes
         elements = resolve_elements(elements, variable_shapes(result))
     if has_tensors(result):
+        along = None
         if direction is not None:
-            raise UsageError("--direction is for expressions of scalar variables; this one "
-                             "has tensors")
+            from .calculus import directional
+            along = directional(result, direction)
         explanation = _tensor_explanation(program, result, explain_view, elements,
                                           max_paths, fmt)
         _warn(result.warnings)
         _warn_declined(explanation)
-        return _grad_tensors(result, fmt, explanation)
+        return _grad_tensors(result, fmt, explanation, along)
+    explain_view = explain_view or "paths"
     along = None
     if direction is not None:
         from .calculus import directional
         along = directional(result, direction)
-    explanation = None
-    if fmt != "plain" and swept_as_tensors:  # tensor operations on scalar variables
-        explanation = _tensor_explanation(program, result, explain_view, elements,
-                                          max_paths, fmt)
-    elif fmt != "plain":
+    _warn(result.warnings)
+    if fmt != "plain":
         from .explain import explain
-        explanation = explain(result, explain_view or "paths", max_paths=max_paths,
+        explanation = explain(result, explain_view, max_paths=max_paths,
                               with_chain=fmt == "json",
                               direction=along["direction"] if along else None)
-    _warn(result.warnings)
-    _warn_declined(explanation)
     if fmt == "json":
-        _write_json({**result.to_dict(), **(along or {}),
-                     **(explanation.to_dict() if explanation else {})})
+        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
     elif fmt == "plain":
         from .render_plain import plain_gradient
         text = plain_gradient(result)
@@ -75,28 +70,17 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
         _write_text(text)
     else:
         from .render_table import print_gradient
-        if swept_as_tensors:
-            from .render_backward import print_tensor_explanation
-            print_gradient(result, None)
-            print_tensor_explanation(explanation)
-        else:
-            print_gradient(result, explanation)
+        print_gradient(result, explanation)
         if along:
             from .render_calculus import print_directional
             print_directional(along)
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
-def _swept_as_tensors(result) -> bool:
-    """Whether the tensor sweeps computed ``result`` (its explanation is the table)."""
-    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
-    return tensors is not None and isinstance(result.evaluation, tensors.TensorEvaluation)
-
-
 def _tensor_explanation(program, result, explain_view: Optional[str], elements, max_paths,
                         fmt: str):
-    """The explanation of a result the tensor sweeps computed (``tensor_explain``):
-    the backward-pass table, or the element paths of a small network."""
+    """The explanation of a result with tensors (``tensor_explain``): the
+    backward-pass table, or the element paths of a small network."""
     if fmt == "plain":
         return None
     from .tensor_explain import explain_tensor
@@ -110,19 +94,28 @@ def _warn_declined(explanation) -> None:
         _write_stderr(f"Warning: {declined}\n")
 
 
-def _grad_tensors(result, fmt: str, explanation) -> int:
-    """``grad`` output for a result that holds tensors."""
+def _grad_tensors(result, fmt: str, explanation, along: Optional[dict] = None) -> int:
+    """``grad`` output for a result that holds tensors: the gradient, ``--direction``'s
+    answer if any, and the explanation (the backward-pass table or element paths)."""
     def data() -> dict:
-        return {**result.to_dict(), **(explanation.to_dict() if explanation else {})}
+        return {**result.to_dict(), **(along or {}),
+                **(explanation.to_dict() if explanation else {})}
 
     def plain() -> str:
         from .render_plain import plain_gradient
-        return plain_gradient(result)
+        text = plain_gradient(result)
+        if along:
+            from .render_calculus import plain_directional
+            text += plain_directional(along)
+        return text
 
     def table() -> None:
         from .render_backward import print_tensor_explanation
         from .render_tensor import print_tensor_gradient
         print_tensor_gradient(result)
+        if along:
+            from .render_calculus import print_directional
+            print_directional(along)
         print_tensor_explanation(explanation)
 
     emit(fmt, data, plain, table)

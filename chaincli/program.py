@@ -86,7 +86,7 @@ class CompiledExpression:
                     from . import tensor_program
                     value = tensor_program.point_value(name, value)
                     if type(value) is not float:
-                        if not tensor_program.np.isfinite(value).all():
+                        if not tensor_program.sweeps.all_finite(value):
                             raise PointError(f"the value of {name} must hold finite numbers")
                         used[name] = value
                         continue

@@ -12,6 +12,7 @@ so the JSON of a scalar result is what it always was.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,7 +85,12 @@ def is_tensor(value: Any) -> bool:
 
 
 def has_tensors(result: Any) -> bool:
-    """Whether a value, a point value or a partial of ``result`` is a tensor."""
+    """Whether ``result`` came from the tensor sweeps, or a value, a point value or
+    a partial of it is a tensor (``sum([x, 2*x])`` has only scalars in and out)."""
+    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
+    evaluation = getattr(result, "evaluation", None)
+    if tensors is not None and isinstance(evaluation, tensors.TensorEvaluation):
+        return True
     if is_tensor(result.value) or any(map(is_tensor, result.point.values())):
         return True
     return any(map(is_tensor, (getattr(result, "gradient", None) or {}).values()))

@@ -97,10 +97,13 @@ def apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
         return _scalar_or_array(prim.value([_as_array(v) for v in inputs], options))
 
 
-def _finite(value) -> bool:
+def all_finite(value) -> bool:
+    """Whether every element is finite. A sum is one pass without a temporary
+    array, and any inf or NaN makes it non-finite; only a sum that overflowed
+    needs the element-by-element look."""
     if isinstance(value, float):
         return math.isfinite(value)
-    return bool(np.isfinite(value).all())
+    return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
 
 
 def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -> list:
@@ -116,7 +119,7 @@ def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -
         prim = PRIMITIVES[op]
         inputs = [values[j] for j in tape.args[i]]
         out = apply(prim, inputs, tape.options[i])
-        if not _finite(out):
+        if not all_finite(out):
             raise _domain_error(tape, i, prim, inputs, out, entry_shapes)
         values[i] = out
     return values
@@ -188,7 +191,7 @@ def _times(factor, partial):
             return factor * partial
     with np.errstate(all="ignore"):
         product = factor * partial
-        if not _finite(partial):
+        if not all_finite(partial):
             product = np.where((np.asarray(factor) == 0.0) | (np.asarray(partial) == 0.0),
                                0.0, product)
     return _scalar_or_array(product)

@@ -347,10 +347,14 @@ def test_grad_command_formats(cli, answers):
     assert code == 0 and "∂f/∂W  shape (2, 3)" in out and err == ""
 
 
-def test_direction_with_tensors_is_refused(cli, answers):
-    answers(gradient=network_result())
-    code, out, err = cli("grad", "f", "--direction", "c=1")
-    assert code == 2 and out == "" and err.startswith("Error: --direction")
+def test_direction_along_tensor_variables(cli):
+    args = ("grad", "sum(W @ x)", "--at", "W=[[1,2],[3,4]],x=[1,1]")
+    code, out, err = cli(*args, "--direction", "x=[1,0]", "--json")
+    assert code == 0, err
+    data = strict_json(out)
+    assert data["directional_derivative"] == 4.0 and data["direction"]["x"] == [1.0, 0.0]
+    code, out, err = cli(*args, "--direction", "x=[1,0,0]")
+    assert code == 2 and out == "" and err.startswith("Error: --direction x has shape (3,)")
 
 
 def test_non_finite_tensor_gradient_exits_1(cli, answers):
