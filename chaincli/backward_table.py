@@ -210,7 +210,7 @@ def _substitute(formula: str, names: dict[str, str], adjoint: str) -> str:
 
 
 def _atomic(text: str) -> bool:
-    return re.fullmatch(r"-?[A-Za-z0-9_.]+(\[[0-9, -]*\])?", text) is not None
+    return re.fullmatch(r"[A-Za-z0-9_.]+(\[[0-9, -]*\])?", text) is not None
 
 
 def _elementwise_formula(names: Names, i: int, k: int, node_adjoint: str,
