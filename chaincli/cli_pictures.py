@@ -48,9 +48,10 @@ def graph(
 ):
     """The computational graph of EXPR: one node per operation, shared ones once.
 
-    Nodes are named v0 ... vn as in grad's chain-rule tables (variables and
-    let-bound names keep their names); edges go from an input to the operation
-    using it. Render DOT with: chaincli graph EXPR --format dot | dot -Tsvg > g.svg
+    Nodes are named as in grad's chain-rule tables: f for the output, v0 ... vn
+    for the rest (variables and let-bound names keep their names); edges go
+    from an input to the operation using it. At a point where a partial is not
+    finite, the graph is drawn and the exit status is 1, as for grad. Render DOT with: chaincli graph EXPR --format dot | dot -Tsvg > g.svg
 
     Example: chaincli graph "sin(x*y) + cos(x*y)" --at x=1,y=2
     """
@@ -70,7 +71,8 @@ def graph(
     else:
         from .render_graph import print_graph_tree
         print_graph_tree(pictured)
-    return ExitStatus.OK
+    # A partial that is not finite at the point exits 1, as it does for grad.
+    return ExitStatus.OK if pictured.gradient_finite else ExitStatus.MATH_ERROR
 
 
 def _bound(option: str, text: str) -> float:

@@ -89,15 +89,17 @@ def print_gradient(result: GradientResult, explanation=None,
     console = console or make_console()
     glyphs = glyphs_for(console)
     d = glyphs.partial
-    console.print(Text("f = ") + _expression_line(_encodable(result.expression, console),
-                                                  glyphs))
+    # The output's name in the chain tables below (f_ if the user bound f).
+    f = result.evaluation.tape.output_name() if result.evaluation is not None else "f"
+    console.print(Text(f"{f} = ") + _expression_line(_encodable(result.expression, console),
+                                                     glyphs))
     if result.point:
         console.print(Text("at ") + Text(", ".join(
             f"{name} = {plain_number(value)}" for name, value in result.point.items())))
-    console.print(Text(f"f = {plain_number(result.value)}"))
+    console.print(Text(f"{f} = {plain_number(result.value)}"))
     table = Table(title=Text(f"gradient ({result.mode} mode)"), header_style="bold")
     table.add_column("variable", overflow="fold")
-    table.add_column(f"{d}f/{d}variable", justify="right", overflow="fold")
+    table.add_column(f"{d}{f}/{d}variable", justify="right", overflow="fold")
     for name, value in result.gradient.items():
         table.add_row(Text(name), Text(plain_number(value)))
     console.print(table)
