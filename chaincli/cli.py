@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from . import __version__
 from . import commands
 from .cli_args import arrange
+from .cli_complete import at_file, file_name
 from .cli_io import _write_text, run_guarded
 from .errors import UsageError
 
@@ -42,9 +43,9 @@ class ChaincliGroup(TyperGroup):
 
     def resolve_command(self, ctx, args):
         name, command, rest = super().resolve_command(ctx, args)
-        # Completion parses leniently and reads the words as typed; leave them.
-        if (command is not None and not ctx.resilient_parsing
-                and isinstance(command.context_settings, ExpressionSettings)):
+        # Shell completion comes here too, so it reads an expression that
+        # starts with "-" as the command does.
+        if command is not None and isinstance(command.context_settings, ExpressionSettings):
             rest = arrange_for(command, ctx, rest)
         return name, command, rest
 
@@ -69,7 +70,6 @@ app = typer.Typer(
     cls=ChaincliGroup,
     help="Gradients from the shell, with the chain rule that computed them.\n\n"
          "Example: chaincli grad \"sin(x*y)\" --at x=1,y=2",
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -156,8 +156,10 @@ def _output_format(fmt: Optional[Enum], json_flag: bool, default: Enum = Format.
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def grad(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     mode: Mode = typer.Option(Mode.reverse, "--mode", "-m",
                               help="Differentiation mode: reverse (one sweep for all "
                                    "partials) or forward (one sweep per variable)."),
@@ -185,7 +187,8 @@ def grad(
              "out are 0; not normalized), by one forward sweep; with --explain "
              "forward the trace shows that sweep."),
     points: Optional[str] = typer.Option(
-        None, "--points", help="Every point of FILE ('-' for stdin): JSON lines, or CSV "
+        None, "--points", autocompletion=file_name,
+        help="Every point of FILE ('-' for stdin): JSON lines, or CSV "
         "with a header (a .csv file or --points-format csv); one output line per input "
         "line, as JSON lines or --format csv.", show_default=False, metavar="FILE"),
     points_format: Optional[str] = typer.Option(None, "--points-format",
@@ -227,8 +230,10 @@ def _check_points_options(fmt, output_format, explain_view, max_paths, direction
 @app.command("eval", context_settings=EXPR_SETTINGS)
 @_handle_errors
 def eval_command(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),

@@ -115,7 +115,8 @@ def main() -> None:
     """Console-script entry point."""
     import signal
     signal.signal(signal.SIGINT, _interrupted)
-    request = recognize(sys.argv[1:])
+    # A shell asking for completions sets this variable; only Typer answers it.
+    request = None if "_CHAINCLI_COMPLETE" in os.environ else recognize(sys.argv[1:])
     if request is None:
         from .cli import main as framework_main
         framework_main()
