@@ -65,6 +65,9 @@ FRAMEWORK = [sys.executable, "-c", "import sys; from chaincli.cli import main; "
     (["eval", "u = x*y; sin(u) + u^2", "--at", "x=1,y=2"], b""),
     (["eval", "x/y", "--at", "x=1,y=0", "--format", "plain"], b""),
     (["eval", "2^10", "--json"], b""),
+    (["eval", "-tanh(x)", "--at", "x=3"], b""),
+    (["grad", "--at", "x=-1", "-2*tanh(x)", "--json"], b""),
+    (["grad", "-a", "a1=2,x=1", "-f", "plain", "--", "-a1*exp(x)"], b""),
 ])
 def test_fast_path_and_framework_agree(args, stdin):
     assert recognize(args) is not None
