@@ -15,6 +15,7 @@ path, so the conventions at such points are exactly the scalar ones.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
 from .errors import DomainError, PointError, missing_values
@@ -26,6 +27,84 @@ from .tape import CONST, VAR, Tape, depends_on_variables
 def _numpy():
     import numpy
     return numpy
+
+
+# ----- Faster array forms of a few primitives -----
+# The primitive table's array functions are written to be right for any
+# operands; over a million elements a few of them do work that hand-written
+# NumPy would not. These compute the same values (within the last bits for an
+# integer power, see below) with fewer passes and fewer fresh arrays, and are
+# used by every batch sweep, trapped or checked, so those agree to the bit.
+
+# np.power computes x**3 with the general pow() per element, many times the
+# cost of multiplying; exponents up to this size are multiplied out (by
+# squaring: at most four roundings, so within a few ulps of pow's answer).
+_MAX_MULTIPLIED_EXPONENT = 8
+
+
+def _whole_exponent(b) -> int | None:
+    if type(b) is float and b.is_integer() and 2.0 <= abs(b) <= _MAX_MULTIPLIED_EXPONENT:
+        return int(b)
+    return None
+
+
+def _multiplied_power(a, n: int):
+    """``a**n`` for a whole ``n`` with 2 <= |n| <= 8, by squaring."""
+    np = _numpy()
+    result = None
+    square = a
+    k = abs(n)
+    while k:
+        if k & 1:
+            result = square if result is None else result * square
+        k >>= 1
+        if k:
+            square = square * square
+    if n < 0:
+        return np.divide(1.0, result, out=result if result is not a else None)
+    return result
+
+
+def _batch_power(a, b):
+    n = _whole_exponent(b)
+    if n is not None and not isinstance(a, float):
+        return _multiplied_power(a, n)
+    return PRIMITIVES["pow"].vector_value(a, b)
+
+
+def _batch_power_partial_base(a, b, out):
+    n = _whole_exponent(b)
+    if n is None or isinstance(a, float) or not 2 <= abs(n - 1) <= _MAX_MULTIPLIED_EXPONENT:
+        return PRIMITIVES["pow"].vector_partials[0](a, b, out)  # for x^2, 2*x: one product
+    power = _multiplied_power(a, n - 1)   # a fresh array: at least one product
+    power *= b
+    return power
+
+
+def _batch_tanh_partial(a, out):
+    np = _numpy()
+    if not isinstance(out, np.ndarray):
+        return PRIMITIVES["tanh"].vector_partials[0](a, out)
+    square = out * out
+    return np.subtract(1.0, square, out=square)   # 1 - tanh^2, one fresh array
+
+
+_BATCH_VALUE = {"pow": _batch_power}
+_BATCH_PARTIALS = {"pow": (_batch_power_partial_base, None), "tanh": (_batch_tanh_partial,)}
+
+
+def value_rule(op: str):
+    """The array value function of primitive ``op`` that batches use."""
+    return _BATCH_VALUE.get(op) or PRIMITIVES[op].vector_value
+
+
+def partial_rules(op: str) -> tuple:
+    """The array partials of primitive ``op`` that batches use."""
+    rules = PRIMITIVES[op].vector_partials
+    faster = _BATCH_PARTIALS.get(op)
+    if faster is None:
+        return rules
+    return tuple(fast or rule for fast, rule in zip(faster, rules))
 
 
 class BatchGradientResult(GradientResult):
@@ -42,6 +121,20 @@ class BatchGradientResult(GradientResult):
                 "value": self.value.tolist(),
                 "gradient": {k: v.tolist() for k, v in self.gradient.items()},
                 "mode": self.mode, "warnings": [w.to_dict() for w in self.warnings]}
+
+
+class SweepPlan:
+    """What every sweep over one tape looks up, looked up once (a batch is
+    swept a slice at a time, see ``CHUNK``): which entries depend on a
+    variable, each entry's value function, and the partial rules the reverse
+    sweep calls for each argument that depends on a variable."""
+
+    def __init__(self, tape: Tape):
+        self.varies = varies = depends_on_variables(tape)
+        self.value = [value_rule(op) if op in PRIMITIVES else None for op in tape.ops]
+        self.partials = [partial_rules(op) if op in PRIMITIVES else () for op in tape.ops]
+        self.targets = [[(j, rule) for j, rule in zip(args, rules) if varies[j]]
+                        for args, rules in zip(tape.args, self.partials)]
 
 
 def broadcast_point(tape: Tape, point: Mapping[str, Any]):
@@ -73,7 +166,7 @@ def broadcast_point(tape: Tape, point: Mapping[str, Any]):
 
 
 def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = True,
-           release: list[list[int]] | None = None):
+           release: list[list[int]] | None = None, plan: SweepPlan | None = None):
     """Values of every entry (arrays or scalars), and the mask of bad elements.
 
     Unchecked (under floating-point traps, see ``gradient``) nothing is
@@ -88,6 +181,7 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
     # elementwise test only for the entries it flags, at once, so a released
     # array is not kept alive for the test.
     bad = np.zeros(size, dtype=bool)
+    functions = (plan or SweepPlan(tape)).value
     for i, op in enumerate(ops):
         if op == VAR:
             result = arrays[labels[i]]
@@ -95,7 +189,7 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
             values[i] = consts[i]
             continue
         else:
-            result = PRIMITIVES[op].vector_value(*(values[j] for j in args[i]))
+            result = functions[i](*(values[j] for j in args[i]))
         values[i] = result
         if checked and not np.isfinite(np.sum(result)):
             bad |= ~np.isfinite(result)
@@ -158,51 +252,76 @@ def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
         inputs = [values[j] for j in args]
         out = values[i]
         partials[i] = tuple(rule(*inputs, out) if varies[j] else None
-                            for j, rule in zip(args, PRIMITIVES[op].vector_partials))
+                            for j, rule in zip(args, partial_rules(op)))
     return partials
 
 
-def adjoint_sweep(tape: Tape, values: list[Any]) -> tuple[list[Any], list[bool]]:
+def adjoint_sweep(tape: Tape, values: list[Any],
+                  plan: SweepPlan | None = None) -> tuple[list[Any], list[bool]]:
     """Adjoints of the variables (None: an exact zero, nothing reached them), and
     whether each is an array of the sweep's own.
 
     Each entry's partials are computed as the sweep reaches it and dropped
     after use, and so are values and adjoints no later step reads: a batch of
-    a million points keeps a few arrays alive, not three per entry."""
+    a million points keeps a few arrays alive, not three per entry.
+
+    A fresh array costs NumPy an allocation (and the kernel page faults) as
+    much as the arithmetic that fills it, so the sweep multiplies in place
+    where it may: into a partial the rule has just made (``1 - out*out`` for
+    tanh), or into the entry's own adjoint once nothing else will read it.
+    In place or not, each product and sum is the same IEEE operation on the
+    same operands, so the bits do not depend on it."""
     np = _numpy()
+    ndarray = np.ndarray
     adjoint: list[Any] = [None] * len(tape)
-    # Whether adjoint[j] is an array of this sweep's own, safe to add into. A
-    # factor of exactly 1 (the seed, the partials of + and -) passes the other
-    # factor on as it is, shared, instead of multiplying out a copy.
+    # Whether adjoint[j] is an array of this sweep's own, safe to write into.
+    # A factor of exactly 1 (the seed, the partials of + and -) passes the
+    # other factor on as it is, shared, instead of multiplying out a copy.
     owned = [False] * len(tape)
     adjoint[tape.output] = 1.0
-    varies = depends_on_variables(tape)
+    plan = plan or SweepPlan(tape)
     ops, args = tape.ops, tape.args
     for i in range(tape.output, -1, -1):
         a = adjoint[i]
         if a is not None and args[i]:
             inputs = [values[j] for j in args[i]]
-            rules = PRIMITIVES[ops[i]].vector_partials
+            out = values[i]
             a_is_one = type(a) is float and a == 1.0
-            for j, rule in zip(args[i], rules):
-                if not varies[j]:
-                    continue    # a constant's adjoint is never reported
-                partial = rule(*inputs, values[i])
+            # a may be written into once this entry's last partial uses it,
+            # if it is ours and was not handed on unmultiplied.
+            a_free = owned[i] and isinstance(a, ndarray)
+            targets = plan.targets[i]
+            for n, (j, rule) in enumerate(targets):
+                partial = rule(*inputs, out)
+                made_here = (isinstance(partial, ndarray) and partial is not out
+                             and all(partial is not value for value in inputs))
                 if a_is_one:
-                    contribution, fresh = partial, False
+                    contribution, fresh = partial, made_here
                 elif type(partial) is float and partial == 1.0:
-                    contribution, fresh = a, False
+                    contribution = a
+                    fresh = a_free and n == len(targets) - 1
+                    a_free = False
+                elif made_here:
+                    partial *= a
+                    contribution, fresh = partial, True
+                elif a_free and n == len(targets) - 1:
+                    contribution = np.multiply(partial, a, out=a)
+                    fresh, a_free = True, False
                 else:
                     contribution = partial * a
-                    fresh = isinstance(contribution, np.ndarray)
+                    fresh = isinstance(contribution, ndarray)
                 if adjoint[j] is None:
                     adjoint[j] = contribution
                     owned[j] = fresh
                 elif owned[j]:
                     adjoint[j] += contribution
+                elif fresh:
+                    contribution += adjoint[j]
+                    adjoint[j] = contribution
+                    owned[j] = True
                 else:
                     adjoint[j] = adjoint[j] + contribution
-                    owned[j] = isinstance(adjoint[j], np.ndarray)
+                    owned[j] = isinstance(adjoint[j], ndarray)
         if ops[i] != VAR:
             adjoint[i] = None
             if i != tape.output:
@@ -247,7 +366,7 @@ def gradient(program, point: Mapping[str, Any], mode: str,
     if all(bool(np.isfinite(a).all()) for a in arrays.values()):
         try:
             with np.errstate(**_TRAPS):
-                value, gradient = _sweeps(tape, arrays, size, mode, names, checked=False)
+                value, gradient = _chunked_sweeps(tape, arrays, size, mode, names)
             return BatchGradientResult(
                 program.text, {name: a.reshape(shape) for name, a in arrays.items()},
                 value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
@@ -272,16 +391,49 @@ def gradient(program, point: Mapping[str, Any], mode: str,
         mode, notices)
 
 
-def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked: bool):
+# A batch is swept a slice at a time, so that an entry's array is still in
+# the processor's cache when the next entries read it, and NumPy's temporaries
+# are small enough to reuse memory instead of mapping fresh pages: NumPy code
+# written by hand streams every whole array through memory once per
+# operation. Slices are whole multiples of 64 elements, so SIMD loops see the
+# elements in the same vectors and alignment as in one sweep, and every
+# element gets the same bits either way. Past the tape length below, the
+# Python work per slice would outweigh what the cache saves.
+CHUNK = int(os.environ.get("CHAINCLI_BATCH_CHUNK", "16384"))
+_CHUNK_TAPE_LIMIT = 2_000
+
+
+def _chunked_sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str]):
+    """``_sweeps`` unchecked, a slice of ``CHUNK`` elements at a time."""
+    np = _numpy()
+    if size <= 2 * CHUNK or len(tape) > _CHUNK_TAPE_LIMIT:
+        return _sweeps(tape, arrays, size, mode, names, checked=False)
+    value = np.empty(size)
+    gradient = {name: np.empty(size) for name in names}
+    plan = SweepPlan(tape)
+    for start in range(0, size, CHUNK):
+        stop = min(start + CHUNK, size)
+        part = {name: array[start:stop] for name, array in arrays.items()}
+        part_value, part_gradient = _sweeps(tape, part, stop - start, mode, names,
+                                            checked=False, sweep_plan=plan)
+        value[start:stop] = part_value
+        for name in names:
+            gradient[name][start:stop] = part_gradient[name]
+    return value, gradient
+
+
+def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked: bool,
+            sweep_plan: SweepPlan | None = None):
     """The value and gradient arrays (and, checked, the mask of bad elements)."""
     # Freeing early saves memory but costs NumPy fresh allocations later:
     # worth it only when keeping every intermediate would take a lot.
     plan = (reverse_release_plan(tape)
             if mode == "reverse" and len(tape) * size > _RELEASE_ABOVE else None)
-    values, bad = primal(tape, arrays, size, checked, plan)
+    sweep_plan = sweep_plan or SweepPlan(tape)
+    values, bad = primal(tape, arrays, size, checked, plan, sweep_plan)
     output_value = values[tape.output]
     if mode == "reverse":
-        adjoint, owned = adjoint_sweep(tape, values)
+        adjoint, owned = adjoint_sweep(tape, values, sweep_plan)
         found = {name: adjoint[tape.variable_index[name]] for name in names}
         # Arrays of the sweep's own are returned as they are; shared ones copied.
         fresh = {name: owned[tape.variable_index[name]] for name in names}

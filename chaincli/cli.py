@@ -16,17 +16,60 @@ from enum import Enum
 from typing import Callable, List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
 from . import commands
+from .cli_args import arrange
+from .cli_complete import at_file, file_name
 from .cli_io import _write_text, run_guarded
 from .errors import UsageError
 
+
+class ExpressionSettings(dict):
+    """Context settings that mark a command as taking expressions (see ``EXPR_SETTINGS``)."""
+
+
+# A command that takes expressions opts in to the expression rule of
+# ``cli_args`` (a word starting with "-" that is not one of its options is an
+# expression, wherever it stands) by being declared with these settings:
+#     @app.command(context_settings=EXPR_SETTINGS)
+# ``ChaincliGroup`` applies the rule to every such command, and only to them.
+EXPR_SETTINGS = ExpressionSettings()
+
+
+class ChaincliGroup(TyperGroup):
+    """The app's group: sorts the words of an expression command before it parses them."""
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        # Shell completion comes here too, so it reads an expression that
+        # starts with "-" as the command does.
+        if command is not None and isinstance(command.context_settings, ExpressionSettings):
+            rest = arrange_for(command, ctx, rest)
+        return name, command, rest
+
+
+def arrange_for(command, ctx, words: list[str]) -> list[str]:
+    """``words`` sorted by ``cli_args.arrange`` with ``command``'s own option names."""
+    takes_value: set[str] = set()
+    flags: set[str] = set(command.get_help_option_names(ctx))
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option":
+            continue
+        names = [*param.opts, *param.secondary_opts]
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            flags.update(names)
+        else:
+            takes_value.update(names)
+    return arrange(words, takes_value, flags) or words
+
+
 app = typer.Typer(
     name="chaincli",
+    cls=ChaincliGroup,
     help="Gradients from the shell, with the chain rule that computed them.\n\n"
          "Example: chaincli grad \"sin(x*y)\" --at x=1,y=2",
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -111,15 +154,13 @@ def _output_format(fmt: Optional[Enum], json_flag: bool, default: Enum = Format.
 
 # ----- Commands -----
 
-# An expression may start with "-" ("-x^2"): unknown options are taken as EXPR.
-EXPR_SETTINGS = {"ignore_unknown_options": True}
-
-
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def grad(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     mode: Mode = typer.Option(Mode.reverse, "--mode", "-m",
                               help="Differentiation mode: reverse (one sweep for all "
                                    "partials) or forward (one sweep per variable)."),
@@ -152,7 +193,8 @@ def grad(
              "out are 0; not normalized), by one forward sweep; with --explain "
              "forward the trace shows that sweep."),
     points: Optional[str] = typer.Option(
-        None, "--points", help="Every point of FILE ('-' for stdin): JSON lines, or CSV "
+        None, "--points", autocompletion=file_name,
+        help="Every point of FILE ('-' for stdin): JSON lines, or CSV "
         "with a header (a .csv file or --points-format csv); one output line per input "
         "line, as JSON lines or --format csv.", show_default=False, metavar="FILE"),
     points_format: Optional[str] = typer.Option(None, "--points-format",
@@ -194,8 +236,10 @@ def _check_points_options(fmt, output_format, explain_view, max_paths, direction
 @app.command("eval", context_settings=EXPR_SETTINGS)
 @_handle_errors
 def eval_command(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),

@@ -15,6 +15,7 @@ import typer
 
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
                   _handle_errors, _output_format, app)
+from .cli_complete import at_file
 from .cli_io import _load, _warn, _write_json, _write_text, emit, read_expression
 from .errors import ExitStatus, UsageError
 
@@ -34,7 +35,8 @@ class HessianMethod(str, Enum):
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def diff(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
     wrt: str = typer.Option(..., "--wrt", "-w", help="The variable to differentiate by.",
                             show_default=False),
     order: int = typer.Option(1, "--order", "-n", help="Differentiate this many times."),
@@ -107,8 +109,10 @@ def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def hessian(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     method: HessianMethod = typer.Option(
         HessianMethod.ad, "--method",
         help="ad: forward-over-reverse on the graph; symbolic: differentiate the "
@@ -135,10 +139,12 @@ def hessian(
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def jacobian(
-    exprs: List[str] = typer.Argument(..., help="The expressions, one per output; "
+    exprs: List[str] = typer.Argument(..., autocompletion=at_file,
+                                      help="The expressions, one per output; "
                                       "'-' reads one from stdin, '@file' from a file.",
                                       show_default=False, metavar="EXPR..."),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -166,8 +172,10 @@ def jacobian(
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def check(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
+                                 autocompletion=at_file),
     tolerance: Optional[float] = typer.Option(
         None, "--tolerance", "-t", show_default=False,
         help="Largest accepted |analytic - numeric| / max(1, |analytic|, |numeric|) "

@@ -9,10 +9,11 @@ command bodies (``commands``) and helpers (``cli_io``) as the Typer commands:
     grad: --at/-a, --mode/-m, --wrt/-w, --format/-f, --json
     eval: --at/-a, --format/-f, --json
 
-Anything else — help, ``--version``, other options or commands, ``--opt=value``,
-an option given twice, a value that is not one of the choices, an
-expression starting with ``-`` — goes to the Typer app in ``cli``, which
-defines the interface and its error messages. tests/test_cli_fast.py checks
+Which words are expressions (one may start with ``-``: ``-tanh(x)``) is
+decided by ``cli_args.arrange``, as in the Typer app. Anything else — help,
+``--version``, other options or commands, ``--opt=value``, an option given
+twice, a value that is not one of the choices — goes to the Typer app in
+``cli``, which defines the interface and its error messages. tests/test_cli_fast.py checks
 that both give the same bytes and exit codes.
 """
 
@@ -27,6 +28,7 @@ _OPTIONS = {
     "eval": {"--at": "at", "-a": "at", "--format": "format", "-f": "format",
              "--json": "json"},
 }
+_HELP = ("-h", "--help")
 _CHOICES = {"mode": ("reverse", "forward"), "format": ("table", "json", "plain")}
 
 
@@ -34,20 +36,30 @@ def recognize(argv: list[str]) -> dict | None:
     """The request for a plain command line, or None for anything else."""
     if not argv or argv[0] not in _OPTIONS:
         return None
+    from .cli_args import arrange
     options = _OPTIONS[argv[0]]
+    flags = {"--json", *_HELP}
+    words = argv[1:]
+    words = arrange(words, options.keys() - flags, flags) or words
     request: dict = {"command": argv[0], "expr": None, "at": [], "mode": "reverse",
                      "wrt": None, "format": None, "json": False}
     seen = set()
-    words = iter(argv[1:])
+    words = iter(words)
     for word in words:
-        if word == "-" or not word.startswith("-"):  # "-" is EXPR read from stdin
+        if word == "--":  # arrange put every expression after it
+            rest = list(words)
+            if len(rest) != 1 or request["expr"] is not None:
+                return None
+            request["expr"] = rest[0]
+            break
+        key = options.get(word)
+        if key is None:
+            if word.startswith("-") and word != "-":
+                return None  # help, or an unknown option: the framework says what
             if request["expr"] is not None:
                 return None
             request["expr"] = word
             continue
-        key = options.get(word)
-        if key is None:
-            return None
         if key == "json":
             if key in seen:
                 return None
@@ -55,7 +67,7 @@ def recognize(argv: list[str]) -> dict | None:
             request["json"] = True
             continue
         value = next(words, None)
-        if value is None or value.startswith("-"):
+        if value is None:
             return None
         if key == "at":
             request["at"].append(value)
@@ -103,7 +115,8 @@ def main() -> None:
     """Console-script entry point."""
     import signal
     signal.signal(signal.SIGINT, _interrupted)
-    request = recognize(sys.argv[1:])
+    # A shell asking for completions sets this variable; only Typer answers it.
+    request = None if "_CHAINCLI_COMPLETE" in os.environ else recognize(sys.argv[1:])
     if request is None:
         from .cli import main as framework_main
         framework_main()

@@ -17,6 +17,7 @@ import typer
 
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, _handle_errors, _output_format,
                   app)
+from .cli_complete import at_file
 from .cli_io import _load, _warn, _write_json, _write_text
 from .errors import ExitStatus, PointError, UsageError
 
@@ -36,8 +37,10 @@ class PlotFormat(str, Enum):
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def graph(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
-    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP + " With a point, each node "
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
+    at: List[str] = typer.Option([], "--at", "-a", autocompletion=at_file,
+                                 help=AT_HELP + " With a point, each node "
                                  "shows its value and adjoint, each edge its local partial.",
                                  show_default=False),
     output_format: Optional[GraphFormat] = typer.Option(
@@ -48,9 +51,11 @@ def graph(
 ):
     """The computational graph of EXPR: one node per operation, shared ones once.
 
-    Nodes are named v0 ... vn as in grad's chain-rule tables (variables and
-    let-bound names keep their names); edges go from an input to the operation
-    using it. Render DOT with: chaincli graph EXPR --format dot | dot -Tsvg > g.svg
+    Nodes are named as in grad's chain-rule tables: f for the output, v0 ... vn
+    for the rest (variables and let-bound names keep their names); edges go
+    from an input to the operation using it. At a point where a partial is not
+    finite, the graph is drawn and the exit status is 1, as for grad.
+    Render DOT with: chaincli graph EXPR --format dot | dot -Tsvg > g.svg
 
     Example: chaincli graph "sin(x*y) + cos(x*y)" --at x=1,y=2
     """
@@ -70,7 +75,8 @@ def graph(
     else:
         from .render_graph import print_graph_tree
         print_graph_tree(pictured)
-    return ExitStatus.OK
+    # A partial that is not finite at the point exits 1, as it does for grad.
+    return ExitStatus.OK if pictured.gradient_finite else ExitStatus.MATH_ERROR
 
 
 def _bound(option: str, text: str) -> float:
@@ -105,14 +111,16 @@ def _use_colour() -> bool:
 @app.command(context_settings=EXPR_SETTINGS)
 @_handle_errors
 def plot(
-    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
+                               autocompletion=at_file),
     wrt: str = typer.Option(..., "--wrt", "-w", help="The variable along the x axis.",
                             show_default=False),
     start: str = typer.Option(..., "--from", help="Left end of the interval (a number or "
                               "constant expression such as -pi).", show_default=False),
     stop: str = typer.Option(..., "--to", help="Right end of the interval.",
                              show_default=False),
-    at: List[str] = typer.Option([], "--at", "-a", help="Values of the other variables, "
+    at: List[str] = typer.Option([], "--at", "-a", autocompletion=at_file,
+                                 help="Values of the other variables, "
                                  "held fixed: y=2 (repeatable), or @point.json.",
                                  show_default=False),
     samples: int = typer.Option(201, "--samples", "-n",

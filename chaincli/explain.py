@@ -261,11 +261,7 @@ class Names:
 
     def __init__(self, tape: Tape):
         self.tape = tape
-        taken = {label for label in tape.labels if label}
-        output = "f"
-        while output in taken:
-            output += "_"
-        self.output = output
+        self.output = tape.output_name()
         self._formulas: dict[tuple[int, int], str] = {}
 
     def __call__(self, i: int) -> str:
@@ -273,8 +269,6 @@ class Names:
         op = tape.ops[i]
         if op == CONST:
             return tape.labels[i] or format_number(tape.consts[i])
-        if i == tape.output and op != VAR:
-            return self.output
         return tape.name(i)
 
     def definition(self, i: int) -> str | None:

@@ -3,8 +3,8 @@
 ``build_graph`` reads a tape (and, given a point, the evaluation at it) and
 returns a ``Graph``: one node per tape entry the output depends on, in tape
 order, and one edge per argument use, from the input to the operation that
-uses it. A node is called by its tape name (``v0 … vn``, or its variable or
-let-bound name), as in the chain-rule tables, which call the output ``f``. Because the tape
+uses it. A node is called by its tape name (``f`` for the output, ``v0 … vn``,
+or its variable or let-bound name), as in the chain-rule tables. Because the tape
 is hash-consed, a shared subexpression is one node with several users.
 
 At a point each node carries its value and its adjoint ∂output/∂node, and
@@ -84,6 +84,9 @@ class Graph:
     edges: list[GraphEdge]          # grouped by target, in argument order
     output: int                     # tape index of the output node
     point: dict[str, float] | None = None
+    # At a point: whether every partial ∂output/∂variable is finite (as grad
+    # requires for exit 0), so the same point gets the same exit status.
+    gradient_finite: bool = True
     _by_index: dict[int, GraphNode] = field(init=False, repr=False)
     _into: dict[int, list[GraphEdge]] = field(init=False, repr=False)
 
@@ -154,10 +157,12 @@ def build_graph(expression: str, tape: Tape, evaluation: Evaluation | None = Non
 def graph_of(program, point: dict[str, float] | None = None) -> tuple[Graph, list]:
     """The graph of a compiled expression, evaluated at ``point`` when one is given.
 
-    Returns the graph and the evaluation's notices (kinks, non-finite partials).
+    Returns the graph and the evaluation's notices (kinks, non-finite partials);
+    ``graph.gradient_finite`` says whether the gradient at the point is finite.
     """
     if point is None:
         return build_graph(program.text, program.tape), []
     result = program.gradient(point)
     graph = build_graph(program.text, program.tape, result.evaluation, result.point)
+    graph.gradient_finite = result.all_finite
     return graph, list(result.warnings)

@@ -1,8 +1,11 @@
-"""Rich output for a terminal: value and gradient tables, chain-rule paths, traces.
+"""Table output: value and gradient tables, chain-rule paths, traces.
 
-A renderer only reads results and explanations (``chaincli.explain``). All
-user text goes into Rich as ``Text`` objects, never as markup, so an
-expression like ``[bold]x`` prints as written. Colour only on a terminal;
+A renderer only reads results and explanations (``chaincli.explain``). Each
+print function describes its output as lines and ``render_box.Grid`` tables;
+``_show`` has them drawn without Rich when Rich would draw them plainly (not
+a terminal, everything fits), else by Rich. All user text goes into Rich as
+``Text`` objects, never as markup, so an expression like ``[bold]x`` prints
+as written. Colour only on a terminal;
 ``NO_COLOR`` and the terminal width are honoured by Rich's console. Columns
 fold rather than cut, so every digit survives a narrow terminal. When the
 output's encoding cannot carry ``∂`` or ``→``, ASCII stands in (``d``,
@@ -15,26 +18,16 @@ explanation tables to 5 significant digits, enough to follow the arithmetic.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import NamedTuple
 
 from .explain import approximate_count
+from .render_box import Grid, NotPlain, draw, draw_line, plain_width, to_rich
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
 from .terminal import EncodingSafeStream, can_encode, encodable, printable, stdout
 
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # Rich would exit with status 1; the CLI reports a closed pipe itself.
-        raise BrokenPipeError(errno.EPIPE, "stdout was closed")
-
-
-@dataclass(frozen=True)
-class Glyphs:
+class Glyphs(NamedTuple):
     partial: str
     arrow: str
     ellipsis: str
@@ -43,21 +36,73 @@ class Glyphs:
 UNICODE = Glyphs("∂", "→", "…")
 ASCII = Glyphs("d", "->", "...")
 
-
-def make_console(file=None, width: int | None = None) -> Console:
-    return _Console(file=EncodingSafeStream(file or stdout()), width=width,
-                    highlight=False, soft_wrap=False)
+_CONSOLE_CLASS = None
 
 
-def glyphs_for(console: Console) -> Glyphs:
+def make_console(file=None, width: int | None = None):
+    """A Rich console on stdout (or ``file``) that reports a closed pipe to the CLI."""
+    global _CONSOLE_CLASS
+    if _CONSOLE_CLASS is None:
+        from rich.console import Console
+
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # Rich would exit with status 1; the CLI reports a closed pipe itself.
+                raise BrokenPipeError(errno.EPIPE, "stdout was closed")
+        _CONSOLE_CLASS = _Console
+    return _CONSOLE_CLASS(file=EncodingSafeStream(file or stdout()), width=width,
+                          highlight=False, soft_wrap=False)
+
+
+def glyphs_for(console) -> Glyphs:
     symbols = UNICODE.partial + UNICODE.arrow + UNICODE.ellipsis
     return UNICODE if can_encode(symbols, console.encoding) else ASCII
 
 
-def _encodable(text: str, console: Console) -> str:
+def _encodable(text: str, console) -> str:
     # Expression text may carry any character in a comment; one the output
     # cannot encode gets an ASCII stand-in rather than raising.
     return encodable(text, console.encoding)
+
+
+class _Sheet:
+    """What a print function prints: lines of text and ``Grid`` tables, in order."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self.items: list = []
+
+    def line(self, text: str) -> None:
+        self.items.append(text)
+
+    def table(self, grid: Grid) -> None:
+        self.items.append(grid)
+
+
+def _show(build, console=None) -> None:
+    """Print what ``build(sheet, glyphs)`` describes: drawn here when Rich would
+    draw it plainly (see ``render_box``), else by Rich on ``console``."""
+    if console is None:
+        width = plain_width()
+        if width is not None:
+            sheet = _Sheet((stdout().encoding or "utf-8").lower())
+            build(sheet, UNICODE)
+            try:
+                text = "".join(draw(item, width) if isinstance(item, Grid)
+                               else draw_line(item, width) for item in sheet.items)
+            except NotPlain:
+                pass
+            else:
+                stream = EncodingSafeStream(stdout())
+                stream.write(text)
+                stream.flush()
+                return
+        console = make_console()
+    from rich.text import Text
+    sheet = _Sheet(console.encoding)
+    build(sheet, glyphs_for(console))
+    for item in sheet.items:
+        console.print(to_rich(item) if isinstance(item, Grid) else Text(item))
 
 
 def short_number(value: float) -> str:
@@ -65,54 +110,60 @@ def short_number(value: float) -> str:
     return format(value, ".5g")
 
 
-def _expression_line(text: str, glyphs: Glyphs = UNICODE, limit: int = 200) -> Text:
+def _expression_text(text: str, glyphs: Glyphs = UNICODE, limit: int = 200) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[:limit - len(glyphs.ellipsis)] + glyphs.ellipsis
-    return Text(printable(flat))  # a comment may hold escape sequences
+    return printable(flat)  # a comment may hold escape sequences
 
 
-def print_value(result: ValueResult, console: Console | None = None) -> None:
-    console = console or make_console()
-    glyphs = glyphs_for(console)
-    table = Table(show_header=True, header_style="bold", box=None)
-    table.add_column("expression", overflow="fold")
-    table.add_column("value", justify="right", overflow="fold")
-    table.add_row(_expression_line(_encodable(result.expression, console), glyphs),
-                  Text(plain_number(result.value)))
-    console.print(table)
+def _expression_line(text: str, glyphs: Glyphs = UNICODE, limit: int = 200):
+    """The expression as a Rich ``Text``, one line, shortened past ``limit``."""
+    from rich.text import Text
+    return Text(_expression_text(text, glyphs, limit))
 
 
-def print_gradient(result: GradientResult, explanation=None,
-                   console: Console | None = None) -> None:
+def print_value(result: ValueResult, console=None) -> None:
+    def build(sheet: _Sheet, glyphs: Glyphs) -> None:
+        grid = Grid(None, [("expression", "left"), ("value", "right")], box=False)
+        grid.add_row(_expression_text(encodable(result.expression, sheet.encoding), glyphs),
+                     plain_number(result.value))
+        sheet.table(grid)
+    _show(build, console)
+
+
+def print_gradient(result: GradientResult, explanation=None, console=None) -> None:
     """Value and gradient, then the paths or the trace ``explanation`` holds."""
-    console = console or make_console()
-    glyphs = glyphs_for(console)
-    d = glyphs.partial
-    console.print(Text("f = ") + _expression_line(_encodable(result.expression, console),
-                                                  glyphs))
-    if result.point:
-        console.print(Text("at ") + Text(", ".join(
-            f"{name} = {plain_number(value)}" for name, value in result.point.items())))
-    console.print(Text(f"f = {plain_number(result.value)}"))
-    table = Table(title=Text(f"gradient ({result.mode} mode)"), header_style="bold")
-    table.add_column("variable", overflow="fold")
-    table.add_column(f"{d}f/{d}variable", justify="right", overflow="fold")
-    for name, value in result.gradient.items():
-        table.add_row(Text(name), Text(plain_number(value)))
-    console.print(table)
-    if explanation is not None:
-        print_explanation(explanation, console)
+    def build(sheet: _Sheet, glyphs: Glyphs) -> None:
+        d = glyphs.partial
+        # The output's name in the chain tables below (f_ if the user bound f).
+        f = result.evaluation.tape.output_name() if result.evaluation is not None else "f"
+        sheet.line(f"{f} = " + _expression_text(encodable(result.expression, sheet.encoding),
+                                                glyphs))
+        if result.point:
+            sheet.line("at " + ", ".join(
+                f"{name} = {plain_number(value)}" for name, value in result.point.items()))
+        sheet.line(f"{f} = {plain_number(result.value)}")
+        grid = Grid(f"gradient ({result.mode} mode)",
+                    [("variable", "left"), (f"{d}{f}/{d}variable", "right")])
+        for name, value in result.gradient.items():
+            grid.add_row(name, plain_number(value))
+        sheet.table(grid)
+        if explanation is not None:
+            _explanation_items(explanation, sheet, glyphs)
+    _show(build, console)
 
 
-def print_explanation(explanation, console: Console | None = None) -> None:
+def print_explanation(explanation, console=None) -> None:
     """The paths or the trace an ``explain.Explanation`` holds."""
-    console = console or make_console()
-    glyphs = glyphs_for(console)
+    _show(lambda sheet, glyphs: _explanation_items(explanation, sheet, glyphs), console)
+
+
+def _explanation_items(explanation, sheet: "_Sheet", glyphs: Glyphs) -> None:
     if explanation.chain is not None:
-        _print_chain(explanation.chain, console, glyphs)
+        _print_chain(explanation.chain, sheet, glyphs)
     if explanation.trace is not None:
-        _print_trace(explanation.trace, console, glyphs)
+        _print_trace(explanation.trace, sheet, glyphs)
 
 
 # ----- Paths -----
@@ -136,7 +187,7 @@ def _factor_line(factor, glyphs: Glyphs) -> str:
     return f"{label} = {factor.formula} = {number}"
 
 
-def _path_cell(path, glyphs: Glyphs) -> Text:
+def _path_cell(path, glyphs: Glyphs) -> str:
     """The path as a chain of nodes, then its local partials one per line."""
     nodes = list(path.nodes)
     if path.omitted_steps:
@@ -148,83 +199,71 @@ def _path_cell(path, glyphs: Glyphs) -> Text:
                      f"  {glyphs.ellipsis} {_plural(path.omitted_steps, 'more step')}")
     if not lines:
         lines.append(f"  (no steps: {path.nodes[0]} is the output)")
-    return Text("\n".join([f" {glyphs.arrow} ".join(nodes), *lines]))
+    return "\n".join([f" {glyphs.arrow} ".join(nodes), *lines])
 
 
-def _print_chain(chain, console: Console, glyphs: Glyphs) -> None:
+def _print_chain(chain, sheet: _Sheet, glyphs: Glyphs) -> None:
     if chain.legend:
-        legend = Table(title=Text("where"), header_style="bold")
-        legend.add_column("node", overflow="fold")
-        legend.add_column("stands for", overflow="fold")
-        legend.add_column("value", justify="right", overflow="fold")
+        legend = Grid("where", [("node", "left"), ("stands for", "left"), ("value", "right")])
         for entry in chain.legend:
-            legend.add_row(Text(entry.node), Text(entry.definition),
-                           Text(short_number(entry.value)))
+            legend.add_row(entry.node, entry.definition, short_number(entry.value))
         if chain.omitted_legend:
-            legend.add_row(Text(glyphs.ellipsis),
-                           Text(f"{_plural(chain.omitted_legend, 'more node')}; "
-                                "--explain forward shows the sweep"), Text(""))
-        console.print(legend)
+            legend.add_row(glyphs.ellipsis,
+                           f"{_plural(chain.omitted_legend, 'more node')}; "
+                           "--explain forward shows the sweep", "")
+        sheet.table(legend)
     for variable in chain.variables:
-        console.print(_variable_table(chain, variable, glyphs))
+        sheet.table(_variable_table(chain, variable, glyphs))
     if chain.omitted_variables:
-        console.print(Text(f"Paths are shown for the first {len(chain.variables)} "
-                           f"variables; {_plural(chain.omitted_variables, 'more variable')} "
-                           "not shown (choose with --wrt)."))
+        sheet.line(f"Paths are shown for the first {len(chain.variables)} "
+                   f"variables; {_plural(chain.omitted_variables, 'more variable')} "
+                   "not shown (choose with --wrt).")
 
 
-def _variable_table(chain, variable, glyphs: Glyphs) -> Table:
+def _variable_table(chain, variable, glyphs: Glyphs) -> Grid:
     d = glyphs.partial
     name = variable.variable
     title = f"{d}{chain.output}/{d}{name}: {_plural(variable.path_count, 'path')}"
-    table = Table(title=Text(title), header_style="bold")
-    table.add_column("#", justify="right", overflow="fold")
-    table.add_column("path, local partials", overflow="fold")
-    table.add_column("product", justify="right", overflow="fold")
+    table = Grid(title, [("#", "right"), ("path, local partials", "left"),
+                         ("product", "right")])
     for number, path in enumerate(variable.paths, 1):
-        table.add_row(Text(str(number)), _path_cell(path, glyphs),
-                      Text(short_number(path.product)))
+        table.add_row(str(number), _path_cell(path, glyphs), short_number(path.product))
     if not variable.path_count:
-        table.add_row(Text(""), Text(f"no path: {chain.output} does not depend on {name}"),
-                      Text("0"))
+        table.add_row("", f"no path: {chain.output} does not depend on {name}", "0")
     if variable.truncated:
-        table.add_row(Text(""), Text(f"{_plural(variable.unlisted_count, 'more path')}, "
-                                     "summed from the adjoints"),
-                      Text(short_number(variable.unlisted_contribution)))
+        table.add_row("", f"{_plural(variable.unlisted_count, 'more path')}, "
+                          "summed from the adjoints",
+                      short_number(variable.unlisted_contribution))
     table.add_section()
-    table.add_row(Text(""), Text(f"sum = {d}{chain.output}/{d}{name}"),
-                  Text(short_number(variable.total)))
+    table.add_row("", f"sum = {d}{chain.output}/{d}{name}", short_number(variable.total))
     if variable.truncated:
         why = ("--max-paths" if len(variable.paths) >= chain.max_paths
                else "the paths are long, so the search stopped early")
-        table.caption = Text(f"{len(variable.paths)} of {_plural(variable.path_count, 'path')} "
-                             f"listed ({why}); --explain reverse shows the whole "
-                             "computation in one sweep.")
+        table.caption = (f"{len(variable.paths)} of {_plural(variable.path_count, 'path')} "
+                         f"listed ({why}); --explain reverse shows the whole "
+                         "computation in one sweep.")
     return table
 
 
 # ----- Traces -----
 
-def _entry_cell(row, glyphs: Glyphs) -> Text:
+def _entry_cell(row, glyphs: Glyphs) -> str:
     """``v2 = x*y``, then the local partials it passes on, one per line."""
     head = f"{row.node} (input)" if row.definition is None else f"{row.node} = {row.definition}"
     lines = [f"  {_factor_line(factor, glyphs)}" for factor in row.partials]
-    return Text("\n".join([head, *lines]))
+    return "\n".join([head, *lines])
 
 
 def _trace_table(trace, title: str, caption: str, last_column: str, last_values,
-                 glyphs: Glyphs) -> Table:
-    table = Table(title=Text(title), caption=Text(caption), header_style="bold")
-    table.add_column("entry, local partials", overflow="fold")
-    table.add_column("value", justify="right", overflow="fold")
-    table.add_column(last_column, justify="right", overflow="fold")
+                 glyphs: Glyphs) -> Grid:
+    table = Grid(title, [("entry, local partials", "left"), ("value", "right"),
+                         (last_column, "right")], caption=caption)
     for position, (row, last) in enumerate(zip(trace.rows, last_values)):
         if position == trace.omitted_after:
-            table.add_row(Text(f"{glyphs.ellipsis} "
-                               + _plural(trace.omitted_entries, "more entry", "more entries")),
-                          Text(""), Text(""))
-        table.add_row(_entry_cell(row, glyphs), Text(short_number(row.value)),
-                      Text(short_number(last)))
+            table.add_row(f"{glyphs.ellipsis} "
+                          + _plural(trace.omitted_entries, "more entry", "more entries"),
+                          "", "")
+        table.add_row(_entry_cell(row, glyphs), short_number(row.value), short_number(last))
     return table
 
 
@@ -234,12 +273,12 @@ def _seed_text(seed: dict[str, float]) -> str:
     return ", ".join(f"{name} = {short_number(value)}" for name, value in seed.items())
 
 
-def _print_trace(trace, console: Console, glyphs: Glyphs) -> None:
+def _print_trace(trace, sheet: _Sheet, glyphs: Glyphs) -> None:
     if not trace.rows:  # a constant: nothing is swept
         return
     d = glyphs.partial
     if trace.kind == "reverse":
-        console.print(_trace_table(
+        sheet.table(_trace_table(
             trace, "reverse sweep, from the output down",
             f"adjoint of v = {d}{trace.output}/{d}v, passed down times each local partial: "
             "one sweep gives every partial",
@@ -247,10 +286,10 @@ def _print_trace(trace, console: Console, glyphs: Glyphs) -> None:
         return
     shown = len(trace.seeds)
     for index, seed in enumerate(trace.seeds):
-        console.print(_trace_table(
+        sheet.table(_trace_table(
             trace, f"forward sweep {index + 1} of {trace.sweeps}: seed {_seed_text(seed)}",
             "tangent = sum over the arguments of local partial times their tangent",
             "tangent", [row.tangents[index] for row in trace.rows], glyphs))
     if shown < trace.sweeps:
-        console.print(Text(f"Forward mode needs one sweep per variable: {trace.sweeps} "
-                           f"sweeps; the first {shown} are shown."))
+        sheet.line(f"Forward mode needs one sweep per variable: {trace.sweeps} "
+                   f"sweeps; the first {shown} are shown.")

@@ -61,16 +61,25 @@ class Tape:
                    if op in PRIMITIVES)
 
     def name(self, i: int) -> str:
-        """How entry ``i`` is called in tables, traces, graphs and JSON.
+        """How entry ``i`` is called in tables, traces, graphs, warnings and JSON.
 
-        An unnamed entry is ``v<i>``; if the user took that name for a variable
-        or a let-binding, underscores are appended until the name is free, so
-        two entries never share a name.
+        The output is ``f`` (unless it is an input variable, which keeps its
+        name); an unnamed entry is ``v<i>``. If the user took such a name for a
+        variable or a let-binding, underscores are appended until the name is
+        free, so two entries never share a name.
         """
+        if i == self.output and self.ops[i] != VAR:
+            return self.output_name()
         label = self.labels[i]
         if label:
             return label
-        name = f"v{i}"
+        return self._free(f"v{i}")
+
+    def output_name(self) -> str:
+        """``f``, or ``f_`` … when the user took ``f`` for a name."""
+        return self._free("f")
+
+    def _free(self, name: str) -> str:
         if self._user_names is None or self._user_names_size != len(self.labels):
             # Built on first use: names are asked for only once lowering is done.
             self._user_names = {lab for lab in self.labels if lab}

@@ -3,7 +3,9 @@
 ``python -m pytest`` puts the checkout first on ``sys.path``, where
 ``chaincli/`` lacks the grammar that the wheel maps in; the checkout is taken
 off the path so a file missing from the package fails here, as it would for
-a user.
+a user. The installed copy may live under the checkout too (the README's
+``.venv`` inside the clone): what must not be imported is the checkout's own
+``chaincli/`` folder, wherever the environment is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 import chaincli  # noqa: E402
 
-if Path(chaincli.__file__).resolve().is_relative_to(ROOT):
+if Path(chaincli.__file__).resolve().parent == ROOT / "chaincli":
     raise RuntimeError("tests must run against the installed chaincli: pip install . first")
 
 from typer.testing import CliRunner  # noqa: E402

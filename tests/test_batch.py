@@ -297,3 +297,57 @@ def test_arrays_are_tensors_unless_a_batch_is_asked_for():
         chaincli.compile("x*y").gradient({"x": x, "y": 2.0})
     with pytest.raises(UsageError, match="tensor operations"):
         expr.gradient({"x": x, "y": 2.0}, batch=True)
+
+
+# ----- Slices and multiplied powers -----
+
+def batch_gradient(expr, point, **options):
+    """A batch gradient: the one place these tests ask the API for a batch."""
+    return expr.gradient(point, batch=True, **options)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("text", CORPUS + [
+    "x^3*y + 3*x^2*y^2 - y^4 + x^-3 + y^8 - x^-2",
+    "sin(x*y) + exp(-y^2)*log(1 + x^2) + tanh(y*x)",
+    "u = tanh(x); u*u + u^5 - exp(u)*exp(u)",
+])
+def test_a_batch_swept_in_slices_equals_one_sweep_to_the_bit(text, mode, monkeypatch):
+    from chaincli import batch
+    expr = chaincli.compile(text)
+    rng = np.random.default_rng(7)
+    point = {name: rng.uniform(0.3, 1.7, 1000) for name in expr.variables}
+    monkeypatch.setattr(batch, "CHUNK", 1 << 30)
+    whole = batch_gradient(expr, point, mode=mode)
+    monkeypatch.setattr(batch, "CHUNK", 64)  # 16 slices, the last one short
+    sliced = batch_gradient(expr, point, mode=mode)
+    assert np.array_equal(whole.value, sliced.value)
+    for name in expr.variables:
+        assert np.array_equal(whole.gradient[name], sliced.gradient[name])
+        assert sliced.gradient[name] is not whole.gradient[name]
+    for k in (0, 63, 64, 500, 999):
+        scalar = expr.gradient({n: float(a[k]) for n, a in point.items()}, mode=mode)
+        assert close(sliced.value[k], scalar.value)
+        for name in expr.variables:
+            assert close(sliced.gradient[name][k], scalar.gradient[name]), (name, k)
+
+
+@pytest.mark.parametrize("exponent", [-8, -5, -3, -2, 2, 3, 4, 5, 7, 8, 9, 2.5])
+def test_whole_powers_in_a_batch_agree_with_the_scalar_pow(exponent):
+    expr = chaincli.compile(f"x^{exponent}" if exponent > 0 else f"x^({exponent})")
+    xs = np.array([0.3, -0.7, 1.0, 1.9, -2.4, 3.3]) if float(exponent).is_integer() \
+        else np.array([0.3, 0.7, 1.0, 1.9, 2.4, 3.3])
+    result = batch_gradient(expr, {"x": xs})
+    for k, x in enumerate(xs):
+        scalar = expr.gradient({"x": float(x)})
+        assert close(result.value[k], scalar.value, 4), (exponent, x)
+        assert close(result.gradient["x"][k], scalar.gradient["x"], 4), (exponent, x)
+
+
+def test_the_sweep_never_writes_into_the_callers_arrays():
+    expr = chaincli.compile("u = x*y; tanh(u) + u^3 + x - y")
+    x, y = np.linspace(0.1, 1.0, 50), np.linspace(1.0, 2.0, 50)
+    keep = x.copy(), y.copy()
+    result = batch_gradient(expr, {"x": x, "y": y})
+    assert np.array_equal(x, keep[0]) and np.array_equal(y, keep[1])
+    assert not np.shares_memory(result.gradient["x"], result.gradient["y"])

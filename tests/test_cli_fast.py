@@ -19,13 +19,17 @@ HERE = Path(__file__).parent
     ["grad", "x^2", "-a", "x=1", "-m", "forward", "-w", "x", "-f", "plain"],
     ["eval", "-", "--at", "x=1", "--format", "json"],
     ["grad", "--json", "x", "--at", "x=1", "--at", "y=2"],
+    ["grad", "-x^2"], ["eval", "-tanh(x)", "--at", "x=-1"], ["grad", "--at", "x=3", "-2*x"],
+    ["eval", "--at", "x=3", "--", "-a"], ["grad", "-a", "x=1", "--", "-tanh(x)"],
 ])
 def test_plain_command_lines_are_recognized(argv):
     assert recognize(argv) is not None
 
 
 @pytest.mark.parametrize("argv", [
-    [], ["--help"], ["--version"], ["grad"], ["grad", "x", "--help"], ["grad", "-x^2"],
+    [], ["--help"], ["--version"], ["grad"], ["grad", "x", "--help"], ["grad", "-h"],
+    ["eval", "-tanh(x)", "-h"], ["grad", "-x", "--bogus"], ["grad", "-x", "-y"],
+    ["eval", "--", "-x", "--at", "x=1"],
     ["grad", "x", "--at=x=1"], ["grad", "x", "--mode", "sideways"], ["grad", "x", "--at"],
     ["grad", "x", "--json", "--format", "plain"], ["grad", "x", "y"],
     ["grad", "x", "-f", "json", "-f", "plain"], ["eval", "x", "--mode", "forward"],
@@ -61,6 +65,9 @@ FRAMEWORK = [sys.executable, "-c", "import sys; from chaincli.cli import main; "
     (["eval", "u = x*y; sin(u) + u^2", "--at", "x=1,y=2"], b""),
     (["eval", "x/y", "--at", "x=1,y=0", "--format", "plain"], b""),
     (["eval", "2^10", "--json"], b""),
+    (["eval", "-tanh(x)", "--at", "x=3"], b""),
+    (["grad", "--at", "x=-1", "-2*tanh(x)", "--json"], b""),
+    (["grad", "-a", "a1=2,x=1", "-f", "plain", "--", "-a1*exp(x)"], b""),
 ])
 def test_fast_path_and_framework_agree(args, stdin):
     assert recognize(args) is not None

@@ -30,12 +30,12 @@ def test_shared_subexpression_is_one_node():
     graph = _graph("sin(x*y) + cos(x*y)")
     assert len(graph.nodes) == 6
     nodes = _by_id(graph)
-    assert [nodes[i].label for i in ("x", "y", "v2", "v3", "v4", "v5")] == \
+    assert [nodes[i].label for i in ("x", "y", "v2", "v3", "v4", "f")] == \
         ["x", "y", "*", "sin", "cos", "+"]
     users = [graph.node(e.target).id for e in graph.edges if graph.node(e.source).id == "v2"]
     assert sorted(users) == ["v3", "v4"]
     assert len(graph.edges) == 6
-    assert graph.node(graph.output).id == "v5"
+    assert graph.node(graph.output).id == "f"
 
 
 def test_labels_names_and_unused_bindings():
@@ -170,7 +170,7 @@ def test_json_output(cli):
     code, out, err = cli("graph", "sin(x*y) + cos(x*y)", "--at", "x=1,y=2", "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["output"] == "v5" and data["point"] == {"x": 1.0, "y": 2.0}
+    assert data["output"] == "f" and data["point"] == {"x": 1.0, "y": 2.0}
     assert len(data["nodes"]) == 6 and len(data["edges"]) == 6
     xy = next(node for node in data["nodes"] if node["id"] == "v2")
     assert xy["value"] == 2.0 and xy["op"] == "mul"
@@ -202,10 +202,56 @@ def test_closed_pipe_is_quiet(tmp_path):
     path.write_text(" + ".join(f"sin(x*{k})" for k in range(500)))
     done = subprocess.run(f'"{CHAINCLI}" graph @{path} | head -n 1', shell=True,
                           capture_output=True, timeout=120)
-    assert done.stdout.decode().startswith("v")
+    assert done.stdout.decode().startswith("f: +")
     assert done.stderr == b""
 
 
 def test_help_has_example(cli):
     code, out, _ = cli("graph", "--help")
     assert code == 0 and "Example: chaincli graph" in out
+
+
+# ----- One node, one name; one point, one exit status -----
+
+@pytest.mark.parametrize("expr, at, node", [
+    ("abs(x)", "x=0", "f"),                # the kink is the output itself
+    ("abs(x)*y", "x=0,y=1", "v1"),
+    ("f = x*y; abs(f)", "x=0,y=1", "f_"),  # the user took "f"
+    ("u = abs(x); u", "x=0", "f"),         # the output's let-name gives way to f
+])
+def test_the_output_has_one_name_everywhere(cli, expr, at, node):
+    code, out, err = cli("grad", expr, "--at", at, "--json", "--explain", "reverse")
+    assert code == 0, err
+    data = json.loads(out)
+    output = data["chain"]["output"]
+    assert data["trace"]["rows"][0]["node"] == output
+    assert [w["node"] for w in data["warnings"] if w["kind"] == "kink"] == [node]
+    code, out, _ = cli("graph", expr, "--at", at, "--json")
+    pictured = json.loads(out)
+    assert pictured["output"] == output
+    ids = {n["id"] for n in pictured["nodes"]}
+    assert node in ids and output in ids
+    for fmt, shown in (("dot", f'"{output}" [label="{output}: '), ("mermaid", f'["{output}: '),
+                       ("tree", f"{output}: ")):
+        code, out, _ = cli("graph", expr, "--at", at, "--format", fmt)
+        assert code == 0 and shown in out, (fmt, out)
+    code, out, _ = cli("grad", expr, "--at", at)
+    assert f"{output} = " in out
+
+
+@pytest.mark.parametrize("expr, at, status", [
+    ("sqrt(x)", "x=0", 1), ("asin(x) + y", "x=1,y=2", 1), ("cbrt(x) + y", "x=0,y=1", 1),
+    ("cbrt(x*y)", "x=0,y=0", 0),  # the infinite factor meets a zero: 0·∞ = 0, finite
+    ("abs(x)", "x=0", 0),
+])
+def test_the_same_point_gets_the_same_exit_status(cli, run, expr, at, status):
+    for invoke in (cli, run):
+        statuses = {invoke("grad", expr, "--at", at, *extra)[0]
+                    for extra in ([], ["--json"], ["--mode", "forward"])}
+        statuses |= {invoke("graph", expr, "--at", at, "--format", fmt)[0]
+                     for fmt in ("tree", "dot", "mermaid", "json")}
+        assert statuses == {status}, (expr, statuses)
+        code, out, err = invoke("graph", expr, "--at", at, "--json")
+        assert out and "Warning:" in err
+        # Without a point there is nothing infinite about the graph.
+        assert invoke("graph", expr)[0] == 0

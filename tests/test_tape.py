@@ -36,9 +36,12 @@ def test_let_names_label_their_entries():
     assert [tape.name(i) for i in range(len(tape)) if tape.ops[i] == "var"] == ["x", "y"]
 
 
-def test_unnamed_entries_print_as_v_i():
+def test_unnamed_entries_print_as_v_i_and_the_output_as_f():
     tape = tape_of("sin(x*y)")
-    assert [tape.name(i) for i in range(len(tape))] == ["x", "y", "v2", "v3"]
+    assert [tape.name(i) for i in range(len(tape))] == ["x", "y", "v2", "f"]
+    tape = tape_of("f = x*y; v2 = f + 1; sin(v2)")
+    assert [tape.name(i) for i in range(len(tape))] == ["x", "y", "f", "v3", "v2", "f_"]
+    assert tape_of("x").name(0) == "x"
 
 
 def test_variables_in_order_of_first_appearance():
