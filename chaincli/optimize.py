@@ -101,7 +101,19 @@ class Outcome:
 
 
 def norm(v: np.ndarray) -> float:
-    return math.sqrt(float(v @ v))
+    """The 2-norm, without overflow or underflow on the way (a diverging run
+    has entries whose squares are not doubles)."""
+    if v.size <= 32:
+        return math.hypot(*v.tolist())
+    with np.errstate(over="ignore", under="ignore"):
+        square = float(v @ v)
+    if 1e-280 < square < math.inf:
+        return math.sqrt(square)
+    largest = float(np.abs(v).max())
+    if largest == 0.0 or not math.isfinite(largest):
+        return largest
+    scaled = v / largest
+    return largest * math.sqrt(float(scaled @ scaled))
 
 
 def _g(value: float) -> str:
@@ -302,6 +314,8 @@ def _lbfgs(run: _Run) -> Outcome:
     done = run.converged()
     if done:
         return done
+    if run.max_steps == 0:
+        return run.step_limit()
     seen: dict[bytes, tuple[float, np.ndarray]] = {run.x.tobytes(): (run.loss, run.gradient)}
 
     def fun(x: np.ndarray):
