@@ -1,0 +1,353 @@
+"""Build the worked examples in docs/examples from the installed chaincli.
+
+Each entry of ``EXAMPLES`` is one page: its commands are run through the
+installed ``chaincli`` console script, as a user would type them, and the page
+shows each command with its real output, the entry's two sentences on what it
+shows, and any text written by hand. ``README.md`` in this folder indexes the
+pages. Adding an example is adding one entry and running::
+
+    python3 -m pip install . && python3 docs/examples/build.py
+
+``--check`` writes nothing and exits 1 when a page differs from what chaincli
+prints now; ``tests/test_gallery.py`` makes the same comparison.
+
+The output is made deterministic: 80 columns, no colour, UTF-8, whatever the
+terminal or locale the build runs in; trailing blanks (Rich pads centred table
+titles) are dropped from every line. A command that fails, writes to stderr, or
+prints a path of the machine it ran on stops the build.
+
+This script imports nothing of chaincli: it only runs the console script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WIDTH = 80
+MARKER = "<!-- Made by build.py from the installed chaincli: edit EXAMPLES there. -->"
+REGENERATE = "python3 -m pip install . && python3 docs/examples/build.py"
+
+# Environment variables through which a caller's terminal could reach the output.
+_COLOUR_AND_SIZE = ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
+                    "COLORTERM", "JUPYTER_COLUMNS", "JUPYTER_LINES", "CHAINCLI_DEBUG",
+                    "PYTHONWARNINGS")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One page of the gallery.
+
+    ``commands`` are shell command lines starting with ``chaincli``, shown as
+    written; a backslash at the end of a line continues it, as in a shell.
+    ``summary`` is two sentences on what the example shows; ``extra`` is
+    Markdown written by hand, placed after the outputs.
+    """
+
+    slug: str
+    title: str
+    commands: tuple[str, ...]
+    summary: str
+    extra: str = ""
+
+    @property
+    def filename(self) -> str:
+        return f"{self.slug}.md"
+
+
+EXAMPLES: list[Example] = [
+    Example(
+        slug="three-gears",
+        title="Three gears: rates multiply along a chain",
+        commands=(
+            'chaincli grad "b = 2*c; a = 3*b; a" --at c=1',
+            'chaincli diff "b = 2*c; a = 3*b; a" --wrt c',
+        ),
+        summary=(
+            "Gear `a` turns 3 times as fast as gear `b`, and `b` twice as fast as `c`, "
+            "so the one path from the output (`a`, called `f` in the tables) down to `c` "
+            "multiplies the local rates `∂f/∂b = 3` and `∂b/∂c = 2` into `da/dc = 6`. "
+            "`diff` gives the same rate as a formula, the constant 6: a chain of linear "
+            "steps has the same rate at every point."
+        ),
+    ),
+    Example(
+        slug="composite",
+        title="A composite function: sin(x^2)",
+        commands=(
+            'chaincli grad "sin(x^2)" --at x=1.5',
+            'chaincli diff "sin(x^2)" --wrt x',
+        ),
+        summary=(
+            "The path from `f = sin(v2)` down to `x` passes the inner node `v2 = x^2`: "
+            "the outer derivative is taken at the inner value, `cos(2.25) = -0.62817`, "
+            "and multiplied by the inner derivative `2*x = 3`, giving -1.8845. "
+            "`diff` writes the same product as a formula, `2*(cos(x^2)*x)`."
+        ),
+    ),
+    Example(
+        slug="two-paths",
+        title="Two paths to one variable: sin(x*y) + cos(x*y)",
+        commands=(
+            'chaincli grad "sin(x*y) + cos(x*y)" --at x=1,y=2',
+            'chaincli diff "sin(x*y) + cos(x*y)" --wrt x',
+        ),
+        summary=(
+            "`x` reaches the output through `sin` and through `cos`, both by way of the "
+            "one shared node `v2 = x*y`, so ∂f/∂x has two paths, and the multivariable "
+            "chain rule adds their products: `-0.83229 + -1.8186 = -2.6509`. "
+            "`diff` shows the same sum, one term per path, with `x*y` bound once "
+            "as `u1`."
+        ),
+    ),
+    Example(
+        slug="neuron",
+        title="One neuron: a sigmoid and a squared error",
+        commands=(
+            'chaincli grad "z = w1*x1 + w2*x2 + b; p = sigmoid(z); (p - t)^2" \\\n'
+            '    --at w1=0.5,w2=-0.4,b=0.1,x1=2,x2=3,t=1 --wrt w1,w2,b --explain reverse',
+        ),
+        summary=(
+            "A neuron `p = sigmoid(w1*x1 + w2*x2 + b)` is scored by the squared error "
+            "`(p - t)^2` against its target `t`, and one reverse sweep passes the error "
+            "down from the loss, through the sigmoid, to both weights and the bias. "
+            "The same numbers come out by hand below, step by step, as backpropagation "
+            "is taught."
+        ),
+        extra=textwrap.dedent("""\
+            ## By hand
+
+            The input `x1 = 2`, `x2 = 3` and the target `t = 1` are data; the parameters
+            are `w1 = 0.5`, `w2 = -0.4` and `b = 0.1`. Forward, to the loss:
+
+            ```text
+            z = w1*x1 + w2*x2 + b  = 1 - 1.2 + 0.1         = -0.1
+            p = sigmoid(z)         = 1/(1 + e^0.1)         = 0.47502
+            p - t                                          = -0.52498
+            f = (p - t)^2                                  = 0.2756
+            ```
+
+            Backward, from `δf = 1`, each adjoint `δv = ∂f/∂v` being the one above it
+            times a local derivative:
+
+            ```text
+            δp     = 2*(p - t)                             = -1.05
+            p*(1 - p)   (the sigmoid's derivative at z)    = 0.24938
+            δz     = δp * p*(1 - p)  = -1.05 * 0.24938     = -0.26183
+            ∂f/∂w1 = δz * x1         = -0.26183 * 2        = -0.52367
+            ∂f/∂w2 = δz * x2         = -0.26183 * 3        = -0.7855
+            ∂f/∂b  = δz * 1                                = -0.26183
+            ```
+
+            These are the adjoints of `p`, `z`, `w1`, `w2` and `b` in the reverse sweep
+            above, and the gradient chaincli prints to full precision. The gallery's
+            test computes this derivation from its formulas and checks it against
+            `chaincli grad --json` to 1e-12.
+            """),
+    ),
+    Example(
+        slug="forward-and-reverse",
+        title="Forward and reverse mode: ln(x1) + x1*x2 - sin(x2)",
+        commands=(
+            'chaincli grad "ln(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 \\\n'
+            '    --mode forward --explain forward',
+            'chaincli grad "ln(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 --explain reverse',
+        ),
+        summary=(
+            "Forward mode carries tangents up from the inputs, one sweep per input: the "
+            "sweep seeded at `x1` ends with `∂f/∂x1 = 5.5` and the one seeded at `x2` with "
+            "`∂f/∂x2 = 1.7163`. Reverse mode carries adjoints down from the output, and "
+            "its one sweep leaves every partial at the inputs at once, which is why a "
+            "loss of many parameters is differentiated in reverse."
+        ),
+        extra=textwrap.dedent("""\
+            ## Side by side
+
+            | | forward (tangents) | reverse (adjoints) |
+            |---|---|---|
+            | a sweep starts at | one input, seeded with 1 | the output, seeded with 1 |
+            | each entry holds | ∂v/∂(that input) | ∂f/∂v |
+            | sweeps for the gradient | one per input (here 2) | one (here 1) |
+            | one sweep gives | one partial (sweep 1: ∂f/∂x1) | all: ∂f/∂x1 and ∂f/∂x2 |
+
+            Both traces list the same entries with the same local partials; they differ
+            only in the direction the products are accumulated.
+            """),
+    ),
+]
+
+
+class BuildError(Exception):
+    """A command could not be shown: it failed, warned, or printed a local path."""
+
+
+def find_chaincli() -> str:
+    """The installed console script: beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "chaincli"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("chaincli")
+    if found is None:
+        raise BuildError("chaincli is not installed: python3 -m pip install . first")
+    return found
+
+
+def environment() -> dict[str, str]:
+    """The caller's environment with a fixed 80-column, colourless UTF-8 terminal."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in _COLOUR_AND_SIZE}
+    env.update(COLUMNS=str(WIDTH), LINES="24", NO_COLOR="1", TERM="dumb",
+               PYTHONIOENCODING="utf-8")
+    return env
+
+
+def arguments(command: str) -> list[str]:
+    """The words of a shown command line, its backslash continuations joined."""
+    words = shlex.split(command.replace("\\\n", " "))
+    if not words or words[0] != "chaincli":
+        raise BuildError(f"an example command must start with chaincli: {command!r}")
+    return words[1:]
+
+
+def run(command: str, script: str) -> str:
+    """What ``command`` prints on stdout, with trailing blanks dropped from each line."""
+    done = subprocess.run([script, *arguments(command)], capture_output=True,
+                          env=environment(), cwd=HERE, timeout=120)
+    out = done.stdout.decode("utf-8")
+    err = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0 or err:
+        raise BuildError(f"{command}\nexited {done.returncode}; stderr:\n{err}")
+    for local in (str(HERE.parent.parent), script, str(Path.home())):
+        if len(local) > 1 and local in out:  # a home of "/" is in every path
+            raise BuildError(f"{command}\nprints a local path ({local}); "
+                             "the pages must not depend on the machine")
+    return "\n".join(line.rstrip() for line in out.splitlines())
+
+
+def _paragraph(text: str) -> str:
+    """``text`` filled to the page width, never breaking inside a `code span`."""
+    kept = re.sub(r"`[^`]*`", lambda span: span.group().replace(" ", "\0"), text)
+    filled = textwrap.fill(kept, WIDTH, break_long_words=False, break_on_hyphens=False)
+    return filled.replace("\0", " ")
+
+
+def render_page(example: Example, script: str) -> str:
+    """The Markdown page of ``example``, its commands run by ``script``."""
+    parts = [MARKER, f"# {example.title}", _paragraph(example.summary)]
+    for command in example.commands:
+        parts.append(f"```console\n$ {command}\n{run(command, script)}\n```")
+    if example.extra:
+        parts.append(example.extra.strip())
+    parts.append("Back to [all examples](README.md).")
+    return "\n\n".join(parts) + "\n"
+
+
+def render_index(examples: list[Example]) -> str:
+    """``README.md``: what the gallery is, how it is made, and the pages in order."""
+    intro = ("Small worked examples of the chain rule, each a page with the commands, "
+             "their real output (as chaincli prints it on an 80-column terminal "
+             "without colour) and what they show.")
+    made = ("The pages are generated by `build.py` in this folder from the installed "
+            "chaincli, and the test suite runs every command again and fails when a page "
+            "no longer matches. To add an example, add an entry to `EXAMPLES` in "
+            "`build.py`; to regenerate the pages after a change to chaincli's output, run "
+            "this from the root of the checkout:")
+    items = [f"{number}. [{example.title}]({example.filename})"
+             for number, example in enumerate(examples, 1)]
+    return "\n\n".join([MARKER, "# Worked examples", _paragraph(intro), "\n".join(items),
+                        _paragraph(made), f"```sh\n{REGENERATE}\n```"]) + "\n"
+
+
+def render_all(script: str, examples: list[Example] | None = None) -> dict[str, str]:
+    """Every page of the gallery, file name → text, the index last."""
+    examples = EXAMPLES if examples is None else examples
+    slugs = [example.slug for example in examples]
+    if len(set(slugs)) != len(slugs) or "README" in slugs:
+        raise BuildError(f"example slugs must be distinct and not README: {slugs}")
+    pages = {example.filename: render_page(example, script) for example in examples}
+    pages["README.md"] = render_index(examples)
+    return pages
+
+
+def generated_files(folder: Path) -> list[str]:
+    """The Markdown files in ``folder`` that this script wrote (they carry the marker)."""
+    return sorted(path.name for path in folder.glob("*.md")
+                  if path.read_text(encoding="utf-8").startswith(MARKER))
+
+
+def difference(name: str, current: str, text: str) -> str:
+    """The start of a diff from the page on disk to the page as chaincli makes it now."""
+    diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                f"{name} (on disk)", f"{name} (chaincli now)",
+                                lineterm="", n=1)
+    return "\n".join(list(diff)[:40])
+
+
+def differences(folder: Path, pages: dict[str, str]) -> list[str]:
+    """One description per page that is missing, stale, or no longer generated."""
+    found = []
+    for name, text in pages.items():
+        path = folder / name
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current is None:
+            found.append(f"{name} is missing")
+        elif current != text:
+            found.append(difference(name, current, text))
+    for name in generated_files(folder):
+        if name not in pages:
+            found.append(f"{name} is no longer an example")
+    return found
+
+
+def write(folder: Path, pages: dict[str, str]) -> list[str]:
+    """Write ``pages`` into ``folder`` and remove generated pages no longer listed;
+    returns the names of the files changed or removed."""
+    changed = []
+    for name in generated_files(folder):
+        if name not in pages:
+            (folder / name).unlink()
+            changed.append(name)
+    for name, text in pages.items():
+        path = folder / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(name)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a page differs from chaincli's output")
+    parser.add_argument("--chaincli", help="the console script to run "
+                        "(default: the one installed beside this Python, else on PATH)")
+    options = parser.parse_args(argv)
+    try:
+        pages = render_all(options.chaincli or find_chaincli())
+    except BuildError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    if options.check:
+        stale = differences(HERE, pages)
+        for description in stale:
+            print(description, file=sys.stderr)
+        if stale:
+            print(f"Regenerate the examples: {REGENERATE}", file=sys.stderr)
+        return 1 if stale else 0
+    for name in write(HERE, pages):
+        print(f"wrote {name}" if name in pages else f"removed {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
