@@ -469,3 +469,39 @@ def test_init_shapes_and_layout():
 def test_help_has_an_example(cli):
     code, out, _ = cli("minimize", "--help")
     assert code == 0 and "Example: chaincli minimize" in out
+
+
+# ----- a small network -----
+
+XOR = [(0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0)]
+
+
+def xor_network(hidden: int = 3) -> tuple[str, list[str]]:
+    """A 2-hidden-3-1 network (tanh, then linear) and its squared error on XOR,
+    written out in scalars: one let-binding per sample's output."""
+    lines = []
+    for i, (a, b, _) in enumerate(XOR):
+        units = " + ".join(f"v{j}*tanh(w1{j}*{a} + w2{j}*{b} + c{j})" for j in range(hidden))
+        lines.append(f"z{i} = {units} + d")
+    loss = " + ".join(f"(z{i} - {t})^2" for i, (_, _, t) in enumerate(XOR))
+    names = [f"{p}{j}" for j in range(hidden) for p in ("w1", "w2", "c", "v")] + ["d"]
+    return "\n".join(lines) + f"\n({loss})/4", names
+
+
+@pytest.mark.parametrize("method, extra", [("adam", ["--lr", "0.05", "--steps", "1000"]),
+                                           ("lbfgs", [])])
+def test_a_small_network_learns_xor_from_a_seed(cli, tmp_path, method, extra):
+    text, names = xor_network()
+    fit = tmp_path / "xor.json"
+    code, out, err = cli("minimize", text, "--init", ",".join(f"{n}=scalar" for n in names),
+                         "--seed", "1", "--method", method, *extra, "--out", str(fit),
+                         "--json")
+    assert code == 0, err
+    data = strict_json(out)
+    assert data["stopped"] == "converged" and data["loss"] < 0.01
+    program = chaincli.compile(text)
+    weights = json.loads(fit.read_text())
+    for i, (_, _, target) in enumerate(XOR):
+        output = chaincli.compile(text.rsplit("\n", 1)[0] + f"\nz{i}").value(weights)
+        assert abs(output - target) < 0.1
+    assert program.value(weights) == pytest.approx(data["loss"], rel=1e-12, abs=1e-300)
