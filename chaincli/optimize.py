@@ -51,10 +51,12 @@ ARMIJO = 1e-4
 # Newton: the largest problem whose Hessian is formed (entries = size²).
 MAX_NEWTON_SIZE = 1000
 
-# The no-minimum check follows the direction of the run out to 2^(PROBES-1)
-# times the distance covered, and wants the loss to fall at least
-# MIN_FALLS times in a row on the way.
-PROBES = 20
+# The no-minimum check follows the direction of the run from 2^FIRST_PROBE
+# to 2^LAST_PROBE times the distance covered, and wants the loss to fall at
+# least MIN_FALLS times in a row on the way. It starts short of the distance
+# covered because a loss that falls only towards infinity (log(1 + exp(-x)))
+# soon falls below what a double resolves, and is flat from there.
+FIRST_PROBE, LAST_PROBE = -6, 19
 MIN_FALLS = 5
 
 STOP_REASONS = ("converged", "step-limit", "no-progress", "diverged", "no-minimum",
@@ -171,8 +173,15 @@ class _Run:
                             f"{_g(self.tol)}")
 
     def diverged(self, reason: str) -> Outcome:
-        return self.outcome("diverged", f"diverged at step {self.step + 1}: {reason}; the "
-                            f"parameters are those of step {self.step}, the last finite one")
+        message = (f"diverged at step {self.step + 1}: {reason}; the parameters are those of "
+                   f"step {self.step}, the last finite one")
+        if self.step >= 10 and self.loss <= min(self.losses) and self.loss < self.losses[0]:
+            # A loss that ran out of range while still falling: typically log(0) once a
+            # sigmoid rounds to 1, on data a model separates (there is no minimum).
+            message += (f" (the loss was still falling, to {_g(self.loss)}: the "
+                        "parameters may have been heading off to infinity, where the loss "
+                        "has no minimum)")
+        return self.outcome("diverged", message)
 
     def interrupted(self) -> Outcome:
         loss, x, gradient = self.best
@@ -357,7 +366,7 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
     """A sentence when the loss has no minimum where the run went, else None.
 
     The run went from ``x0`` to ``x``; the loss is probed at ``x + 2^k·(x − x0)``
-    for k = 0 … PROBES−1. Where there is a minimum the loss rises somewhere
+    for k = FIRST_PROBE … LAST_PROBE. Where there is a minimum the loss rises somewhere
     along that ray (at once when the run found one). When instead it falls
     at every probe, at least MIN_FALLS times, until it is flat in floating
     point, not finite, or the probes end, the parameters were heading off to
@@ -369,7 +378,7 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
     if not np.any(direction):
         return None
     previous, falls, drops = outcome.loss, 0, []
-    for k in range(PROBES):
+    for k in range(FIRST_PROBE, LAST_PROBE + 1):
         try:
             loss, _ = objective.value_and_gradient(x + 2.0 ** k * direction)
         except NotFinite:
@@ -383,11 +392,11 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
         previous = loss
     if falls < MIN_FALLS:
         return None
-    distance = 2.0 ** (falls - 1)
+    distance = 2.0 ** (FIRST_PROBE + falls - 1)
     if drops[-1] >= drops[-2]:
         kind = "the loss is unbounded below"
     else:
         kind = "it approaches its infimum only as the parameters grow without bound"
     return (f"no minimum: along the direction of the steps the loss keeps falling, to "
-            f"{_g(previous)} at {distance:g} times the distance covered; {kind}, so the "
+            f"{_g(previous + 0.0)} at {distance:g} times the distance covered; {kind}, so the "
             "parameters are not a fit")

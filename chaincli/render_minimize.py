@@ -8,6 +8,7 @@ one per step: ``{"step", "loss", "gradient_norm", "lr"}``.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Optional
 
@@ -136,9 +137,17 @@ def loss_plot(losses: list[float], width: int, height: int, color: bool) -> str:
     if positive and len(losses) > 1 and min(losses) < max(losses):
         plt.yscale("log")
         plt.title("loss by step (log scale)")
+        # plotext labels a log axis in fixed point (0.000000000); powers of ten read better.
+        low, high = math.floor(math.log10(min(losses))), math.ceil(math.log10(max(losses)))
+        stride = max(1, math.ceil((high - low) / 6))
+        ticks = [10.0 ** k for k in range(low, high + 1, stride)]
+        plt.yticks(ticks, [f"1e{k}" for k in range(low, high + 1, stride)])
     else:
         plt.title("loss by step" + ("" if positive else " (linear scale: a loss is not "
                                     "positive)"))
+    last = len(losses) - 1
+    steps = sorted({round(last * k / 4) for k in range(5)})
+    plt.xticks(steps, [f"{step:,}" for step in steps])
     plt.xlabel("step")
     plt.ylabel("loss")
     text = plt.build()
