@@ -112,7 +112,7 @@ def minimize(
     if plot:
         from .cli_pictures import _plot_size, _use_colour
         width, height = _plot_size()
-        _write_text(shown.loss_plot(result.losses, width, min(height, 20), _use_colour()))
+        _write_text(shown.loss_plot(result.history, width, min(height, 20), _use_colour()))
     return result.exit_status
 
 

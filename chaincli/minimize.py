@@ -220,7 +220,7 @@ def run(problem: Problem, method: str, *, lr: Optional[float] = None, steps: int
         expression=problem.program.text, method=method, parameters=parameters,
         shapes=dict(zip(problem.layout.names, problem.layout.shapes)), loss=outcome.loss,
         gradient_norm=norm(outcome.gradient), steps=outcome.steps, stopped=outcome.stopped,
-        message=outcome.message, evaluations=outcome.evaluations, losses=outcome.losses,
+        message=outcome.message, evaluations=outcome.evaluations, history=outcome.history,
         lr=lr, tol=tol, seed=seed, warnings=problem.final_warnings(outcome.x))
 
 

@@ -35,7 +35,7 @@ class MinimizeResult:
     stopped: str                        # one of EXIT_STATUS's keys
     message: str                        # why it stopped, as a sentence
     evaluations: int = 0
-    losses: list[float] = field(default_factory=list, repr=False)  # step 0, 1, …
+    history: list[tuple[int, float]] = field(default_factory=list, repr=False)  # (step, loss)
     lr: Optional[float] = None
     tol: float = 0.0
     seed: int = 0

@@ -85,6 +85,28 @@ class Objective:
 
 Report = Callable[[int, float, float, Optional[float]], None]
 
+# The loss history keeps at most this many (step, loss) points: enough for a
+# plot, and bounded however many steps are taken.
+HISTORY_POINTS = 20_000
+
+
+class History:
+    """The loss by step, thinned as it grows: when full, every other point is
+    dropped and from then on only every other step is kept (the stride doubles)."""
+
+    def __init__(self, limit: int = HISTORY_POINTS):
+        self.limit = limit
+        self.stride = 1
+        self.points: list[tuple[int, float]] = []
+
+    def add(self, step: int, loss: float) -> None:
+        if step % self.stride:
+            return
+        self.points.append((step, loss))
+        if len(self.points) >= self.limit:
+            self.stride *= 2
+            self.points = [p for p in self.points if p[0] % self.stride == 0]
+
 
 @dataclass
 class Outcome:
@@ -95,7 +117,7 @@ class Outcome:
     stopped: str
     message: str
     evaluations: int = 0
-    losses: list[float] = field(default_factory=list)  # the loss after each step, from step 0
+    history: list[tuple[int, float]] = field(default_factory=list)  # (step, loss), thinned
 
     @property
     def gradient_norm(self) -> float:
@@ -133,9 +155,10 @@ class _Run:
         self.report = report
         self.evaluations = 0
         self.step = 0
-        self.losses: list[float] = []
+        self.history = History()
         self.x = np.array(x0, dtype=np.float64)
         self.loss, self.gradient = self.evaluate(self.x)
+        self.first_loss = self.loss
         self.best = (self.loss, self.x, self.gradient)
         self.record(None)
 
@@ -144,7 +167,7 @@ class _Run:
         return self.objective.value_and_gradient(x)
 
     def record(self, lr: Optional[float]) -> None:
-        self.losses.append(self.loss)
+        self.history.add(self.step, self.loss)
         if self.loss < self.best[0]:
             self.best = (self.loss, self.x, self.gradient)
         if self.report is not None:
@@ -165,7 +188,7 @@ class _Run:
 
     def outcome(self, stopped: str, message: str) -> Outcome:
         return Outcome(self.x, self.loss, self.gradient, self.step, stopped, message,
-                       self.evaluations, self.losses)
+                       self.evaluations, self.history.points)
 
     def step_limit(self) -> Outcome:
         return self.outcome("step-limit", f"step limit: {self.max_steps} steps taken; the "
@@ -175,7 +198,7 @@ class _Run:
     def diverged(self, reason: str) -> Outcome:
         message = (f"diverged at step {self.step + 1}: {reason}; the parameters are those of "
                    f"step {self.step}, the last finite one")
-        if self.step >= 10 and self.loss <= min(self.losses) and self.loss < self.losses[0]:
+        if self.step >= 10 and self.loss <= self.best[0] and self.loss < self.first_loss:
             # A loss that ran out of range while still falling: typically log(0) once a
             # sigmoid rounds to 1, on data a model separates (there is no minimum).
             message += (f" (the loss was still falling, to {_g(self.loss)}: the "
@@ -187,7 +210,7 @@ class _Run:
         loss, x, gradient = self.best
         return Outcome(x, loss, gradient, self.step, "interrupted",
                        f"interrupted after {self.step} steps; the parameters are the best "
-                       "reached (the lowest loss)", self.evaluations, self.losses)
+                       "reached (the lowest loss)", self.evaluations, self.history.points)
 
     def no_progress(self, why: str) -> Outcome:
         return self.outcome("no-progress", f"no further progress after {self.step} steps: "

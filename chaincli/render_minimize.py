@@ -123,7 +123,8 @@ class StepReporter:
             self.trace.flush()
 
 
-def loss_plot(losses: list[float], width: int, height: int, color: bool) -> str:
+def loss_plot(history: list[tuple[int, float]], width: int, height: int,
+              color: bool) -> str:
     """The loss against the step, on a log scale when every loss is positive."""
     import plotext as plt
     from .render_plot import thinned
@@ -131,9 +132,11 @@ def loss_plot(losses: list[float], width: int, height: int, color: bool) -> str:
     plt.limitsize(False, False)
     plt.plotsize(width, height)
     plt.theme("clear")
-    kept = thinned(0, len(losses), max(2, 4 * width))
+    kept = [history[i] for i in thinned(0, len(history), max(2, 4 * width))]
+    losses = [loss for _, loss in history]
     positive = all(loss > 0 for loss in losses)
-    plt.plot(kept, [losses[i] for i in kept], marker="braille", color="blue")
+    plt.plot([step for step, _ in kept], [loss for _, loss in kept], marker="braille",
+             color="blue")
     if positive and len(losses) > 1 and min(losses) < max(losses):
         plt.yscale("log")
         plt.title("loss by step (log scale)")
@@ -145,7 +148,7 @@ def loss_plot(losses: list[float], width: int, height: int, color: bool) -> str:
     else:
         plt.title("loss by step" + ("" if positive else " (linear scale: a loss is not "
                                     "positive)"))
-    last = len(losses) - 1
+    last = history[-1][0]
     steps = sorted({round(last * k / 4) for k in range(5)})
     plt.xticks(steps, [f"{step:,}" for step in steps])
     plt.xlabel("step")

@@ -505,3 +505,18 @@ def test_a_small_network_learns_xor_from_a_seed(cli, tmp_path, method, extra):
         output = chaincli.compile(text.rsplit("\n", 1)[0] + f"\nz{i}").value(weights)
         assert abs(output - target) < 0.1
     assert program.value(weights) == pytest.approx(data["loss"], rel=1e-12, abs=1e-300)
+
+
+def test_history_stays_bounded():
+    history = optimize.History(limit=16)
+    for step in range(1000):
+        history.add(step, float(step))
+    steps = [step for step, _ in history.points]
+    assert len(steps) < 16 and steps[0] == 0 and steps == sorted(steps)
+    assert len({b - a for a, b in zip(steps, steps[1:])}) == 1  # evenly spaced
+    assert steps[-1] > 1000 - 2 * (steps[1] - steps[0])
+
+
+def test_plot_of_a_single_step(cli):
+    code, out, _ = cli("minimize", "x^2", "--at", "x=1", "--steps", "0", "--plot")
+    assert code == 0 and "loss by step" in out
