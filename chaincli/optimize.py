@@ -312,14 +312,16 @@ def _newton(run: _Run) -> Outcome:
 
 
 def newton_direction(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-    """−(H + τI)⁻¹g with the smallest τ of 0, β, 10β, … that makes H + τI
-    positive definite (Nocedal & Wright, Algorithm 3.3), so the step goes
-    down even where H is indefinite."""
+    """−(H + τI)⁻¹g, τ = 0 where that is positive definite; otherwise τ starts
+    at β − min(diag H) (at β when the diagonal is positive) and grows tenfold
+    until a Cholesky factorization succeeds (Nocedal & Wright, Algorithm 3.3,
+    β = 10⁻³·max(1, max|H|)), so the step goes down even where H is
+    indefinite."""
     if not np.all(np.isfinite(hessian)):
         raise NotFinite("the Hessian is not finite")
     diagonal = np.diag(hessian)
     beta = 1e-3 * max(1.0, float(np.abs(hessian).max(initial=0.0)))
-    tau = 0.0 if diagonal.min(initial=1.0) > 0 else beta - float(diagonal.min())
+    tau = 0.0 if diagonal.min() > 0 else beta - float(diagonal.min())
     identity = np.eye(len(gradient))
     for _ in range(100):
         shifted = hessian + tau * identity
