@@ -129,6 +129,8 @@ class Problem:
                  init: Optional[Mapping[str, tuple[int, ...]]] = None, seed: int = 0):
         init = init or {}
         names = list(dict.fromkeys(wrt)) if wrt is not None else program.variables
+        if not names:
+            raise UsageError("the expression has no variables: there is nothing to minimize")
         program.require_variables(names, "--wrt")
         program.require_variables(list(init), "--init")
         for name in init:

@@ -440,6 +440,11 @@ def test_unknown_method(cli):
     assert code == 2 and out == "" and "'sgd' is not one of" in err
 
 
+def test_a_constant_has_nothing_to_minimize(cli):
+    code, out, err = cli("minimize", "2 + 3")
+    assert code == 2 and out == "" and "nothing to minimize" in err
+
+
 def test_missing_start_value(cli):
     code, out, err = cli("minimize", "(x - 1)^2 + y^2", "--at", "x=0")
     assert code == 2 and "no starting value for y" in err and "--init" in err
