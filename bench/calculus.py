@@ -29,6 +29,19 @@ def nested(levels: int) -> str:
     return text
 
 
+def steps_of(text: str, label: str) -> None:
+    """diff --steps end to end (library and text renderer), and how much it prints."""
+    from chaincli.calculus import differentiate_steps
+    from chaincli.render_derivation import text as render
+    program = chaincli.compile(text)
+    shown = timed(f"diff --steps, {label}",
+                  lambda: render(differentiate_steps(program, "x")))
+    derivation_lines = shown.count("\n") - 1
+    last = shown.rsplit("\n", 2)[-2]
+    print(f"  {derivation_lines} lines, {len(shown) - len(last)} characters before the "
+          f"last line (the derivative, {len(last)} characters)")
+
+
 def main() -> None:
     for levels in (4, 8, 12):
         tape = lower(parse(nested(levels)))
@@ -43,6 +56,9 @@ def main() -> None:
     first = timed("differentiate", lambda: derivative(tape, "x"))
     printed = timed("print as text", lambda: to_text(first))
     print(f"  derivative: {operation_count(first)} operations, {len(printed)} characters")
+    steps_of(text, f"sin(sin(…x…)) {depth} deep")
+    steps_of("-(" * depth + "x*y" + ")" * depth, f"-(-(…x*y…)) {depth} deep")
+    steps_of(" + ".join(f"sin({k}*x)" for k in range(1, 10_001)), "a sum of 10000 terms")
     n = 30
     expr = chaincli.compile(" + ".join(f"sin(x{i}*x{(i + 1) % n})" for i in range(n)))
     point = {f"x{i}": 0.1 * i for i in range(n)}

@@ -37,7 +37,7 @@ class Unary:
 
 @dataclass(frozen=True, slots=True)
 class Binary:
-    """``sum/product/power ... -> binary``; ``op`` is one of ``+ - * / ^``."""
+    """``sum/product/power ... -> binary``; ``op`` is one of ``+ - * / @ ^``."""
     op: str
     left: "Expr"
     right: "Expr"
@@ -54,7 +54,27 @@ class Call:
     name_span: Span
 
 
-Expr = Number | Name | Unary | Binary | Call
+@dataclass(frozen=True, slots=True)
+class Array:
+    """``atom: LSQB sum (COMMA sum)* RSQB -> array``: an array literal.
+
+    Its elements are stacked along a new first axis: ``[[1, 2], [3, 4]]`` is
+    an array of two rows."""
+    elements: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Subscript:
+    """``postfix: postfix LSQB index (COMMA index)* RSQB -> subscript``.
+
+    ``indices`` are integer literals, negative ones counted from the end."""
+    operand: "Expr"
+    indices: tuple[int, ...]
+    span: Span
+
+
+Expr = Number | Name | Unary | Binary | Call | Array | Subscript
 
 
 @dataclass(frozen=True, slots=True)

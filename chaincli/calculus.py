@@ -8,11 +8,13 @@ CLI (``cli_calculus``) is a thin layer over this module.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 
-from . import evaluate
+from . import evaluate, tensor_program
 from .calculus_results import (CheckResult, CheckRow, DerivativeResult, HessianResult,
                                JacobianResult)
+from .primitives import np
 from .errors import DomainError, PointError, UsageError, unknown_names
 from .forward import directional_derivative as _directional_sweep
 from .hessian import forward_over_reverse, symbolic_hessian
@@ -31,6 +33,15 @@ DEFAULT_TOLERANCE = 1e-6
 
 MAX_ORDER = 20
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# A Hessian or Jacobian of tensor variables is refused past this many entries.
+MAX_MATRIX_ENTRIES = 1_000_000
+
+# check compares at most this many elements of each tensor variable with
+# finite differences, drawn at random with a fixed seed; smaller ones whole.
+CHECK_SAMPLE = 200
+
 
 def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> DerivativeResult:
     """The ``order``-th derivative of ``program`` with respect to ``wrt``, as text."""
@@ -38,8 +49,54 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> Deri
         raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
     # A variable the expression does not use has derivative 0; a typo is likelier.
     program.require_variables([wrt], "--wrt")
+    if program.has_tensor_operations:
+        raise UsageError("diff prints formulas of scalar expressions; this one has tensor "
+                         "operations", hint="chaincli grad gives its gradient, chaincli "
+                         "jacobian the derivative of each element")
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
+
+
+def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
+                        point: Mapping[str, float] | None = None):
+    """``differentiate`` shown step by step (``diff --steps``), with the value at ``point``.
+
+    The value is the sweeps' answer: ``grad``'s partial for the first derivative,
+    the forward-over-reverse Hessian's diagonal for the second; other orders
+    evaluate the derivative's formula.
+    """
+    from .derivation import StepsResult, derive, restate
+    if not 0 <= order <= MAX_ORDER:
+        raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
+    program.require_variables([wrt], "--wrt")
+    derivations = [restate(program.tape, wrt)] if order == 0 else []
+    tape = program.tape
+    for k in range(1, order + 1):
+        derivations.append(derive(tape, wrt, k))
+        tape = derivations[-1].tape
+    result = StepsResult(program.text, wrt, order, derivations)
+    if point is None:
+        return result
+    if order == 1:
+        swept = program.gradient(point)
+        value, source = swept.gradient[wrt], "the adjoint sweep, as grad computes it"
+    elif order == 2:
+        swept = hessian(program, point)
+        index = swept.variables.index(wrt)
+        value = swept.hessian[index][index]
+        source = "forward-over-reverse, as hessian computes it"
+    else:
+        swept = program.evaluate(point)
+        value = evaluate.primal(tape, swept.point)[tape.output] if order else swept.value
+        source = "the derivative evaluated" if order else "the expression evaluated"
+    result.point, result.value = dict(swept.point), value
+    result.value_source = source
+    result.warnings = list(swept.warnings)
+    if not math.isfinite(value) and not any(w.kind == "nonfinite-derivative"
+                                            for w in result.warnings):
+        result.warnings.append(Notice("nonfinite-derivative",
+                                      "the derivative is not finite at this point"))
+    return result
 
 
 def hessian(program: CompiledExpression, point: Mapping[str, float],
@@ -47,6 +104,9 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
     """Value and Hessian at ``point``, by forward-over-reverse or symbolically."""
     if method not in HESSIAN_METHODS:
         raise UsageError(f"method must be one of {', '.join(HESSIAN_METHODS)}, not {method!r}")
+    used, _ = program.check_point(point)
+    if program.is_tensor_point(used):
+        program, point = _element_program(program, used)
     first = program.gradient(point)
     evaluation = first.evaluation
     variables = program.variables
@@ -62,20 +122,90 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
                          warnings)
 
 
+def _element_program(program: CompiledExpression, used):
+    """The program expanded element by element (scalarize), with its point: every
+    element of a tensor variable is then a variable of its own (``W[0,1]``)."""
+    from .scalarize import scalarize
+    shapes = tensor_program.shapes_at(program.tape, used)
+    output_shape = shapes[program.tape.output]
+    if output_shape:
+        raise UsageError(f"the Hessian needs a scalar output; this one has shape "
+                         f"{output_shape}", hint="sum(...) or mean(...) makes a scalar of it")
+    size = sum(_size(shapes[program.tape.variable_index[name]]) for name in program.variables)
+    if size * size > MAX_MATRIX_ENTRIES:
+        raise UsageError(f"the Hessian of {size:,} variables would have {size * size:,} "
+                         f"entries, more than {MAX_MATRIX_ENTRIES:,}")
+    tape, point = scalarize(program.tape, shapes, used)
+    return CompiledExpression(program.text, tape), point
+
+
+def _size(shape) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def _element_names(name: str, shape) -> list[str]:
+    from .scalarize import element_name
+    if not shape:
+        return [name]
+    return [element_name(name, index) for index in np.ndindex(*shape)]
+
+
 def jacobian(programs: Sequence[CompiledExpression],
              point: Mapping[str, float]) -> JacobianResult:
-    """One row per output, one column per variable of any output."""
+    """One row per output (per element of an array output), one column per
+    variable of any output (per element of an array variable)."""
     variables = list(dict.fromkeys(v for program in programs for v in program.variables))
-    rows, values, warnings = [], [], []
+    row_maps, outputs, values, warnings, used = [], [], [], [], {}
     for program in programs:
         own = {name: point[name] for name in program.variables if name in point}
-        result = program.gradient(own)
-        rows.append([result.gradient.get(name, 0.0) for name in variables])
-        values.append(result.value)
-        warnings.extend(result.warnings)
+        checked, _ = program.check_point(own)
+        used.update(checked)
+        if not program.is_tensor_point(checked):
+            result = program.gradient(own)
+            row_maps.append(dict(result.gradient))
+            outputs.append(program.text)
+            values.append(result.value)
+            warnings.extend(result.warnings)
+            continue
+        value, blocks = tensor_program.jacobian_rows(program.tape, checked, program.variables)
+        out_shape = np.shape(value)
+        _check_size(len(row_maps) + _size(out_shape), variables, checked)
+        text = program.text.strip()
+        if not (_NAME.match(text) or program.tape.ops[program.tape.output] == "stack"
+                and text.startswith("[") and text.endswith("]")):
+            text = f"({text})"  # so that text[i] is that element, in chaincli syntax
+        for index in np.ndindex(*out_shape) if out_shape else [()]:
+            row = {}
+            for name, block in blocks.items():
+                names = _element_names(name, np.shape(checked[name]))
+                # + 0.0: an exact zero prints as 0, never as -0.
+                row.update(zip(names, (np.asarray(block[index], dtype=float).ravel() + 0.0)
+                               .tolist()))
+            row_maps.append(row)
+            outputs.append(text + ("[" + ", ".join(map(str, index)) + "]" if index else ""))
+            values.append(float(np.asarray(value)[index]))
     warnings.extend(unused_values(point, variables, "any expression"))
-    used = {name: float(point[name]) for name in variables}
-    return JacobianResult([p.text for p in programs], used, values, variables, rows, warnings)
+    columns = [element for name in variables
+               for element in _element_names(name, getattr(used[name], "shape", ()))]
+    rows = [[row.get(column, 0.0) for column in columns] for row in row_maps]
+    shown_point = {}
+    for name in variables:
+        value = used[name]
+        if isinstance(value, float):
+            shown_point[name] = value
+        else:
+            shown_point.update(zip(_element_names(name, value.shape), value.ravel().tolist()))
+    return JacobianResult(outputs, shown_point, values, columns, rows, warnings)
+
+
+def _check_size(rows: int, variables, point) -> None:
+    columns = sum(_size(getattr(point.get(name, 0.0), "shape", ())) for name in variables)
+    if rows * columns > MAX_MATRIX_ENTRIES:
+        raise UsageError(f"the Jacobian would have {rows:,} × {columns:,} entries, more than "
+                         f"{MAX_MATRIX_ENTRIES:,}")
 
 
 def relative_error(a: float, b: float) -> float:
@@ -90,6 +220,9 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
     """Both AD modes against central finite differences, variable by variable."""
     if not (tolerance > 0 and math.isfinite(tolerance)):
         raise UsageError("--tolerance must be a positive number")
+    checked, _ = program.check_point(point)
+    if program.is_tensor_point(checked):
+        return _check_tensor_gradient(program, point, tolerance)
     reverse = program.gradient(point, mode="reverse")
     forward = program.gradient(point, mode="forward")
     used = reverse.point
@@ -111,6 +244,81 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
         agree = error <= tolerance and relative_error(r, f) <= tolerance
         rows.append(CheckRow(name, r, f, numeric, step, error, agree))
     return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+
+
+def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float) -> CheckResult:
+    """The gradient check of neural-network practice: elements of every gradient
+    against central differences (a fixed-seed sample of ``CHECK_SAMPLE`` of
+    each larger variable), both modes; each row is a variable's worst element."""
+    import random
+
+    from .scalarize import element_name
+    from .tensor_sweeps import tangent_sweep
+    reverse = program.gradient(point, mode="reverse")
+    evaluation = reverse.evaluation
+    tape, used = program.tape, reverse.point
+    warnings = list(reverse.warnings)
+    if any(w.kind == "kink" for w in warnings):
+        warnings.append(Notice("kink", "the point sits on a kink, where finite differences "
+                               "do not approximate the derivative; a disagreement there "
+                               "is expected"))
+    rng = random.Random(0)
+    rows = []
+    for name in program.variables:
+        value = used[name]
+        shape = np.shape(value)
+        elements = list(np.ndindex(*shape)) if shape else [()]
+        sample = elements if len(elements) <= CHECK_SAMPLE else \
+            sorted(rng.sample(elements, CHECK_SAMPLE))
+        index = tape.variable_index[name]
+        worst = None
+        all_agree = True
+        for element in sample:
+            seed = 1.0
+            if shape:
+                seed = np.zeros(shape)
+                seed[element] = 1.0
+            tangent = tangent_sweep(tape, evaluation.values, evaluation.shapes,
+                                    {index: seed})[tape.output]
+            f = 0.0 if tangent is None else float(tangent)
+            r = float(np.asarray(reverse.gradient[name])[element])
+            x = float(np.asarray(value)[element])
+            step = STEP * max(1.0, abs(x))
+            numeric = _tensor_difference(program, used, name, element, step)
+            error = max(relative_error(r, numeric), relative_error(f, numeric))
+            if math.isnan(error):
+                error = math.inf
+            agree = error <= tolerance and relative_error(r, f) <= tolerance
+            all_agree = all_agree and agree
+            row = CheckRow(element_name(name, element) if shape else name, r, f, numeric,
+                           step, error, agree, checked=len(sample), size=len(elements))
+            if worst is None or error > worst.error:
+                worst = row
+        worst.agree = all_agree
+        rows.append(worst)
+        if math.isinf(worst.error) and math.isnan(worst.numeric):
+            warnings.append(Notice("finite-difference", f"{worst.variable}: the expression is "
+                                   "not defined a step away, so there is no finite difference",
+                                   variables=(name,)))
+    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+
+
+def _tensor_difference(program: CompiledExpression, point, name: str, element, step: float):
+    value = point[name]
+    if element == ():
+        up, down = value + step, value - step
+        taken = up - down
+    else:
+        up, down = np.array(value, dtype=float), np.array(value, dtype=float)
+        up[element] += step
+        down[element] -= step
+        taken = up[element] - down[element]
+    try:
+        high = tensor_program.value(program.tape, dict(point, **{name: up}))
+        low = tensor_program.value(program.tape, dict(point, **{name: down}))
+    except DomainError:
+        return math.nan
+    return (float(high) - float(low)) / float(taken)
 
 
 def _central_difference(program: CompiledExpression, point: dict[str, float], name: str,
@@ -140,5 +348,26 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
     if not vector:
         raise PointError("--direction needs at least one component, such as x=1")
     full = {name: vector.get(name, 0.0) for name in tape.variables}
-    value = _directional_sweep(tape, result.evaluation.partials, full)
+    evaluation = result.evaluation
+    if isinstance(evaluation, tensor_program.TensorEvaluation):
+        value = _tensor_directional(evaluation, full)
+    else:
+        value = _directional_sweep(tape, evaluation.partials, full)
     return {"direction": full, "directional_derivative": value}
+
+
+def _tensor_directional(evaluation, direction) -> float:
+    """One forward sweep along ``direction``, whose components have the variables' shapes
+    (a scalar component of an array variable is that number in every element)."""
+    from .tensor_sweeps import shape_of, tangent_sweep
+    tape = evaluation.tape
+    seed = {}
+    for name, component in direction.items():
+        index = tape.variable_index[name]
+        shape = evaluation.shapes[index]
+        if shape_of(component) not in (shape, ()):
+            raise PointError(f"--direction {name} has shape {shape_of(component)}, but {name} "
+                             f"has shape {shape}")
+        seed[index] = np.broadcast_to(component, shape).copy() if shape else float(component)
+    tangent = tangent_sweep(tape, evaluation.values, evaluation.shapes, seed)[tape.output]
+    return 0.0 if tangent is None else float(tangent)

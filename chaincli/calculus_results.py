@@ -95,11 +95,18 @@ class CheckRow:
     step: float
     error: float
     agree: bool
+    # For a tensor variable: the row is its worst element (``variable`` names
+    # it, as W[0,1]); ``checked`` of its ``size`` elements were compared.
+    checked: int | None = None
+    size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variable": self.variable, "reverse": self.reverse, "forward": self.forward,
+        data = {"variable": self.variable, "reverse": self.reverse, "forward": self.forward,
                 "numeric": self.numeric, "step": self.step, "relative_error": self.error,
                 "agree": self.agree}
+        if self.size is not None:
+            data.update(elements_checked=self.checked, elements=self.size)
+        return data
 
 
 @dataclass

@@ -79,7 +79,8 @@ def _root(version: bool = typer.Option(False, "--version", "-V", callback=_versi
 
 EXPR_HELP = "The expression; '-' reads it from stdin, '@file' from a file."
 AT_HELP = ("Values of the variables: x=1,y=2 (repeatable; values may be constant "
-           "expressions such as pi/2), or @point.json.")
+           "expressions such as pi/2), or @point.json; tensors as x=[1,2,3], "
+           "W=[[1,2],[3,4]], W=@w.npy, X=@data.csv, v=@v.json or @params.npz.")
 FORMAT_HELP = "Output format: table (default), json or plain."
 JSON_HELP = "Same as --format json."
 
@@ -168,7 +169,7 @@ def grad(
     if fmt is GradFormat.csv:
         raise UsageError("--format csv is for grad --points")
     return commands.grad(expr, at, mode=mode.value, wrt=wrt, fmt=fmt.value,
-                         explain_view=(explain_view or ExplainView.paths).value,
+                         explain_view=explain_view.value if explain_view else None,
                          max_paths=16 if max_paths is None else max_paths,
                          direction=direction)
 

@@ -15,8 +15,7 @@ import typer
 
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
                   _handle_errors, _output_format, app)
-from .cli_io import (_load, _warn, _write_json, _write_text, emit, read_expression,
-                     read_text_file)
+from .cli_io import _load, _warn, _write_json, _write_text, emit, read_expression
 from .errors import ExitStatus, UsageError
 
 
@@ -24,6 +23,7 @@ class DiffFormat(str, Enum):
     text = "text"
     latex = "latex"
     json = "json"
+    table = "table"
 
 
 class HessianMethod(str, Enum):
@@ -40,18 +40,34 @@ def diff(
     order: int = typer.Option(1, "--order", "-n", help="Differentiate this many times."),
     output_format: Optional[DiffFormat] = typer.Option(
         None, "--format", "-f", show_default=False,
-        help="text (chaincli syntax, re-readable; the default), latex, or json."),
+        help="text (chaincli syntax, re-readable; the default), latex, or json; with "
+             "--steps also table (its default)."),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+    steps: bool = typer.Option(False, "--steps",
+                               help="Show the derivation rule by rule, from the rules "
+                                    "that compute the derivative."),
+    at: List[str] = typer.Option([], "--at", "-a", show_default=False,
+                                 help="With --steps: also the value at this point "
+                                      "(x=1,y=2), as grad computes it."),
 ):
     """The derivative of EXPR as a formula, in chaincli syntax or LaTeX.
 
     A subexpression the derivative uses more than once is printed once as a
     let-binding (u1 = ...; ...), so the text reads back with chaincli eval.
+    With --steps, the derivation: each line one rule further, the last one
+    the derivative itself.
 
-    Example: chaincli diff "sin(x*y)" --wrt x
+    Example: chaincli diff "sin(x^2)" --wrt x --steps
     """
-    from .calculus import differentiate
     from .program import compile_expression
+    if steps:
+        return _diff_steps(expr, wrt, order, output_format, json_flag, at)
+    if at:
+        raise UsageError("--at gives the value at a point with --steps; for the value "
+                         "alone use grad")
+    if output_format is DiffFormat.table:
+        raise UsageError("--format table is for diff --steps")
+    from .calculus import differentiate
     fmt = _output_format(output_format, json_flag, DiffFormat.text)
     program = compile_expression(read_expression(expr))
     result = differentiate(program, wrt.strip(), order)
@@ -62,6 +78,30 @@ def diff(
     else:
         _write_text(result.text + "\n")
     return ExitStatus.OK
+
+
+def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
+                at: List[str]):
+    import math
+    from .calculus import differentiate_steps
+    from .point import parse_points
+    from .program import compile_expression
+    fmt = _output_format(output_format, json_flag, DiffFormat.table)
+    program = compile_expression(read_expression(expr))
+    point = parse_points(at, read_file=read_text_file) if at else None
+    result = differentiate_steps(program, wrt.strip(), order, point)
+    _warn(result.warnings)
+    from . import render_derivation as shown
+    if fmt is DiffFormat.json:
+        _write_json(result.to_dict())
+    elif fmt is DiffFormat.latex:
+        _write_text(shown.latex(result))
+    elif fmt is DiffFormat.text:
+        _write_text(shown.text(result))
+    else:
+        shown.print_table(result)
+    finite = result.value is None or math.isfinite(result.value)
+    return ExitStatus.OK if finite else ExitStatus.MATH_ERROR
 
 
 @app.command(context_settings=EXPR_SETTINGS)
@@ -108,13 +148,13 @@ def jacobian(
     Example: chaincli jacobian "x*y" "x + y" --at x=1,y=2
     """
     from .calculus import jacobian as compute_jacobian
-    from .point import parse_points
+    from .cli_io import load_point
     from .program import compile_expression
     fmt = _output_format(output_format, json_flag)
     if list(exprs).count("-") > 1:
         raise UsageError("only one expression can be read from stdin ('-')")
     programs = [compile_expression(read_expression(expr)) for expr in exprs]
-    point = parse_points(at, read_file=read_text_file)
+    point = load_point(at)
     result = compute_jacobian(programs, point)
     _warn(result.warnings)
     from . import render_calculus as shown

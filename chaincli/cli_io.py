@@ -176,10 +176,19 @@ def emit(fmt: str, data: Callable[[], object], plain: Callable[[], str],
         table()
 
 
-def _load(expr: str, at: List[str]):
+def load_point(at: List[str]) -> dict:
+    """The ``--at`` options as a point; remarks on the input go to stderr as warnings."""
     from .point import parse_points
+    notices: list[str] = []
+    point = parse_points(at, read_file=read_text_file, notices=notices)
+    for notice in notices:
+        _write_stderr(f"Warning: {notice}\n")
+    return point
+
+
+def _load(expr: str, at: List[str]):
     from .program import compile_expression
     text = read_expression(expr)
     program = compile_expression(text)
-    point = parse_points(at, read_file=read_text_file)
+    point = load_point(at)
     return program, point

@@ -56,6 +56,10 @@ class ArityError(ChaincliError):
     """A function called with the wrong number of arguments."""
 
 
+class ShapeError(ChaincliError):
+    """Arrays whose shapes an operation cannot take (found before any arithmetic)."""
+
+
 class PointError(ChaincliError):
     """A missing, malformed or unusable value given with ``--at``."""
 

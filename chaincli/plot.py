@@ -51,7 +51,7 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
     import numpy as np
     held = {name: point[name] for name in program.variables if name in point}
     xs = np.linspace(start, stop, samples)
-    result = program.gradient({**held, wrt: xs}, wrt=[wrt])
+    result = program.gradient({**held, wrt: xs}, wrt=[wrt], batch=True)
     values = np.asarray(result.value, dtype=float)
     if not np.isfinite(values).any():
         where = ", ".join(f"{k}={format_number(v)}" for k, v in held.items())

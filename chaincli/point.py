@@ -1,17 +1,22 @@
-"""Points: the values of the variables, from ``--at`` text or a JSON file.
+"""Points: the values of the variables, from ``--at`` text or files.
 
 ``x=1,y=2`` and repeated ``--at`` options are merged; ``@point.json`` reads
-a JSON object. A value may be any constant chaincli expression
-(``x=pi/2``, ``y=-1e-3``), evaluated with the same parser and primitives.
-Every value must be a finite number; anything else raises ``PointError``.
+a JSON object and ``@params.npz`` every array of a NumPy archive. A value
+may be any constant chaincli expression (``x=pi/2``, ``y=-1e-3``), evaluated
+with the same parser and primitives; a tensor is a bracket literal
+(``x=[1, pi/2]``, ``W=[[1,2],[3,4]]``) or a file (``W=@w.npy``,
+``X=@data.csv``, ``v=@v.json``). Scalars are Python floats and never import
+NumPy; tensors are read and checked by ``array_input``. Every value must be
+finite; anything else raises ``PointError``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from .errors import ChaincliError, PointError
 
@@ -21,20 +26,27 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII)
 # Split on commas that start a new "name=" pair, so values like atan2(1, 2) stay whole.
 _PAIR_SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)")
+_PAIR_START = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+_STRUCTURE = re.compile(r"[\[\](),]")
 
 
-def parse_points(specs: Iterable[str], read_file=None, option: str = "--at") -> dict[str, float]:
+def parse_points(specs: Iterable[str], read_file=None, option: str = "--at",
+                 notices: list[str] | None = None) -> dict[str, Any]:
     """Merge ``--at`` options into one ``{name: value}`` mapping.
 
-    ``option`` names the option in messages (``--direction`` is written the same way)."""
-    point: dict[str, float] = {}
+    A value is a float, or for a tensor a float64 NumPy array (``normalize_value``).
+    ``read_file(path)`` reads a JSON file's text (the CLI passes its size-limited
+    reader); binary and CSV files are opened here. ``option`` names the option in
+    messages (``--direction`` is written the same way). Remarks about the input
+    that are not errors (a CSV header row skipped) are appended to ``notices``."""
+    point: dict[str, Any] = {}
     for spec in specs:
         spec = spec.strip()
         if spec.startswith("@"):
-            items = _read_json_point(spec[1:], read_file).items()
+            items = _read_point_file(spec[1:], read_file, option).items()
         else:
-            items = (_split_pair(pair, option) for pair in _PAIR_SPLIT.split(spec)
-                     if pair.strip())
+            items = (_split_pair(pair, option, read_file, notices)
+                     for pair in _split_pairs(spec) if pair.strip())
         for name, value in items:
             if name in point:
                 raise PointError(f"{name} is given twice in {option}")
@@ -42,24 +54,80 @@ def parse_points(specs: Iterable[str], read_file=None, option: str = "--at") -> 
     return point
 
 
-def _split_pair(pair: str, option: str) -> tuple[str, float]:
+def _split_pairs(spec: str) -> list[str]:
+    """``x=[1,2],y=3`` as ``["x=[1,2]", "y=3"]``: a comma starts a new pair only
+    when a ``name=`` follows it outside every bracket and parenthesis."""
+    if "[" not in spec:
+        return _PAIR_SPLIT.split(spec)
+    pairs, start, depth = [], 0, 0
+    for match in _STRUCTURE.finditer(spec):
+        char = match.group()
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif depth == 0 and _PAIR_START.match(spec, match.end()):
+            pairs.append(spec[start:match.start()])
+            start = match.end()
+    pairs.append(spec[start:])
+    return pairs
+
+
+def _split_pair(pair: str, option: str, read_file=None,
+                notices: list[str] | None = None) -> tuple[str, Any]:
     if "=" not in pair:
         raise PointError(f"{option} {pair.strip()!r} is not name=value (for example x=1,y=2)")
     name, _, text = pair.partition("=")
     name = name.strip()
     if not _NAME.match(name):
         raise PointError(f"{option} {pair.strip()!r}: {name!r} is not a variable name")
-    return name, parse_value(name, text.strip(), option)
+    text = text.strip()
+    if text.startswith("["):
+        from .array_input import checked_array, literal
+        where = f"{option} {name}"
+        label = f"{option} {name}=[…]: the element"
+        return name, checked_array(literal(name, text, option,
+                                           lambda piece: parse_value(name, piece, option,
+                                                                     label)),
+                                   where)
+    if text.startswith("@") and len(text) > 1:
+        return name, _read_value_file(name, text[1:], read_file, notices, option)
+    return name, parse_value(name, text, option)
 
 
-def parse_value(name: str, text: str, option: str = "--at") -> float:
-    """A finite float from ``text``: a number or a constant expression."""
+def normalize_value(name: str, value: Any) -> Any:
+    """A value given through the Python API, checked as ``--at`` values are.
+
+    A finite int or float gives a float (without importing NumPy); a nested
+    list, NumPy scalar or array gives a float, or a float64 C-contiguous array
+    with no empty axis and finite elements (0-d arrays become floats). Bools,
+    strings, complex, object arrays, ragged lists and NaN or infinite elements
+    raise ``PointError``."""
+    if type(value) is float or type(value) is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise PointError(f"the value of {name} must be a finite number")
+        return number
+    from .array_input import normalize
+    return normalize(name, value)
+
+
+def parse_value(name: str, text: str, option: str = "--at", label: str | None = None) -> float:
+    """A finite float from ``text``: a number or a constant expression.
+
+    ``label`` starts the messages (default ``--at x=TEXT:``)."""
     if not text:
         raise PointError(f"{option} {name}= has no value")
     value = parse_decimal(text)
     if value is None:
-        value = _constant_expression(name, text, option)
+        value = _constant_expression(name, text, option, label)
     if not math.isfinite(value):
+        if label:
+            raise PointError(f"{label} {_abbreviate(text)!r} is not a finite number (at most "
+                             "about 1.8e308)")
         raise PointError(f"{option} {name}={_abbreviate(text)}: the value must be a finite "
                          "number (at most about 1.8e308)")
     return value
@@ -86,24 +154,61 @@ def _abbreviate(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
 
 
-def _constant_expression(name: str, text: str, option: str) -> float:
+def _constant_expression(name: str, text: str, option: str, label: str | None) -> float:
     from .program import compile_expression
+    short = _abbreviate(text)
+    label = label or f"{option} {name}={short}:"
     try:
         program = compile_expression(text)
         if program.variables:
-            short = _abbreviate(text)
-            raise PointError(f"{option} {name}={short}: {short!r} is not a number")
+            raise PointError(f"{label} {short!r} is not a number")
         return program.value({})
     except PointError:
         raise
     except ChaincliError as error:
-        short = _abbreviate(text)
-        raise PointError(f"{option} {name}={short}: {short!r} is not a number "
-                         f"({error.message})")
+        raise PointError(f"{label} {short!r} is not a number ({error.message})")
 
 
-def _read_json_point(path: str, read_file) -> dict[str, float]:
-    text = read_file(path) if read_file else open(path, encoding="utf-8").read()
+def _read_point_file(path: str, read_file, option: str) -> dict[str, Any]:
+    """``--at @path``: an .npz archive (every array a variable) or a JSON object."""
+    kind = os.path.splitext(path)[1].lower().lstrip(".")
+    if kind == "npz":
+        from .array_input import read_npz
+        return read_npz(path)
+    if kind in ("npy", "csv"):
+        raise PointError(f"{option} @{path}: a .{kind} file holds one array; give it a "
+                         f"name: {option} NAME=@{path}")
+    return _read_json_point(path, read_file)
+
+
+def _read_value_file(name: str, path: str, read_file, notices, option: str) -> Any:
+    """``--at name=@path``: one value from a .npy, .csv or .json file."""
+    from . import array_input
+    where = f"{option} {name}=@{path}"
+    kind = array_input.extension(path)
+    if kind == ".npy":
+        return array_input.read_npy(path, where)
+    if kind == ".csv":
+        return array_input.read_csv(path, where, notices, parse_decimal)
+    if kind == ".json":
+        data = _load_json(path, read_file)
+        if isinstance(data, dict):
+            raise PointError(f"{where}: the file holds a JSON object; {option} @{path} "
+                             "reads it as a point (name: value)")
+        return array_input.normalize(name, data, where)
+    if kind == ".npz":
+        raise PointError(f"{where}: an .npz archive holds named arrays; read all of them "
+                         f"with {option} @{path}")
+    raise PointError(f"{where}: cannot tell the format of {path} from its name; chaincli "
+                     "reads .npy, .csv and .json files")
+
+
+def _read_json_point(path: str, read_file) -> dict[str, Any]:
+    return point_from_mapping(_load_json(path, read_file), source=path)
+
+
+def _load_json(path: str, read_file):
+    text = read_file(path) if read_file else _read_text(path)
     try:
         # Integers are read as floats: a 5,000-digit one is then too large
         # (rejected below), never Python big-integer work or its digit limit.
@@ -112,19 +217,36 @@ def _read_json_point(path: str, read_file) -> dict[str, float]:
         raise PointError(f"{path} is not valid JSON ({error.msg} at line {error.lineno})")
     except (ValueError, RecursionError) as error:  # deeply nested arrays
         raise PointError(f"{path} is not a usable point ({type(error).__name__})")
-    return point_from_mapping(data, source=path)
+    return data
 
 
-def point_from_mapping(data, source: str = "the point") -> dict[str, float]:
+def _read_text(path: str) -> str:
+    from .array_input import _open
+    with _open(path) as handle:
+        data = handle.read()
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise PointError(f"{path} is not UTF-8 text") from None
+
+
+def point_from_mapping(data, source: str = "the point") -> dict[str, Any]:
     """Validate a decoded JSON object as a point."""
     if not isinstance(data, dict):
-        raise PointError(f"{source} must be a JSON object of name: number")
+        raise PointError(f"{source} must be a JSON object of name: value (a number or "
+                         "a nested list of numbers)")
     point = {}
     for name, value in data.items():
         if not isinstance(name, str) or not _NAME.match(name):
             raise PointError(f"{source}: {name!r} is not a variable name")
+        if isinstance(value, list):
+            from .array_input import checked_array, from_nested
+            where = f"{source}: the value of {name}"
+            point[name] = checked_array(from_nested(value, where), where)
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PointError(f"{source}: the value of {name} must be a number, not {value!r}")
+            raise PointError(f"{source}: the value of {name} must be a number or a list of "
+                             f"numbers, not {value!r}")
         try:
             value = float(value)
         except OverflowError:

@@ -80,6 +80,30 @@ class Primitive:
     partials_read_arguments: bool = True
     partials_read_output: bool = False
 
+    # ----- Tensors -----
+    # An elementwise primitive applies to arrays element by element, with
+    # NumPy broadcasting; its partials are elementwise too, so the adjoint
+    # times each partial (summed over the broadcast axes) is its whole
+    # vector-Jacobian product. The others (tensor_primitives.py) carry their
+    # own rules, each taking the arguments and the static options as tuples:
+    elementwise: bool = True
+    # shape(argument shapes, options) -> the output's shape, or ShapeProblem.
+    shape: Callable[..., tuple[int, ...]] | None = None
+    # vjp(adjoint, arguments, output, options, wanted) -> one adjoint per
+    # argument (None where ``wanted`` is false: nothing needs it).
+    vjp: Callable[..., tuple] | None = None
+    # jvp(tangents, arguments, output, options) -> the output's tangent; a
+    # tangent of None is zero.
+    jvp: Callable[..., object] | None = None
+    # The VJP as the backward-pass table prints it, for arguments of these
+    # ranks: formulas over a, b, out and δ (the adjoint arriving).
+    vjp_formulas: Callable[[tuple[int, ...]], tuple[str, ...]] | None = None
+    # Names of optional whole-number arguments after the array ones, written
+    # as literals: ``sum(A, 1)`` has the option ``axis``.
+    options: tuple[str, ...] = ()
+    # For arrays: a boolean mask of the elements that sit on the kink.
+    kink_mask: Callable[..., object] | None = None
+
     @property
     def vector_value(self) -> Callable[..., object]:
         """The value function for arrays."""
@@ -89,6 +113,10 @@ class Primitive:
     def vector_partials(self) -> tuple[Callable[..., object], ...]:
         """The partials for arrays (arguments, then the output)."""
         return self.array_partials or self.partials
+
+
+class ShapeProblem(ValueError):
+    """Arguments whose shapes a primitive cannot take; the message says why."""
 
 
 class _LazyNumPy:
@@ -300,6 +328,18 @@ def _array_half_sign(side: float):
     return partial
 
 
+def _at_zero(a):
+    return a == 0.0
+
+
+def _tied(a, b):
+    return a == b
+
+
+def _both_zero(a, b):
+    return (a == 0.0) & (b == 0.0)
+
+
 def _array_step(a):
     return np.where(a > 0, 1.0, 0.0)
 
@@ -371,14 +411,14 @@ _TABLE: list[Primitive] = [
     Primitive("atan2", 2, math.atan2, (_atan2_partial_y, _atan2_partial_x),
               ("b/(a^2 + b^2)", "-a/(a^2 + b^2)"),
               r"\operatorname{{atan2}}\left({a}, {b}\right)",
-              kink=_atan2_kink, smooth_region=((0.3, 3.0), (0.3, 3.0)),
+              kink=_atan2_kink, kink_mask=_both_zero, smooth_region=((0.3, 3.0), (0.3, 3.0)),
               array_value=lambda y, x: np.arctan2(y, x),
               array_partials=(lambda y, x, out: x / (x * x + y * y),
                               lambda y, x, out: -y / (x * x + y * y))),
     Primitive("hypot", 2, math.hypot, (_hypot_partial(0), _hypot_partial(1)),
               ("a/hypot(a, b)", "b/hypot(a, b)"),
               r"\sqrt{{{a}^{{2}} + {b}^{{2}}}}",
-              kink=_hypot_kink, smooth_region=((0.3, 3.0), (0.3, 3.0)),
+              kink=_hypot_kink, kink_mask=_both_zero, smooth_region=((0.3, 3.0), (0.3, 3.0)),
               array_value=lambda a, b: np.hypot(a, b),
               array_partials=(_array_hypot_partial(0), _array_hypot_partial(1)),
               partials_read_output=True),
@@ -439,33 +479,33 @@ _TABLE: list[Primitive] = [
 
     # ----- Piecewise and activation functions -----
     Primitive("abs", 1, abs, (lambda a, out: _sign(a),), ("sign(a)",),
-              r"\left|{a}\right|", kink=_kink_at_zero("abs"),
+              r"\left|{a}\right|", kink=_kink_at_zero("abs"), kink_mask=_at_zero,
               smooth_region=((0.2, 3.0),),
               array_partials=(lambda a, out: np.sign(a),)),
     Primitive("sign", 1, _sign, (lambda a, out: 0.0,), ("0",),
-              r"\operatorname{{sgn}}\left({a}\right)", kink=_kink_at_zero("sign"),
+              r"\operatorname{{sgn}}\left({a}\right)", kink=_kink_at_zero("sign"), kink_mask=_at_zero,
               smooth_region=((0.2, 3.0),),
               array_value=lambda a: np.sign(a),
               partials_read_arguments=False),
     Primitive("step", 1, _step, (lambda a, out: 0.0,), ("0",),
-              r"H\left({a}\right)", kink=_kink_at_zero("step"),
+              r"H\left({a}\right)", kink=_kink_at_zero("step"), kink_mask=_at_zero,
               smooth_region=((0.2, 3.0),),
               array_value=_array_step,
               partials_read_arguments=False),
     Primitive("relu", 1, lambda a: a if a > 0 else 0.0, (lambda a, out: _step(a),),
               ("step(a)",), r"\operatorname{{relu}}\left({a}\right)",
-              kink=_kink_at_zero("relu"), smooth_region=((0.2, 3.0),),
+              kink=_kink_at_zero("relu"), kink_mask=_at_zero, smooth_region=((0.2, 3.0),),
               array_value=lambda a: np.where(a > 0, a, 0.0),
               array_partials=(lambda a, out: _array_step(a),)),
     Primitive("max", 2, lambda a, b: a if a >= b else b, (_half_sign(1.0), _half_sign(-1.0)),
               ("(1 + sign(a - b))/2", "(1 - sign(a - b))/2"),
-              r"\max\left({a}, {b}\right)", kink=_tie("max"),
+              r"\max\left({a}, {b}\right)", kink=_tie("max"), kink_mask=_tied,
               smooth_region=((1.0, 3.0), (-3.0, 0.0)),
               array_value=lambda a, b: np.where(a >= b, a, b),
               array_partials=(_array_half_sign(1.0), _array_half_sign(-1.0))),
     Primitive("min", 2, lambda a, b: a if a <= b else b, (_half_sign(-1.0), _half_sign(1.0)),
               ("(1 - sign(a - b))/2", "(1 + sign(a - b))/2"),
-              r"\min\left({a}, {b}\right)", kink=_tie("min"),
+              r"\min\left({a}, {b}\right)", kink=_tie("min"), kink_mask=_tied,
               smooth_region=((1.0, 3.0), (-3.0, 0.0)),
               array_value=lambda a, b: np.where(a <= b, a, b),
               array_partials=(_array_half_sign(-1.0), _array_half_sign(1.0))),
@@ -495,6 +535,21 @@ FUNCTIONS: dict[str, Primitive] = {
     name: p for name, p in PRIMITIVES.items() if name not in _OPERATOR_ONLY}
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+
+# The linear algebra, reduction and indexing family lives in its own module
+# (its rules need NumPy); it joins this table here, at the end, because it is
+# built from the ``Primitive`` class above.
+from .tensor_primitives import SYNTAX_ONLY, TENSOR_TABLE  # noqa: E402
+
+# The elementwise primitives: those with scalar definitions (value, partials,
+# partial formulas), which symbolic differentiation and the scalar sweeps use.
+ELEMENTWISE: dict[str, Primitive] = dict(PRIMITIVES)
+
+for _prim in TENSOR_TABLE:
+    PRIMITIVES[_prim.name] = _prim
+    if _prim.name not in SYNTAX_ONLY:
+        FUNCTIONS[_prim.name] = _prim
+BINARY_OPERATORS["@"] = "matmul"
 
 
 def lookup_function(name: str) -> Primitive | None:

@@ -11,7 +11,9 @@ An entry that the output uses more than once (and that is more than a name
 or a number) is printed once as a let-binding ``u1 = …;`` and by name after
 that, so the text grows with the tape, not with the number of paths through
 it. Printing walks the tape with an explicit stack of pieces to emit: a
-100,000-deep expression prints without recursion.
+100,000-deep expression prints without recursion. A caller may have entries
+printed as given text (``verbatim``): the derivation steps print a pending
+``d/dx(…)`` or a named piece that way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterable
 
 from .evaluate import format_number
 from .primitives import CONSTANTS, PRIMITIVES, UNARY_OPERATORS, callable_names
@@ -142,16 +145,22 @@ def _loosest_precedence() -> int:
 
 # ----- Planning: which entries are printed as let-bindings -----
 
-def _plan(tape: Tape, output: int) -> tuple[list[int], dict[int, str]]:
-    """The entries to bind, in tape order, and the name of each."""
+def _plan(tape: Tape, output: int, fixed: dict[int, str] | None = None,
+          reserved: Iterable[str] = ()) -> tuple[list[int], dict[int, str]]:
+    """The entries to bind, in tape order, and the name of each.
+
+    Entries in ``fixed`` are printed as given, so they are never bound; no
+    binding takes a name in ``reserved``."""
     uses = [0] * len(tape)
     uses[output] = 1
     for i in range(output, -1, -1):
-        if uses[i]:
+        if uses[i] and not (fixed and i in fixed):
             for j in tape.args[i]:
                 uses[j] += 1
-    taken = set(tape.variables) | set(CONSTANTS) | set(callable_names())
-    bound = [i for i in range(output) if uses[i] > 1 and tape.args[i]]
+    taken = (set(tape.variables) | set(CONSTANTS) | set(callable_names())
+             | set(reserved))
+    bound = [i for i in range(output) if uses[i] > 1 and tape.args[i]
+             and not (fixed and i in fixed)]
     names: dict[int, str] = {}
     for i in bound:  # an entry that carries its let-bound name keeps it
         label = tape.labels[i]
@@ -240,20 +249,41 @@ def _negative(value: float) -> bool:
 
 # ----- Printing -----
 
-def to_text(tape: Tape, output: int | None = None) -> str:
-    """``output`` (default: the tape's) as chaincli syntax that parses back."""
-    return _print(tape, tape.output if output is None else output, _Style())
+def to_text(tape: Tape, output: int | None = None, verbatim: dict[int, str] | None = None,
+            reserved: Iterable[str] = ()) -> str:
+    """``output`` (default: the tape's) as chaincli syntax that parses back.
+
+    An entry in ``verbatim`` below the output is printed as the text given
+    (an atom: it is never put in parentheses), and no let-binding the printer
+    introduces takes a name in ``reserved``."""
+    return _print(tape, tape.output if output is None else output, _Style(), verbatim,
+                  reserved)
 
 
-def to_latex(tape: Tape, output: int | None = None) -> str:
-    """``output`` as LaTeX math (no surrounding ``$``)."""
-    return _print(tape, tape.output if output is None else output, _LatexStyle())
+def to_latex(tape: Tape, output: int | None = None, verbatim: dict[int, str] | None = None,
+             reserved: Iterable[str] = ()) -> str:
+    """``output`` as LaTeX math (no surrounding ``$``); the options as for ``to_text``."""
+    return _print(tape, tape.output if output is None else output, _LatexStyle(), verbatim,
+                  reserved)
 
 
-def _print(tape: Tape, output: int, style: _Style) -> str:
-    bound, names = _plan(tape, output)
+def latex_name(name: str) -> str:
+    """A variable or bound name as LaTeX: ``x1`` is ``x_{1}``, ``theta`` is ``\\theta``."""
+    return _LatexStyle().variable(name)
+
+
+def binding_names(tape: Tape, output: int | None = None) -> dict[int, str]:
+    """The entries the printer binds as ``u1 = …;`` (or by their let-name), named."""
+    return _plan(tape, tape.output if output is None else output)[1]
+
+
+def _print(tape: Tape, output: int, style: _Style, verbatim: dict[int, str] | None = None,
+           reserved: Iterable[str] = ()) -> str:
+    bound, names = _plan(tape, output, verbatim, reserved)
     # A bound name prints like a variable: u1 is u_{1}, speed is \mathrm{speed}.
     shown = {i: style.variable(name) for i, name in names.items()}
+    if verbatim:
+        shown.update(verbatim)
     lines = [style.binding(shown[i], _expression(tape, i, shown, style)) for i in bound]
     lines.append(_expression(tape, output, shown, style))
     return style.join(lines)

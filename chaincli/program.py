@@ -5,8 +5,12 @@ parse and lower stages once and returns a ``CompiledExpression``; its
 ``value`` and ``gradient`` methods run the sweeps at a point and return
 plain results. The CLI is a thin layer over this module.
 
-A point whose values are NumPy arrays is a batch: ``value`` and ``gradient``
-hand it to ``batch`` and return arrays (see that module).
+Arrays are tensors: a point whose values are arrays, or a program with a
+tensor operation (``@``, ``sum``, ``[a, b]``), is evaluated by the tensor
+sweeps (``tensor_program``), and the gradient of an array variable has its
+shape. A batch of independent scalar points is asked for explicitly, with
+``batch=True``: each array then holds one value per point, and ``value`` and
+``gradient`` hand them to ``batch`` (see that module).
 
 An expression evaluated many times is compiled to straight-line Python
 (``codegen``): compiling costs about twenty interpreted sweeps, so the first
@@ -23,8 +27,7 @@ import numbers
 from typing import Iterable, Mapping
 
 from . import evaluate
-from .batch_point import is_batch
-from .errors import PointError, missing_values, unknown_names
+from .errors import PointError, UsageError, missing_values, unknown_names
 from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
 from .reverse import adjoint_sweep
@@ -49,6 +52,7 @@ class CompiledExpression:
         self._evaluations = 0
         self._compiled = None
         self._kink_entries = None
+        self.has_tensor_operations = tape.has_tensor_operations
 
     def _fast(self):
         """The compiled sweeps from the ``COMPILE_AFTER``-th evaluation on, else None."""
@@ -75,21 +79,45 @@ class CompiledExpression:
         for name in self.tape.variables:
             value = point[name]
             # float first: the ABC check costs more, and points can be large.
-            if type(value) is not float and (isinstance(value, bool)
-                                             or not isinstance(value, numbers.Real)):
-                raise PointError(f"the value of {name} must be a number, not {value!r}")
+            if type(value) is not float:
+                if isinstance(value, bool):
+                    raise PointError(f"the value of {name} must be a number, not {value!r}")
+                if not isinstance(value, numbers.Real):
+                    from . import tensor_program
+                    value = tensor_program.point_value(name, value)
+                    if type(value) is not float:
+                        if not tensor_program.sweeps.all_finite(value):
+                            raise PointError(f"the value of {name} must hold finite numbers")
+                        used[name] = value
+                        continue
             value = float(value)
             if not math.isfinite(value):
                 raise PointError(f"the value of {name} must be a finite number")
             used[name] = value
         return used, unused_values(point, self.tape.variable_index)
 
-    def value(self, point: Mapping[str, float] | None = None) -> float:
-        """The value of the expression at ``point`` (an array for a batch)."""
-        if is_batch(point, self.tape.variables):
-            from . import batch
-            return batch.value(self, point)
+    def is_tensor_point(self, used: Mapping[str, object]) -> bool:
+        """Whether this checked point is evaluated by the tensor sweeps."""
+        return self.has_tensor_operations or any(type(v) is not float for v in used.values())
+
+    def shapes(self, point: Mapping[str, object]) -> dict[str, tuple[int, ...]]:
+        """The shape of each variable at ``point`` (``()`` for a scalar), after
+        checking that the expression can take them."""
+        used, _ = self.check_point(point)
+        if self.is_tensor_point(used):
+            from . import tensor_program
+            tensor_program.shapes_at(self.tape, used)
+        return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
+
+    def value(self, point: Mapping[str, float] | None = None, *, batch: bool = False):
+        """The value of the expression at ``point``: a float, or an array for a
+        tensor-valued expression (or, with ``batch=True``, one value per point)."""
+        if batch:
+            return self._batch_module().value(self, point)
         used, _ = self.check_point(point or {})
+        if self.is_tensor_point(used):
+            from . import tensor_program
+            return tensor_program.value(self.tape, used)
         fast = self._fast()
         if fast is not None:
             result = fast.value(list(used.values()))
@@ -100,24 +128,36 @@ class CompiledExpression:
     def evaluate(self, point: Mapping[str, float] | None = None) -> ValueResult:
         """The value with its notices, for the CLI."""
         used, notices = self.check_point(point or {})
-        value = evaluate.primal(self.tape, used)[self.tape.output]
+        if self.is_tensor_point(used):
+            from . import tensor_program
+            value = tensor_program.value(self.tape, used)
+        else:
+            value = evaluate.primal(self.tape, used)[self.tape.output]
         return ValueResult(self.text, used, value, notices)
 
     def gradient(self, point: Mapping[str, float] | None = None, *,
-                 mode: str = "reverse", wrt: Iterable[str] | None = None) -> GradientResult:
+                 mode: str = "reverse", wrt: Iterable[str] | None = None,
+                 batch: bool = False) -> GradientResult:
         """Value and gradient at ``point`` by reverse (default) or forward mode.
 
-        With arrays in ``point`` the value and each partial are arrays; an
+        The gradient of an array variable is an array of its shape; the output
+        must be a scalar. With ``batch=True`` each array in ``point`` holds one
+        value per point: the value and each partial are then arrays, and an
         element outside the domain is NaN instead of an error.
         """
         if mode not in MODES:
             raise PointError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if is_batch(point, self.tape.variables):
-            from . import batch
-            return batch.gradient(self, point, mode, self._wrt(wrt))
+        if batch:
+            return self._batch_module().gradient(self, point, mode, self._wrt(wrt))
         used, notices = self.check_point(point or {})
         names = self._wrt(wrt)
         tape = self.tape
+        if self.is_tensor_point(used):
+            from . import tensor_program
+            value, gradient, evaluation, more = tensor_program.gradient(
+                tape, used, names, mode, self.text)
+            return GradientResult(self.text, used, value, gradient, mode, notices + more,
+                                  evaluation)
         fast = self._fast() if mode == "reverse" else None
         swept = fast.gradient(list(used.values())) if fast is not None else None
         if swept is not None:
@@ -145,6 +185,13 @@ class CompiledExpression:
             notices.extend(_absorbed_notices(evaluation, gradient))
         return GradientResult(self.text, used, values[tape.output], gradient, mode,
                               notices, evaluation)
+
+    def _batch_module(self):
+        if self.has_tensor_operations:
+            raise UsageError("a batch evaluates a scalar expression at many points; this "
+                             "one has tensor operations")
+        from . import batch
+        return batch
 
     def _wrt(self, wrt: Iterable[str] | None) -> list[str]:
         if wrt is None:

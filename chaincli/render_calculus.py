@@ -27,11 +27,16 @@ def plain_directional(along: dict) -> str:
     return f"directional_derivative {plain_number(along['directional_derivative'])}\n"
 
 
+def _component(value) -> str:
+    shape = getattr(value, "shape", ())
+    return plain_number(float(value)) if not shape else f"(an array of shape {tuple(shape)})"
+
+
 def print_directional(along: dict, console=None) -> None:
     from rich.text import Text
     from .render_table import make_console
     console = console or make_console()
-    vector = ", ".join(f"{name} = {plain_number(v)}" for name, v in along["direction"].items())
+    vector = ", ".join(f"{name} = {_component(v)}" for name, v in along["direction"].items())
     console.print(Text(f"directional derivative along ({vector}): "
                        f"{plain_number(along['directional_derivative'])}"))
 

@@ -2,10 +2,17 @@
 
 Renderers only read these; ``to_dict`` gives the JSON shape (non-finite
 numbers are made JSON-safe later, by ``jsonout``).
+
+A value, a point's value or a partial is a float, or for a tensor a NumPy
+array (a partial has its variable's shape). ``has_tensors`` tells the two
+kinds of result apart without importing NumPy; ``to_dict`` writes an array
+as nested lists and adds a ``shapes`` object only when a result holds one,
+so the JSON of a scalar result is what it always was.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,33 +79,94 @@ class Evaluation:
         return self._adjoints
 
 
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is an array with at least one axis (not a number)."""
+    return getattr(value, "ndim", 0) > 0
+
+
+def has_tensors(result: Any) -> bool:
+    """Whether ``result`` came from the tensor sweeps, or a value, a point value or
+    a partial of it is a tensor (``sum([x, 2*x])`` has only scalars in and out)."""
+    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
+    evaluation = getattr(result, "evaluation", None)
+    if tensors is not None and isinstance(evaluation, tensors.TensorEvaluation):
+        return True
+    if is_tensor(result.value) or any(map(is_tensor, result.point.values())):
+        return True
+    return any(map(is_tensor, (getattr(result, "gradient", None) or {}).values()))
+
+
+def shape_of(value: Any) -> list[int]:
+    """A value's dimensions as JSON writes them: ``[]`` for a scalar."""
+    return [int(size) for size in getattr(value, "shape", ())]
+
+
+def plain_data(value: Any) -> Any:
+    """A value as JSON data: an array as nested lists, a number as a float."""
+    if is_tensor(value):
+        return value.tolist()
+    return float(value) if hasattr(value, "dtype") else value
+
+
+def _shapes(*mappings: dict[str, Any]) -> dict[str, list[int]]:
+    shapes: dict[str, list[int]] = {}
+    for mapping in mappings:
+        for name, value in mapping.items():
+            shapes.setdefault(name, shape_of(value))
+    return shapes
+
+
+def _all_finite(values) -> bool:
+    for value in values:
+        if is_tensor(value):
+            import numpy as np
+            if not np.isfinite(value).all():
+                return False
+        elif not (value == value and abs(value) != float("inf")):
+            return False
+    return True
+
+
 @dataclass
 class ValueResult:
     expression: str
-    point: dict[str, float]
-    value: float
+    point: dict[str, Any]
+    value: Any
     warnings: list[Notice] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expression": self.expression, "point": dict(self.point),
-                "value": self.value, "warnings": [w.to_dict() for w in self.warnings]}
+        if not has_tensors(self):
+            return {"expression": self.expression, "point": dict(self.point),
+                    "value": self.value, "warnings": [w.to_dict() for w in self.warnings]}
+        return {"expression": self.expression,
+                "point": {name: plain_data(value) for name, value in self.point.items()},
+                "value": plain_data(self.value), "shape": shape_of(self.value),
+                "shapes": _shapes(self.point),
+                "warnings": [w.to_dict() for w in self.warnings]}
 
 
 @dataclass
 class GradientResult:
     expression: str
-    point: dict[str, float]
-    value: float
-    gradient: dict[str, float]
+    point: dict[str, Any]
+    value: Any
+    gradient: dict[str, Any]
     mode: str
     warnings: list[Notice] = field(default_factory=list)
     evaluation: Evaluation | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"expression": self.expression, "point": dict(self.point),
-                "value": self.value, "gradient": dict(self.gradient), "mode": self.mode,
+        if not has_tensors(self):
+            return {"expression": self.expression, "point": dict(self.point),
+                    "value": self.value, "gradient": dict(self.gradient), "mode": self.mode,
+                    "warnings": [w.to_dict() for w in self.warnings]}
+        return {"expression": self.expression,
+                "point": {name: plain_data(value) for name, value in self.point.items()},
+                "value": plain_data(self.value),
+                "gradient": {name: plain_data(value) for name, value in self.gradient.items()},
+                "shapes": _shapes(self.point, self.gradient), "mode": self.mode,
                 "warnings": [w.to_dict() for w in self.warnings]}
 
     @property
     def all_finite(self) -> bool:
-        return all(v == v and abs(v) != float("inf") for v in self.gradient.values())
+        return _all_finite(self.gradient.values())

@@ -14,6 +14,9 @@ goes: constant folding, the 0 and 1 identities, no double negation, and
 cheap collection (``x*x`` is ``x^2``, ``2*x + x`` is ``3*x``). It is not a
 computer algebra system: the result is correct and readable, not canonical.
 A tangent that is exactly zero is ``None`` and never becomes an entry.
+``derivative_sweep`` also hands back what the sweep built (each entry's
+partials, image and tangent), so ``derivation`` can show the steps of this
+very sweep rather than derive anything a second way.
 
 Everything here walks tapes in order with loops; nothing recurses on the
 depth of the input. The simplifier's rewrites call back into ``apply``, but
@@ -23,6 +26,7 @@ each rewrite removes a node or a constant, so that depth is a small constant.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterable
 
@@ -343,10 +347,35 @@ def simplified(tape: Tape) -> Tape:
 
 
 def _derivative_once(tape: Tape, wrt: str) -> Tape:
+    return derivative_sweep(tape, wrt).tape
+
+
+@dataclass
+class Sweep:
+    """What one symbolic sweep built, for a caller that shows how it got there.
+
+    ``image[i]`` and ``tangent[i]`` are the builder's entries for input entry
+    ``i`` and its derivative (None: not needed, or exactly zero); with
+    ``record``, ``terms[i]`` lists ``(k, j, partial)`` for each argument ``k``
+    (entry ``j``) whose tangent is not zero, ``partial`` being the builder's
+    entry for the primitive table's partial formula. ``tape`` is the finished
+    derivative, the one ``derivative`` returns.
+    """
+
+    builder: ExpressionBuilder
+    image: list[int | None]
+    tangent: list[int | None]
+    terms: dict[int, list[tuple[int, int, int]]]
+    tape: Tape
+
+
+def derivative_sweep(tape: Tape, wrt: str, record: bool = False) -> Sweep:
+    """One forward sweep building ``∂output/∂wrt``; see ``Sweep``."""
     builder = ExpressionBuilder()
     needed = reaches_output(tape, tape.output)
     image: list[int | None] = [None] * len(tape)
     tangent: list[int | None] = [None] * len(tape)
+    recorded: dict[int, list[tuple[int, int, int]]] = {}
     for i in range(tape.output + 1):
         if not needed[i]:
             continue
@@ -357,16 +386,20 @@ def _derivative_once(tape: Tape, wrt: str) -> Tape:
             continue
         arguments = dict(zip(FORMULA_ARGUMENTS, (image[j] for j in tape.args[i])))
         total = None
+        terms = recorded.setdefault(i, []) if record else None
         for k, j in enumerate(tape.args[i]):
             if tangent[j] is None:
                 continue
             partial = _instantiate(builder, tape.ops[i], k, arguments)
+            if terms is not None:
+                terms.append((k, j, partial))
             term = builder.apply("mul", (partial, tangent[j]))
             total = term if total is None else builder.apply("add", (total, term))
         if total is not None and not builder.is_value(total, 0.0):
             tangent[i] = total
     result = tangent[tape.output]
-    return builder.finish(builder.constant(0.0) if result is None else result)
+    finished = builder.finish(builder.constant(0.0) if result is None else result)
+    return Sweep(builder, image, tangent, recorded, finished)
 
 
 def _instantiate(builder: ExpressionBuilder, op: str, k: int,
@@ -392,6 +425,7 @@ def compact(tape: Tape, output: int) -> Tape:
         result.consts.append(tape.consts[i])
         result.labels.append(tape.labels[i])
         result.spans.append(None)
+        result.options.append(tape.options[i])
         if tape.ops[i] == VAR:
             result.variable_index[tape.labels[i]] = renumber[i]
             result.variables.append(tape.labels[i])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import unicodedata
 
-from .ast_nodes import Binary, Call, Let, Name, Number, Program, Unary
+from .ast_nodes import Array, Binary, Call, Let, Name, Number, Program, Subscript, Unary
 from .errors import ChaincliError, ParseError
 from .lalr import Parser, SyntaxProblem, Token
 
@@ -27,7 +27,8 @@ from .lalr import Parser, SyntaxProblem, Token
 _TERMINAL_WORDS = {
     "NUMBER": "a number", "NAME": "a name", "PLUS": '"+"', "MINUS": '"-"',
     "STAR": '"*"', "SLASH": '"/"', "POW": '"^"', "EQUALS": '"="', "COMMA": '","',
-    "LPAR": '"("', "RPAR": '")"', "_SEMI": '";"', "_NL": "a new line", "$END": "the end",
+    "LPAR": '"("', "RPAR": '")"', "LSQB": '"["', "RSQB": '"]"', "AT": '"@"',
+    "_SEMI": '";"', "_NL": "a new line", "$END": "the end",
 }
 # Expected sets are long; these are the ones worth naming, in this order.
 _WORD_ORDER = list(_TERMINAL_WORDS)
@@ -76,6 +77,26 @@ class _ASTBuilder:
         # Parentheses only group; the span widens so errors underline them too.
         return _with_span(inner, (lpar.start, rpar.end))
 
+    def array(self, lsqb: Token, *rest):
+        elements = tuple(item for item in rest if not isinstance(item, Token))
+        return Array(elements, (lsqb.start, rest[-1].end))
+
+    def index(self, *tokens: Token) -> tuple[int, Token]:
+        number = tokens[-1]
+        text = "".join(token.text for token in tokens)
+        span = (tokens[0].start, number.end)
+        if not number.text.isdigit():
+            raise ParseError(f"an index is a whole number like 0 or -1, not "
+                             f"{_abbreviate(text)}", span=span)
+        if len(number.text) > 18:
+            raise ParseError(f"the index {_abbreviate(text)} is too large", span=span)
+        value = int(number.text)
+        return (-value if len(tokens) == 2 else value, number)
+
+    def subscript(self, operand, lsqb: Token, *rest):
+        indices = tuple(item[0] for item in rest if not isinstance(item, Token))
+        return Subscript(operand, indices, (operand.span[0], rest[-1].end))
+
     def let(self, name: Token, equals: Token, value) -> Let:
         return Let(name.text, value, (name.start, value.span[1]), _span(name))
 
@@ -90,13 +111,13 @@ def _with_span(node, span):
 
 
 def _paren_newlines(stream):
-    """Post-lexer: a newline inside parentheses is whitespace, not a separator."""
+    """Post-lexer: a newline inside parentheses or brackets is whitespace, not a separator."""
     depth = 0
     for token in stream:
         kind = token.type
-        if kind == "LPAR":
+        if kind == "LPAR" or kind == "LSQB":
             depth += 1
-        elif kind == "RPAR":
+        elif kind == "RPAR" or kind == "RSQB":
             depth = max(0, depth - 1)
         elif kind == "_NL" and depth:
             continue

@@ -16,7 +16,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Container
 
-from .ast_nodes import Binary, Call, Name, Number, Program, Unary
+from .ast_nodes import Array, Binary, Call, Name, Number, Program, Subscript, Unary
 from .errors import ArityError, UnknownNameError
 from .primitives import (BINARY_OPERATORS, CONSTANTS, FUNCTIONS, PRIMITIVES,
                          UNARY_OPERATORS, callable_names, lookup_function)
@@ -32,6 +32,8 @@ class Tape:
     ``ops[i]`` is ``"var"`` (an input), ``"const"`` (its value in ``consts``)
     or a primitive name. ``labels[i]`` is the let-bound name or constant name
     of the entry, if any; ``spans[i]`` is where its text first appears.
+    ``options[i]`` holds the whole-number literals of a tensor primitive (the
+    axis of ``sum(A, 1)``, the indices of ``A[1, 2]``), else ``()``.
     """
 
     ops: list[str] = field(default_factory=list)
@@ -39,6 +41,7 @@ class Tape:
     consts: list[float | None] = field(default_factory=list)
     labels: list[str | None] = field(default_factory=list)
     spans: list[tuple[int, int] | None] = field(default_factory=list)
+    options: list[tuple[int, ...]] = field(default_factory=list)
     variables: list[str] = field(default_factory=list)
     variable_index: dict[str, int] = field(default_factory=dict)
     output: int = -1
@@ -48,6 +51,14 @@ class Tape:
 
     def __len__(self) -> int:
         return len(self.ops)
+
+    @property
+    def has_tensor_operations(self) -> bool:
+        """Whether some entry is a tensor primitive (``@``, ``sum``, ``[a, b]``, …):
+        such a tape is evaluated by the tensor sweeps whatever its inputs."""
+        from .primitives import PRIMITIVES
+        return any(not PRIMITIVES[op].elementwise for op in set(self.ops)
+                   if op in PRIMITIVES)
 
     def name(self, i: int) -> str:
         """How entry ``i`` is called in tables, traces, graphs and JSON.
@@ -117,7 +128,7 @@ class TapeBuilder:
         self._memo: dict[tuple, int] = {}
 
     def _add(self, key: tuple, op: str, args: tuple[int, ...], const: float | None,
-             span) -> int:
+             span, options: tuple[int, ...] = ()) -> int:
         index = self._memo.get(key)
         if index is not None:
             return index
@@ -128,6 +139,7 @@ class TapeBuilder:
         tape.consts.append(const)
         tape.labels.append(None)
         tape.spans.append(span)
+        tape.options.append(options)
         self._memo[key] = index
         return index
 
@@ -146,8 +158,10 @@ class TapeBuilder:
             self.tape.labels[index] = label
         return index
 
-    def operation(self, op: str, args: tuple[int, ...], span) -> int:
-        return self._add((op, args), op, args, None, span)
+    def operation(self, op: str, args: tuple[int, ...], span,
+                  options: tuple[int, ...] = ()) -> int:
+        key = (op, args, options) if options else (op, args)
+        return self._add(key, op, args, None, span, options)
 
 
 def lower(program: Program) -> Tape:
@@ -213,13 +227,31 @@ def _lower_expr(root, builder: TapeBuilder, bound: dict[str, int], source: str) 
             if not children_done:
                 primitive = _resolve_call(node, source)
                 stack.append((node, True))
-                stack.extend((arg, False) for arg in reversed(node.args))
+                stack.extend((arg, False) for arg in reversed(node.args[:primitive.arity]))
             else:
                 primitive = lookup_function(node.function)
-                count = len(node.args)
+                count = primitive.arity
                 args = tuple(results[len(results) - count:])
                 del results[len(results) - count:]
-                results.append(builder.operation(primitive.name, args, node.span))
+                options = tuple(_whole_number(arg, source) for arg in node.args[count:])
+                results.append(builder.operation(primitive.name, args, node.span, options))
+        elif isinstance(node, Array):
+            if not children_done:
+                stack.append((node, True))
+                stack.extend((element, False) for element in reversed(node.elements))
+            else:
+                count = len(node.elements)
+                args = tuple(results[len(results) - count:])
+                del results[len(results) - count:]
+                results.append(builder.operation("stack", args, node.span))
+        elif isinstance(node, Subscript):
+            if not children_done:
+                stack.append((node, True))
+                stack.append((node.operand, False))
+            else:
+                operand = results.pop()
+                results.append(builder.operation("index", (operand,), node.span,
+                                                 node.indices))
         else:  # pragma: no cover - the grammar has no other node
             raise TypeError(f"unknown AST node {node!r}")
     return results[-1]
@@ -245,11 +277,25 @@ def _resolve_call(node: Call, source: str):
             hint = "write it with its operator"
         raise UnknownNameError(f"unknown function {node.function}", source=source,
                                span=node.name_span, hint=hint)
-    if len(node.args) != primitive.arity:
+    extra = len(node.args) - primitive.arity
+    if not 0 <= extra <= len(primitive.options):
         wanted = "1 argument" if primitive.arity == 1 else f"{primitive.arity} arguments"
+        if primitive.options:
+            wanted += f" (and optionally {', '.join(primitive.options)})"
         raise ArityError(f"{node.function} takes {wanted}, not {len(node.args)}",
                          source=source, span=node.span)
     return primitive
+
+
+def _whole_number(node, source: str) -> int:
+    """An option of a call (``sum(A, 1)``): a whole-number literal, maybe negative."""
+    sign = 1
+    if isinstance(node, Unary) and node.op == "-":
+        sign, node = -1, node.operand
+    if isinstance(node, Number) and node.text.isdigit() and len(node.text) <= 18:
+        return sign * int(node.text)
+    raise ArityError("an axis is a whole-number literal such as 0, 1 or -1",
+                     source=source, span=node.span)
 
 
 def known_functions() -> list[str]:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli.errors import DomainError, PointError
-from chaincli.primitives import PRIMITIVES
+from chaincli.errors import DomainError, PointError, UsageError
+from chaincli.primitives import ELEMENTWISE, PRIMITIVES
 from expressions import CORPUS
 from test_primitives import ALL, sample_points
 
@@ -50,7 +50,7 @@ def test_batch_equals_scalar_on_corpus(text, mode):
     point = {k: v for k, v in arrays.items() if k in expr.variables}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NumPy warnings must be silenced inside
-        batch = expr.gradient(point, mode=mode)
+        batch = expr.gradient(point, mode=mode, batch=True)
     assert batch.value.shape == XS.shape
     for k in range(len(XS)):
         scalar = scalar_or_none(expr, {n: float(a[k]) for n, a in point.items()}, mode)
@@ -62,7 +62,7 @@ def test_batch_equals_scalar_on_corpus(text, mode):
         for name in expr.variables:
             assert close(batch.gradient[name][k], scalar.gradient[name]), \
                 (k, name, batch.gradient[name][k], scalar.gradient[name])
-    values = expr.value(point)
+    values = expr.value(point, batch=True)
     assert np.array_equal(values, batch.value, equal_nan=True)
 
 
@@ -106,20 +106,20 @@ def test_array_versions_match_scalar_versions(prim):
 
 
 def test_every_primitive_runs_in_a_batch_expression():
-    for prim in PRIMITIVES.values():
+    for prim in ELEMENTWISE.values():
         if prim.name in ("add", "sub", "mul", "div", "neg"):
             continue
         args = ", ".join(["x", "y"][:prim.arity])
         expr = chaincli.compile(f"{prim.name}({args})")
         grid = np.linspace(-2.0, 2.0, 9)
-        result = expr.gradient({"x": grid, "y": grid[::-1]})
+        result = expr.gradient({"x": grid, "y": grid[::-1]}, batch=True)
         assert result.value.shape == grid.shape
 
 
 def test_scalars_broadcast_with_arrays_and_shapes_are_kept():
     expr = chaincli.compile("x*y + z")
     x = np.arange(6.0).reshape(2, 3)
-    result = expr.gradient({"x": x, "y": np.array([1.0, 2.0, 3.0]), "z": 5})
+    result = expr.gradient({"x": x, "y": np.array([1.0, 2.0, 3.0]), "z": 5}, batch=True)
     assert result.value.shape == (2, 3)
     assert np.array_equal(result.value, x * np.array([1.0, 2.0, 3.0]) + 5)
     assert np.array_equal(result.gradient["x"], np.broadcast_to([1.0, 2.0, 3.0], (2, 3)))
@@ -128,7 +128,7 @@ def test_scalars_broadcast_with_arrays_and_shapes_are_kept():
 
 
 def test_lists_count_as_arrays():
-    result = chaincli.compile("x^2").gradient({"x": [1.0, 2.0, 3.0]})
+    result = chaincli.compile("x^2").gradient({"x": [1.0, 2.0, 3.0]}, batch=True)
     assert result.gradient["x"].tolist() == [2.0, 4.0, 6.0]
 
 
@@ -138,8 +138,8 @@ def test_out_of_domain_and_non_finite_elements_are_nan_not_errors():
     y = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1000.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = expr.gradient({"x": x, "y": y})
-        values = expr.value({"x": x, "y": y})
+        result = expr.gradient({"x": x, "y": y}, batch=True)
+        values = expr.value({"x": x, "y": y}, batch=True)
     assert result.value[0] == 1.0
     assert np.isnan(result.value[1:]).all()
     assert np.isnan(values[1:]).all()
@@ -153,18 +153,18 @@ def test_hidden_non_finite_intermediate_is_nan_like_the_scalar_error():
     expr = chaincli.compile("exp(-exp(x))")
     with pytest.raises(DomainError):
         expr.value({"x": 1000.0})
-    assert np.isnan(expr.value({"x": np.array([1000.0, 0.0])})[0])
+    assert np.isnan(expr.value({"x": np.array([1000.0, 0.0])}, batch=True)[0])
 
 
 def test_overflowing_sum_of_finite_entries_is_not_an_error():
     expr = chaincli.compile("a = x*1e300; b = x*1e300; a - b + x")
     point = {"x": np.array([1e8, 1.0])}
-    assert expr.value(point).tolist() == [1e8, 1.0]
+    assert expr.value(point, batch=True).tolist() == [1e8, 1.0]
 
 
 def test_infinite_partial_keeps_scalar_conventions():
     expr = chaincli.compile("sqrt(x) + 0*y^y")
-    result = expr.gradient({"x": np.array([0.0, 4.0]), "y": np.array([0.0, 1.0])})
+    result = expr.gradient({"x": np.array([0.0, 4.0]), "y": np.array([0.0, 1.0])}, batch=True)
     assert result.gradient["x"].tolist() == [math.inf, 0.25]
     scalar = expr.gradient({"x": 0.0, "y": 0.0})
     assert result.gradient["y"][0] == scalar.gradient["y"]
@@ -173,15 +173,15 @@ def test_infinite_partial_keeps_scalar_conventions():
 def test_bad_batch_points_are_point_errors():
     expr = chaincli.compile("x + y")
     with pytest.raises(PointError, match="no value for the variable y"):
-        expr.gradient({"x": np.zeros(3)})
+        expr.gradient({"x": np.zeros(3)}, batch=True)
     with pytest.raises(PointError, match="broadcast"):
-        expr.gradient({"x": np.zeros(3), "y": np.zeros(4)})
+        expr.gradient({"x": np.zeros(3), "y": np.zeros(4)}, batch=True)
     with pytest.raises(PointError, match="numbers"):
-        expr.gradient({"x": np.zeros(3), "y": ["a", "b", "c"]})
+        expr.gradient({"x": np.zeros(3), "y": ["a", "b", "c"]}, batch=True)
 
 
 def test_to_dict_of_a_batch_is_lists():
-    data = chaincli.compile("2*x").gradient({"x": np.array([1.0, 2.0])}).to_dict()
+    data = chaincli.compile("2*x").gradient({"x": np.array([1.0, 2.0])}, batch=True).to_dict()
     assert data["value"] == [2.0, 4.0] and data["gradient"] == {"x": [2.0, 2.0]}
 
 
@@ -203,14 +203,14 @@ def test_trapped_fast_path_equals_checked_path_and_scalar(text, mode, monkeypatc
     from chaincli import batch
     expr = chaincli.compile(text)
     point = {k: v for k, v in {"x": SMOOTH_XS, "y": SMOOTH_YS}.items() if k in expr.variables}
-    fast = expr.gradient(point, mode=mode)
+    fast = expr.gradient(point, mode=mode, batch=True)
 
     def no_fast_path(*args, **kwargs):
         raise FloatingPointError("forced")
     real_sweeps = batch._sweeps
     monkeypatch.setattr(batch, "_sweeps", lambda *a, checked, **k: (
         no_fast_path() if not checked else real_sweeps(*a, checked=checked, **k)))
-    checked = expr.gradient(point, mode=mode)
+    checked = expr.gradient(point, mode=mode, batch=True)
     assert np.array_equal(fast.value, checked.value, equal_nan=True)
     for name in expr.variables:
         assert np.array_equal(fast.gradient[name], checked.gradient[name], equal_nan=True)
@@ -278,4 +278,22 @@ def test_numpy_scalars_are_numbers_and_unused_lists_do_not_make_a_batch():
     result = expr.gradient({"x": 1.0, "z": [1.0, 2.0]})
     assert type(result.value) is float
     assert [w.kind for w in result.warnings] == ["unused-value"]
-    assert type(expr.value({"x": np.array([1.0, 2.0])})) is np.ndarray
+    assert type(expr.value({"x": np.array([1.0, 2.0])}, batch=True)) is np.ndarray
+
+
+def test_arrays_are_tensors_unless_a_batch_is_asked_for():
+    """The one rule of the API: an array is a value (a tensor); ``batch=True``
+    makes each array one value per point. For ``x*y`` with ``x`` an array and
+    ``y`` a scalar the two differ: ∂sum/∂y against one ∂/∂y per point."""
+    expr = chaincli.compile("sum(x*y)")
+    x = np.array([1.0, 2.0, 3.0])
+    tensor = expr.gradient({"x": x, "y": 2.0})
+    assert tensor.value == 12.0 and tensor.gradient["y"] == 6.0
+    assert tensor.gradient["x"].tolist() == [2.0, 2.0, 2.0]
+    batch = chaincli.compile("x*y").gradient({"x": x, "y": 2.0}, batch=True)
+    assert batch.value.tolist() == [2.0, 4.0, 6.0]
+    assert batch.gradient["y"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(UsageError, match="scalar output"):
+        chaincli.compile("x*y").gradient({"x": x, "y": 2.0})
+    with pytest.raises(UsageError, match="tensor operations"):
+        expr.gradient({"x": x, "y": 2.0}, batch=True)

@@ -1,0 +1,417 @@
+"""Tensor values for a point: bracket literals, nested lists, .npy, .npz and CSV files.
+
+The array half of reading a point. ``point`` owns the ``--at`` syntax and
+the scalar values, and calls in here only when a value is an array or a
+file, so a scalar command line never imports NumPy.
+
+Every value leaves here in one form: a ``float``, or a float64, C-contiguous
+NumPy array with at least one axis, no empty axis and only finite elements
+(``normalize``). Anything else is one ``PointError`` (exit 2) that says
+where and why. Files are data, never code: ``.npy`` and ``.npz`` are read by
+parsing their headers here and copying the raw bytes, so a pickle or an
+object array is refused before any of it is loaded. Nested input (a bracket
+literal, a JSON list) is walked level by level, never recursively, and at
+most ``MAX_DIMS`` deep, NumPy's own limit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import re
+from array import array as _doubles
+
+import numpy as np
+
+from .errors import InputError, PointError
+
+MAX_DIMS = 32
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
+# Dtype kinds read as numbers: bool, signed and unsigned integers, floats.
+_NUMERIC_KINDS = "biuf"
+# The characters that structure a bracket literal; parentheses are tracked so
+# that atan2(1, 2) inside an element keeps its comma.
+_LITERAL_TOKEN = re.compile(r"[\[\](),]")
+
+
+# ----- Validation -----
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _index_text(index) -> str:
+    return "[" + ",".join(str(int(i)) for i in index) + "]"
+
+
+def _dtype_problem(dtype: np.dtype) -> str | None:
+    """Why arrays of ``dtype`` cannot be values, or None when they can."""
+    if dtype.hasobject:
+        return "holds Python objects (an object array), which chaincli never loads"
+    if dtype.kind == "c":
+        return "holds complex numbers; chaincli works with real numbers"
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
+        return f"holds {dtype.name if dtype.kind != 'V' else 'structured'} data, not numbers"
+    return None
+
+
+def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
+    """``arr`` as a value: float64, C-contiguous, finite, no empty axis; 0-d gives a float."""
+    problem = _dtype_problem(arr.dtype)
+    if problem:
+        raise PointError(f"{where} {problem}")
+    if arr.ndim > MAX_DIMS:
+        raise PointError(f"{where} has {arr.ndim} dimensions; at most {MAX_DIMS} are allowed")
+    if arr.size == 0:
+        raise PointError(f"{where} is empty (shape {_shape_text(arr.shape)}); a value needs "
+                         "at least one element")
+    arr = np.asarray(arr, dtype=np.float64)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        if arr.ndim == 0:
+            raise PointError(f"{where} must be a finite number")
+        bad = np.argwhere(~finite)[0]
+        number = float(arr[tuple(bad)])
+        raise PointError(f"{where}: the element {_index_text(bad)} is {number!r}; every "
+                         "element must be a finite number")
+    if arr.ndim == 0:
+        return float(arr)
+    return arr
+
+
+def from_nested(data, where: str) -> np.ndarray:
+    """A rectangular nested list (or tuple) of numbers as an array.
+
+    Walked one level at a time: ``level`` holds every item at the current
+    depth, so the deepest input costs a loop, not a recursion."""
+    shape: list[int] = []
+    level = [data]
+    while True:
+        lists = [isinstance(item, (list, tuple)) for item in level]
+        if not any(lists):
+            break
+        if not all(lists):
+            raise PointError(f"{where} is ragged: it mixes numbers and lists at depth "
+                             f"{len(shape) + 1}; an array must be rectangular")
+        lengths = {len(item) for item in level}
+        if len(lengths) > 1:
+            low, high = min(lengths), max(lengths)
+            raise PointError(f"{where} is ragged: lists of {low} and of {high} items at depth "
+                             f"{len(shape) + 1}; an array must be rectangular")
+        length = lengths.pop()
+        if length == 0:
+            raise PointError(f"{where} is empty; a value needs at least one element")
+        shape.append(length)
+        if len(shape) > MAX_DIMS:
+            raise PointError(f"{where} is nested more than {MAX_DIMS} deep")
+        level = [item for items in level for item in items]
+    for item in level:
+        if type(item) is not float and type(item) is not int and (
+                isinstance(item, bool) or not isinstance(item, numbers.Real)):
+            raise PointError(f"{where}: {_short_repr(item)} is not a number")
+    try:
+        flat = np.array(level, dtype=np.float64)
+    except OverflowError:  # an integer past 1.8e308
+        raise PointError(f"{where}: every element must be a finite number (at most about "
+                         "1.8e308)") from None
+    return flat.reshape(shape)
+
+
+def _short_repr(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def normalize(name: str, value, where: str | None = None) -> float | np.ndarray:
+    """A user-supplied value (number, nested list, NumPy scalar or array) checked and
+    converted: a finite float, or a float64 C-contiguous array (``checked_array``)."""
+    where = where or f"the value of {name}"
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        raise PointError(f"{where} must be a number, not {value!r}")
+    if isinstance(value, (list, tuple)):
+        return checked_array(from_nested(value, where), where)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return checked_array(np.asarray(value), where)
+    if isinstance(value, numbers.Real):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise PointError(f"{where} must be a finite number")
+        return number
+    raise PointError(f"{where} must be a number or an array of numbers, not "
+                     f"{type(value).__name__}")
+
+
+# ----- Bracket literals: x=[1, 2, 3], W=[[1, 2], [3, 4]] -----
+
+def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
+    """``[1, pi/2, [..]]`` as an array; ``parse_element(text)`` gives each element's float."""
+    where = f"{option} {name}={_abbreviate(text)}"
+    stack: list[list] = []
+    root = None
+    last = None  # the previous structural token: "[", ",", "]" or None
+    start = 0  # where the text of the current element begins
+    parens = 0
+
+    def element(end: int) -> None:
+        piece = text[start:end].strip()
+        if piece:
+            if last == "]":
+                raise PointError(f"{where}: {piece!r} follows a closing bracket "
+                                 "without a comma")
+            stack[-1].append(parse_element(piece))
+        elif last in ("[", ",") and not (last == "[" and token == "]"):
+            raise PointError(f"{where}: an element is missing (two commas, or a comma "
+                             "next to a bracket)")
+
+    for match in _LITERAL_TOKEN.finditer(text):
+        token, position = match.group(), match.start()
+        if token == "(":
+            parens += 1
+            continue
+        if token == ")":
+            parens = max(0, parens - 1)
+            continue
+        if parens:
+            continue
+        if token == "[":
+            if text[start:position].strip():
+                raise PointError(f"{where}: {text[start:position].strip()!r} is followed by "
+                                 "'[' without a comma")
+            if stack and last == "]":
+                raise PointError(f"{where}: a comma is missing between ']' and '['")
+            if root is not None and not stack:
+                raise PointError(f"{where}: text after the closing bracket")
+            new: list = []
+            if stack:
+                stack[-1].append(new)
+            else:
+                root = new
+            stack.append(new)
+            if len(stack) > MAX_DIMS:
+                raise PointError(f"{where} is nested more than {MAX_DIMS} deep")
+        else:
+            if not stack:
+                raise PointError(f"{where}: {token!r} outside the brackets")
+            element(position)
+            if token == "]":
+                stack.pop()
+        last = token
+        start = match.end()
+    if stack or root is None:
+        raise PointError(f"{where}: a closing ']' is missing")
+    if text[start:].strip():
+        raise PointError(f"{where}: text after the closing bracket")
+    return from_nested(root, where)
+
+
+def _abbreviate(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
+
+
+# ----- Files -----
+
+def _open(path: str):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"cannot read {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"cannot read {path}: it is a directory") from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+
+
+def extension(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _read_npy(handle, where: str, available: int) -> np.ndarray:
+    """One .npy array from ``handle``, which holds ``available`` bytes from here.
+
+    The header is parsed and its dtype checked before any data is read; the
+    data is then copied as raw bytes, so nothing in the file is ever run."""
+    fmt = np.lib.format
+    if handle.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+        raise PointError(f"{where} is not a NumPy .npy array (it lacks the .npy signature)")
+    handle_version = handle.read(2)
+    if len(handle_version) != 2:
+        raise PointError(f"{where} is a truncated .npy file")
+    version = tuple(handle_version)
+    try:
+        if version == (1, 0):
+            header_start = 10
+            shape, fortran, dtype = fmt.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            header_start = 12
+            shape, fortran, dtype = fmt.read_array_header_2_0(handle)
+        else:
+            raise PointError(f"{where} is a .npy file of version "
+                             f"{version[0]}.{version[1]}, which holds structured data; "
+                             "chaincli reads numeric arrays (versions 1.0 and 2.0)")
+    except (ValueError, TypeError, SyntaxError) as error:
+        raise PointError(f"{where} has a damaged .npy header ({error})") from None
+    problem = _dtype_problem(dtype)
+    if problem:
+        raise PointError(f"{where} {problem}")
+    count = math.prod(shape)
+    size = count * dtype.itemsize
+    if available is not None and size > available - header_start:
+        raise PointError(f"{where} is truncated: its header promises {size:,} bytes of data "
+                         f"(shape {_shape_text(shape)})")
+    buffer = bytearray(size)
+    view, filled = memoryview(buffer), 0
+    while filled < size:
+        got = handle.readinto(view[filled:])
+        if not got:
+            raise PointError(f"{where} is truncated: {filled:,} of {size:,} bytes of data")
+        filled += got
+    data = np.frombuffer(buffer, dtype=dtype, count=count)
+    return data.reshape(shape, order="F" if fortran else "C")
+
+
+def read_npy(path: str, where: str) -> float | np.ndarray:
+    with _open(path) as handle:
+        try:
+            available = os.fstat(handle.fileno()).st_size
+        except OSError:
+            available = None
+        return checked_array(_read_npy(handle, where, available), where)
+
+
+def read_npz(path: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive, by member name (``W1.npy`` gives ``W1``)."""
+    import zipfile
+    import zlib
+    values: dict[str, np.ndarray] = {}
+    with _open(path) as handle:
+        if handle.read(4) not in _ZIP_MAGIC:
+            raise PointError(f"{path} is not an .npz archive (it is not a zip file)")
+        handle.seek(0)
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                for info in archive.infolist():
+                    member = info.filename
+                    if not member.endswith(".npy") or info.is_dir():
+                        raise PointError(f"{path} holds {member!r}, which is not a .npy "
+                                         "array; an .npz archive holds only arrays")
+                    name = member[:-4]
+                    if not _NAME.match(name):
+                        raise PointError(f"{path}: the array {name!r} is not named like a "
+                                         "variable (letters, digits and _)")
+                    if name in values:
+                        raise PointError(f"{path} holds {name} twice")
+                    with archive.open(info) as stream:
+                        values[name] = checked_array(
+                            _read_npy(stream, f"{path}: {name}", info.file_size),
+                            f"{path}: {name}")
+        except PointError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                RuntimeError, ValueError) as error:
+            raise PointError(f"{path} is not a readable .npz archive ({error})") from None
+    if not values:
+        raise PointError(f"{path} holds no arrays")
+    return values
+
+
+def _is_header(fields: list[str], numbers_: list) -> bool:
+    """A row of names: no field a number, and every field holding a letter."""
+    return all(number is None and any(char.isalpha() for char in field)
+               for field, number in zip(fields, numbers_))
+
+
+def _fast_row(record: list[str]) -> list[float] | None:
+    """The numbers of a CSV row of plain finite decimals, or None to take the slow path.
+
+    ``float()`` of ASCII text without ``_`` is a plain decimal or ``inf``/``nan``
+    (letters, which make the sum non-finite) or an error: the same numbers
+    ``point.parse_decimal`` accepts, without a Python call per field."""
+    text = "".join(record)
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        numbers_ = list(map(float, record))
+    except ValueError:
+        return None
+    return numbers_ if math.isfinite(sum(numbers_)) else None
+
+
+def _check_row(fields: list[str], numbers_: list, where: str) -> None:
+    """The error for the first field that is not a finite plain decimal, if any."""
+    for column, (field, number) in enumerate(zip(fields, numbers_)):
+        if number is None:
+            hint = (" (fields are separated by commas)"
+                    if any(sep in field for sep in ";\t") else "")
+            shown = "an empty field" if not field else f"{_abbreviate(field)!r}"
+            raise PointError(f"{where}, column {column + 1}: {shown} is not a number{hint}")
+        if not math.isfinite(number):
+            raise PointError(f"{where}, column {column + 1}: {field!r} is not a finite number")
+
+
+def _fields(count: int) -> str:
+    return f"{count} field" + ("" if count == 1 else "s")
+
+
+def read_csv(path: str, where: str, notices: list[str] | None,
+             parse_number) -> np.ndarray:
+    """A CSV file of numbers: a matrix, or a vector of shape (n,) for one row or column.
+
+    Read a line at a time into a packed array of doubles (8 bytes a number).
+    ``parse_number`` is ``point.parse_decimal``: plain decimals only.
+    A first row with no number in it is a header: skipped, with a notice."""
+    import csv
+    import io
+    values = _doubles("d")
+    columns = None
+    rows = 0
+    with _open(path) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        try:
+            for record in reader:
+                if len(record) > 1 and not record[-1].strip():
+                    record.pop()  # one trailing comma, as some tools write
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # a blank line
+                numbers_ = _fast_row(record)
+                if numbers_ is None:
+                    fields = [field.strip() for field in record]
+                    numbers_ = [parse_number(field) for field in fields]
+                    if None in numbers_ and rows == 0 and columns is None and _is_header(
+                            fields, numbers_):
+                        columns = len(fields)
+                        if notices is not None:
+                            notices.append(f"{where}: skipped the header row of {path} "
+                                           f"({_abbreviate(', '.join(fields), 60)})")
+                        continue
+                    _check_row(fields, numbers_, f"{where}: {path} line {reader.line_num}")
+                if columns is None:
+                    columns = len(numbers_)
+                elif len(numbers_) != columns:
+                    raise PointError(f"{where}: {path} line {reader.line_num} has "
+                                     f"{_fields(len(numbers_))}, the first row {columns}; "
+                                     "every row must have the same number")
+                values.extend(numbers_)
+                rows += 1
+        except UnicodeDecodeError as error:
+            raise PointError(f"{where}: {path} is not UTF-8 text (byte 0x"
+                             f"{error.object[error.start]:02x}); is it a CSV file?") from None
+        except csv.Error as error:
+            raise PointError(f"{where}: {path} is not a CSV file of numbers "
+                             f"(line {reader.line_num}: {error})") from None
+    if not rows:
+        raise PointError(f"{where}: {path} holds no numbers")
+    data = np.frombuffer(values, dtype=np.float64)
+    if rows > 1 and columns > 1:
+        data = data.reshape(rows, columns)
+    # One row or one column is a vector, never (n, 1): a column of labels must
+    # not broadcast into an n×n matrix against a vector.
+    return checked_array(data, where)

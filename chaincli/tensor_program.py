@@ -1,0 +1,188 @@
+"""Values and gradients of programs with tensors, for ``CompiledExpression``.
+
+``program`` hands a point here when the tape holds a tensor primitive or a
+variable's value is an array. The shape pass runs first (a mismatch is a
+usage error before any arithmetic), then the tensor sweeps (tensor_sweeps):
+one adjoint sweep for the whole gradient in reverse mode; in forward mode
+one tangent sweep per element of each variable, as forward mode costs, up
+to ``FORWARD_SWEEP_LIMIT`` sweeps.
+
+A gradient entry has its variable's shape: a float for a scalar variable, a
+float64 array otherwise. ``TensorEvaluation`` keeps what the sweep computed
+at every node (value, shape, adjoint) for the explanations.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Mapping
+
+from . import tensor_sweeps as sweeps
+from .errors import PointError, UsageError
+from .primitives import np
+from .results import Notice
+from .tape import Tape, depends_on_variables, reaches_output
+from .tensor_primitives import shape_text
+
+# Forward mode takes one sweep per input element; past this it is refused.
+FORWARD_SWEEP_LIMIT = 10_000
+
+# Kink warnings name at most this many nodes; the rest are counted.
+_MAX_NODE_NOTICES = 10
+
+
+class TensorEvaluation:
+    """What one evaluation computed on the tape: values, shapes and adjoints by entry."""
+
+    def __init__(self, tape: Tape, values: list, shapes: list[tuple[int, ...]],
+                 adjoints: list | None):
+        self.tape = tape
+        self.values = values
+        self.shapes = shapes
+        self.adjoints = adjoints
+
+
+def is_array(value) -> bool:
+    """Whether a point value is an array (a tensor), not a number."""
+    return not isinstance(value, float) and getattr(value, "ndim", 0) > 0
+
+
+def point_value(name: str, value):
+    """A value of the Python API as the sweeps take it: a float, or a finite
+    float64 array with at least one axis; ``PointError`` otherwise."""
+    if type(value) is float:
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
+        try:
+            array = np.asarray(value, dtype=float)  # no copy: the sweeps never write to it
+        except (ValueError, TypeError):
+            raise PointError(f"the value of {name} must be a number or a rectangular "
+                             "array of numbers") from None
+        if array.ndim == 0:
+            return float(array)
+        if array.size == 0:
+            raise PointError(f"the value of {name} is an empty array (shape "
+                             f"{shape_text(array.shape)})")
+        return array
+    raise PointError(f"the value of {name} must be a number or an array, not {value!r}")
+
+
+def shapes_at(tape: Tape, point: Mapping[str, object]) -> list[tuple[int, ...]]:
+    """The shape of every entry at this point (``ShapeError`` on a mismatch)."""
+    return sweeps.shapes(tape, {name: sweeps.shape_of(point[name]) for name in tape.variables})
+
+
+def value(tape: Tape, point: Mapping[str, object]):
+    """The output's value: a float, or an array."""
+    entry_shapes = shapes_at(tape, point)
+    return sweeps.primal(tape, point, entry_shapes)[tape.output]
+
+
+def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: str,
+             text: str):
+    """(value, gradient by name, evaluation, notices) of a scalar-valued program."""
+    entry_shapes = shapes_at(tape, point)
+    output_shape = entry_shapes[tape.output]
+    if output_shape:
+        raise UsageError(f"the gradient needs a scalar output; this one has shape "
+                         f"{shape_text(output_shape)}",
+                         hint="sum(...) or mean(...) makes a scalar of it; chaincli jacobian "
+                              "differentiates every element")
+    values = sweeps.primal(tape, point, entry_shapes)
+    wanted = depends_on_variables(tape, set(names))
+    adjoints = None
+    if mode == "reverse":
+        adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, wanted)
+        result = {name: _as_gradient(adjoints[tape.variable_index[name]],
+                                     entry_shapes[tape.variable_index[name]])
+                  for name in names}
+    else:
+        result = _forward_gradient(tape, values, entry_shapes, names)
+    evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
+    notices = _kink_notices(evaluation, names) + _nonfinite_notices(result)
+    return values[tape.output], result, evaluation, notices
+
+
+def jacobian_rows(tape: Tape, point: Mapping[str, object], names: list[str]):
+    """(output value, {name: array of shape output + variable}) by one adjoint
+    sweep per output element."""
+    entry_shapes = shapes_at(tape, point)
+    values = sweeps.primal(tape, point, entry_shapes)
+    out_shape = entry_shapes[tape.output]
+    wanted = depends_on_variables(tape, set(names))
+    blocks = {name: np.zeros(out_shape + entry_shapes[tape.variable_index[name]])
+              for name in names}
+    for element in np.ndindex(*out_shape) if out_shape else [()]:
+        seed = 1.0
+        if out_shape:
+            seed = np.zeros(out_shape)
+            seed[element] = 1.0
+        adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, wanted, seed=seed)
+        for name in names:
+            index = tape.variable_index[name]
+            if adjoints[index] is not None:
+                blocks[name][element] = adjoints[index]
+    return values[tape.output], blocks
+
+
+def _as_gradient(adjoint, shape):
+    if adjoint is None:
+        return np.zeros(shape) if shape else 0.0
+    if not shape:
+        return float(adjoint)
+    if isinstance(adjoint, np.ndarray) and adjoint.flags.owndata and adjoint.flags.writeable:
+        return adjoint
+    return np.array(adjoint, dtype=float)  # a copy the caller owns, never a view
+
+
+def _forward_gradient(tape: Tape, values: list, entry_shapes, names: list[str]) -> dict:
+    sizes = {name: int(np.prod(entry_shapes[tape.variable_index[name]], dtype=np.int64))
+             for name in names}
+    total = sum(sizes.values())
+    if total > FORWARD_SWEEP_LIMIT:
+        raise UsageError(f"forward mode takes one sweep per input element, {total:,} here "
+                         f"(at most {FORWARD_SWEEP_LIMIT:,})",
+                         hint="reverse mode (the default) takes one sweep for all of them")
+    result = {}
+    for name in names:
+        index = tape.variable_index[name]
+        shape = entry_shapes[index]
+        if not shape:
+            tangents = sweeps.tangent_sweep(tape, values, entry_shapes, {index: 1.0})
+            result[name] = _as_gradient(tangents[tape.output], ())
+            continue
+        column = np.zeros(shape)
+        for element in np.ndindex(*shape):
+            seed = np.zeros(shape)
+            seed[element] = 1.0
+            tangent = sweeps.tangent_sweep(tape, values, entry_shapes, {index: seed})
+            column[element] = 0.0 if tangent[tape.output] is None else tangent[tape.output]
+        result[name] = column
+    return result
+
+
+def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice]:
+    tape = evaluation.tape
+    used = reaches_output(tape)
+    depends = depends_on_variables(tape, set(names))
+    notices = []
+    found = [(i, message) for i, message in sweeps.kinks(tape, evaluation.values,
+                                                         evaluation.shapes, used)
+             if depends[i]]
+    for i, message in found[:_MAX_NODE_NOTICES]:
+        text = tape.source_text(i)
+        notices.append(Notice("kink", f"{text}: {message}", tape.name(i), text,
+                              tuple(names)))
+    if len(found) > _MAX_NODE_NOTICES:
+        notices.append(Notice("kink", f"{len(found) - _MAX_NODE_NOTICES} more nodes sit on "
+                                      "a kink"))
+    return notices
+
+
+def _nonfinite_notices(gradient: dict) -> list[Notice]:
+    bad = [name for name, g in gradient.items()
+           if not bool(np.isfinite(g).all() if is_array(g) else g - g == 0.0)]
+    return [Notice("nonfinite-derivative", f"the partial derivative by {name} is not finite "
+                   "(infinite or NaN) in some element", variables=(name,)) for name in bad]

@@ -1,0 +1,309 @@
+"""The sweeps for tapes whose entries may be arrays: shapes, values, adjoints, tangents.
+
+A tape is evaluated here when it holds a tensor primitive (``@``, ``sum``,
+an array literal, …) or when a variable's value is an array; scalar tapes at
+scalar points keep the scalar sweeps (evaluate.py, forward.py, reverse.py)
+and their compiled form. The tape is the same Wengert list either way; what
+changes is that an entry's value may be a NumPy array, and that a local
+derivative is a rule, not a number:
+
+* an elementwise primitive's adjoint contribution is the adjoint times its
+  partial, summed back over the axes its argument was broadcast along
+  (``unbroadcast``: the one place broadcasting is undone);
+* any other primitive applies its own vector-Jacobian product (reverse) or
+  Jacobian-vector product (forward) from the primitive table.
+
+``shapes`` runs first, over the whole tape, once the variables' shapes are
+known: a mismatch is a ``ShapeError`` (exit 2) with a caret under the
+operation, before any arithmetic. Scalars are Python floats throughout;
+arrays are float64. Like the scalar sweeps, a zero adjoint or tangent passes
+nothing on through an infinite or NaN partial (0·∞ is taken as 0).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from .errors import DomainError, ShapeError
+from .primitives import PRIMITIVES, Primitive, ShapeProblem, np
+from .tape import CONST, VAR, Tape
+from .tensor_primitives import shape_text
+
+Shape = tuple[int, ...]
+
+
+# ----- Shapes -----
+
+def broadcast_shapes(shapes: list[Shape]) -> Shape:
+    """NumPy's broadcasting rule, without NumPy; ``ShapeProblem`` if they do not fit."""
+    ndim = max(len(shape) for shape in shapes)
+    result = []
+    for axis in range(-ndim, 0):
+        size = 1
+        for shape in shapes:
+            n = shape[axis] if -axis <= len(shape) else 1
+            if n != 1:
+                if size != 1 and n != size:
+                    raise ShapeProblem(f"shapes {' and '.join(shape_text(s) for s in shapes)} "
+                                       "do not broadcast together")
+                size = n
+        result.append(size)
+    return tuple(result)
+
+
+def shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
+    """The shape of every entry, from the shapes of the variables."""
+    result: list[Shape] = [()] * len(tape)
+    for i, op in enumerate(tape.ops):
+        if op == VAR:
+            result[i] = tuple(variable_shapes[tape.labels[i]])
+            continue
+        if op == CONST:
+            continue
+        prim = PRIMITIVES[op]
+        argument_shapes = tuple(result[j] for j in tape.args[i])
+        try:
+            if prim.elementwise:
+                result[i] = broadcast_shapes(list(argument_shapes))
+            else:
+                result[i] = tuple(prim.shape(argument_shapes, tape.options[i]))
+        except ShapeProblem as problem:
+            text = tape.source_text(i) or tape.name(i)
+            raise ShapeError(f"{text}: {problem}", source=tape.source,
+                             span=tape.spans[i]) from None
+    return result
+
+
+def shape_of(value) -> Shape:
+    return tuple(getattr(value, "shape", ()))
+
+
+# ----- Values -----
+
+def _scalar_or_array(value):
+    """A 0-d result as a Python float, anything larger as a float64 array."""
+    if isinstance(value, float):
+        return value
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array
+
+
+def apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
+    """One primitive's value on scalars or arrays."""
+    with np.errstate(all="ignore"):
+        if prim.elementwise:
+            return _scalar_or_array(prim.vector_value(*inputs))
+        return _scalar_or_array(prim.value([_as_array(v) for v in inputs], options))
+
+
+def all_finite(value) -> bool:
+    """Whether every element is finite. A sum is one pass without a temporary
+    array, and any inf or NaN makes it non-finite; only a sum that overflowed
+    needs the element-by-element look."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
+
+
+def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -> list:
+    """The value of every entry (floats and arrays); ``DomainError`` on a bad element."""
+    values: list = [None] * len(tape)
+    for i, op in enumerate(tape.ops):
+        if op == VAR:
+            values[i] = point[tape.labels[i]]
+            continue
+        if op == CONST:
+            values[i] = tape.consts[i]
+            continue
+        prim = PRIMITIVES[op]
+        inputs = [values[j] for j in tape.args[i]]
+        out = apply(prim, inputs, tape.options[i])
+        if not all_finite(out):
+            raise _domain_error(tape, i, prim, inputs, out, entry_shapes)
+        values[i] = out
+    return values
+
+
+def element_text(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(k)) for k in index) + "]"
+
+
+def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,
+                  entry_shapes: list[Shape]) -> DomainError:
+    from .evaluate import format_number
+    text = tape.source_text(i) or tape.name(i)
+    where = ""
+    elements = inputs
+    if not isinstance(out, float):
+        index = tuple(np.argwhere(~np.isfinite(out))[0])
+        where = f" at element {element_text(index)}"
+        if prim.elementwise:
+            elements = [float(np.broadcast_to(value, entry_shapes[i])[index])
+                        for value in inputs]
+    reason = None
+    if prim.elementwise and prim.domain:
+        reason = prim.domain(*elements)
+    if reason is None:
+        reason = f"{prim.name} overflows a double or is undefined here"
+    shown = []
+    if prim.elementwise:
+        for j, value in zip(tape.args[i], elements):
+            arg_text = tape.source_text(j, limit=40) or tape.name(j)
+            number = format_number(value)
+            if arg_text != number:
+                shown.append(f"{arg_text} = {number}")
+    at = f" ({', '.join(shown)})" if shown else ""
+    return DomainError(f"{text}: {reason}{where}{at}", reason=reason, source=tape.source,
+                       span=tape.spans[i])
+
+
+# ----- Reverse mode -----
+
+def unbroadcast(adjoint, shape: Shape):
+    """``adjoint`` summed over the axes along which an argument of ``shape`` was
+    broadcast: the one place every rule's broadcasting is undone."""
+    if shape_of(adjoint) == shape:
+        return adjoint
+    adjoint = np.asarray(adjoint, dtype=float)
+    full = broadcast_shapes([adjoint.shape, shape])
+    if adjoint.shape != full:  # a scalar adjoint (or partial) for an array argument
+        adjoint = np.broadcast_to(adjoint, full)
+    extra = adjoint.ndim - len(shape)
+    if extra > 0:
+        adjoint = adjoint.sum(axis=tuple(range(extra)))
+    stretched = tuple(k for k, n in enumerate(shape) if n == 1 and adjoint.shape[k] != 1)
+    if stretched:
+        adjoint = adjoint.sum(axis=stretched, keepdims=True)
+    return _scalar_or_array(adjoint) if not shape else adjoint
+
+
+def _times(factor, partial):
+    """``factor · partial`` elementwise, with 0·∞ taken as 0 (module docstring)."""
+    if isinstance(partial, float):
+        if partial == 1.0:
+            return factor
+        if partial == -1.0:
+            return -factor
+        if partial == 0.0:
+            return 0.0
+        if math.isfinite(partial):
+            return factor * partial
+    with np.errstate(all="ignore"):
+        product = factor * partial
+        if not all_finite(partial):
+            product = np.where((np.asarray(factor) == 0.0) | (np.asarray(partial) == 0.0),
+                               0.0, product)
+    return _scalar_or_array(product)
+
+
+def elementwise_partial(prim: Primitive, k: int, inputs: list, out):
+    """∂out/∂(argument k), elementwise, at these inputs."""
+    with np.errstate(all="ignore"):
+        partial = prim.vector_partials[k](*inputs, out)
+    return partial if isinstance(partial, float) else _scalar_or_array(partial)
+
+
+def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
+                  wanted: list[bool], output: int | None = None, seed=1.0) -> list:
+    """The adjoint of every entry ``wanted`` marks (None where nothing arrived).
+
+    ``wanted[j]`` says whether entry ``j``'s adjoint is needed (it leads to a
+    variable of the gradient); rules skip the work for the rest, as the
+    adjoint of a data matrix ``X`` in ``X @ W`` is."""
+    adjoint: list = [None] * len(tape)
+    start = tape.output if output is None else output
+    adjoint[start] = seed
+    for i in range(start, -1, -1):
+        g = adjoint[i]
+        arguments = tape.args[i]
+        if g is None or not arguments:
+            continue
+        prim = PRIMITIVES[tape.ops[i]]
+        inputs = [values[j] for j in arguments]
+        if prim.elementwise:
+            contributions = [
+                unbroadcast(_times(g, elementwise_partial(prim, k, inputs, values[i])),
+                            entry_shapes[j]) if wanted[j] else None
+                for k, j in enumerate(arguments)]
+        else:
+            flags = tuple(wanted[j] for j in arguments)
+            with np.errstate(all="ignore"):
+                contributions = prim.vjp(g, [_as_array(v) for v in inputs], values[i],
+                                         tape.options[i], flags)
+        for j, contribution in zip(arguments, contributions):
+            if contribution is None or not wanted[j]:
+                continue
+            contribution = _scalar_or_array(contribution) if not entry_shapes[j] \
+                else contribution
+            adjoint[j] = contribution if adjoint[j] is None else adjoint[j] + contribution
+    return adjoint
+
+
+def _as_array(value):
+    return np.asarray(value, dtype=float) if isinstance(value, float) else value
+
+
+# ----- Forward mode -----
+
+def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
+                  seed: Mapping[int, object]) -> list:
+    """The tangent of every entry for ``seed`` ({entry: tangent}); None is zero."""
+    tangent: list = [None] * len(tape)
+    for index, value in seed.items():
+        tangent[index] = value
+    for i, op in enumerate(tape.ops):
+        arguments = tape.args[i]
+        if not arguments:
+            continue
+        incoming = [tangent[j] for j in arguments]
+        if all(t is None for t in incoming):
+            continue
+        prim = PRIMITIVES[op]
+        inputs = [values[j] for j in arguments]
+        if prim.elementwise:
+            total = None
+            for k, t in enumerate(incoming):
+                if t is None:
+                    continue
+                term = _times(t, elementwise_partial(prim, k, inputs, values[i]))
+                total = term if total is None else total + term
+            if shape_of(total) != entry_shapes[i]:
+                total = np.broadcast_to(total, entry_shapes[i]).copy()
+        else:
+            with np.errstate(all="ignore"):
+                total = prim.jvp([None if t is None else _as_array(t) for t in incoming],
+                                 [_as_array(v) for v in inputs], values[i], tape.options[i])
+        tangent[i] = _scalar_or_array(total)
+    return tangent
+
+
+# ----- Kinks -----
+
+def kinks(tape: Tape, values: list, entry_shapes: list[Shape],
+          used: list[bool]) -> list[tuple[int, str]]:
+    """Entries on a kink of their primitive, with the convention used (and where)."""
+    found = []
+    for i, op in enumerate(tape.ops):
+        prim = PRIMITIVES.get(op)
+        if prim is None or prim.kink is None or not used[i]:
+            continue
+        inputs = [values[j] for j in tape.args[i]]
+        if not prim.elementwise:
+            message = prim.kink(*inputs)
+        elif all(isinstance(v, float) for v in inputs):
+            message = prim.kink(*inputs)
+        else:
+            mask = np.asarray(prim.kink_mask(*inputs))
+            if not mask.any():
+                continue
+            index = tuple(np.argwhere(np.broadcast_to(mask, entry_shapes[i]))[0])
+            elements = [float(np.broadcast_to(v, entry_shapes[i])[index]) for v in inputs]
+            count = int(np.broadcast_to(mask, entry_shapes[i]).sum())
+            message = prim.kink(*elements)
+            if message:
+                more = f" and {count - 1} more" if count > 1 else ""
+                message += f" (at element {element_text(index)}{more})"
+        if message:
+            found.append((i, message))
+    return found
