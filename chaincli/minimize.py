@@ -180,11 +180,23 @@ class Problem:
         return loss, gradient
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
+        """The Hessian over the packed variables, by forward-over-reverse; with
+        tensors, on the tape expanded element by element (``scalarize``), in
+        the order of ``Layout.labels``. The held variables are not columns."""
         from .hessian import forward_over_reverse
-        result = self.gradient(x)
-        matrix = np.array(forward_over_reverse(result.evaluation, self.names),
-                          dtype=np.float64)
-        return matrix
+        program, point, names = self.program, self.point(x), self.names
+        used, _ = program.check_point(point)
+        if program.is_tensor_point(used):
+            from .program import CompiledExpression
+            from .scalarize import scalarize
+            from .tensor_program import shapes_at
+            tape, point = scalarize(program.tape, shapes_at(program.tape, used), used)
+            program, names = CompiledExpression(program.text, tape), self.layout.labels()
+        try:
+            result = program.gradient(point, wrt=names)
+        except DomainError as error:
+            raise NotFinite(error.message) from None
+        return np.array(forward_over_reverse(result.evaluation, names), dtype=np.float64)
 
     def objective(self) -> Objective:
         return Objective(self.value_and_gradient, self.hessian)
