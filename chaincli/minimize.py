@@ -170,7 +170,7 @@ class Problem:
 
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         result = self.gradient(x)
-        loss = result.value
+        loss = float(result.value)
         if not math.isfinite(loss):
             raise NotFinite("the loss is not finite")
         gradient = self.layout.pack(result.gradient)
