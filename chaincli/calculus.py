@@ -49,12 +49,21 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> Deri
         raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
     # A variable the expression does not use has derivative 0; a typo is likelier.
     program.require_variables([wrt], "--wrt")
-    if program.has_tensor_operations:
-        raise UsageError("diff prints formulas of scalar expressions; this one has tensor "
-                         "operations", hint="chaincli grad gives its gradient, chaincli "
-                         "jacobian the derivative of each element")
+    _require_scalar_formula(program)
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
+
+
+def _require_scalar_formula(program: CompiledExpression, point=None) -> None:
+    """Formulas are derived for scalars: a tensor operation, or a tensor value at
+    the point, would make a formula of the wrong shape, so it is refused."""
+    hint = "chaincli grad gives its gradient, chaincli jacobian the derivative of each element"
+    if program.has_tensor_operations:
+        raise UsageError("diff prints formulas of scalar expressions; this one has tensor "
+                         "operations", hint=hint)
+    if point is not None and program.is_tensor_point(program.check_point(point)[0]):
+        raise UsageError("diff prints formulas of scalar expressions; --at gives a tensor "
+                         "value", hint=hint)
 
 
 def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
@@ -69,6 +78,7 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
     if not 0 <= order <= MAX_ORDER:
         raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
     program.require_variables([wrt], "--wrt")
+    _require_scalar_formula(program, point)
     derivations = [restate(program.tape, wrt)] if order == 0 else []
     tape = program.tape
     for k in range(1, order + 1):

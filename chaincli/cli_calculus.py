@@ -84,11 +84,11 @@ def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
                 at: List[str]):
     import math
     from .calculus import differentiate_steps
-    from .point import parse_points
+    from .cli_io import load_point
     from .program import compile_expression
     fmt = _output_format(output_format, json_flag, DiffFormat.table)
     program = compile_expression(read_expression(expr))
-    point = parse_points(at, read_file=read_text_file) if at else None
+    point = load_point(at) if at else None
     result = differentiate_steps(program, wrt.strip(), order, point)
     _warn(result.warnings)
     from . import render_derivation as shown

@@ -287,3 +287,10 @@ def test_cli_grad_of_array_literal_expression_with_scalar_variables(run):
     assert code == 0, err
     data = json.loads(out)
     assert data["value"] == 5.0 and data["gradient"] == {"x": 10.0}
+
+
+def test_cli_diff_steps_refuses_tensors_too(run):
+    code, out, err = run("diff", "sum([x, 2*x]^2)", "--wrt", "x", "--steps")
+    assert code == 2 and out == "" and "tensor operations" in err
+    code, out, err = run("diff", "x^2", "--wrt", "x", "--steps", "--at", "x=[1,2]")
+    assert code == 2 and out == "" and "--at gives a tensor value" in err

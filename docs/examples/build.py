@@ -184,6 +184,20 @@ EXAMPLES: list[Example] = [
             only in the direction the products are accumulated.
             """),
     ),
+    Example(
+        slug="derivation",
+        title="A derivation, rule by rule: diff --steps",
+        commands=(
+            'chaincli diff "u = x*y; sin(u) + u^2" --wrt x --steps --at x=1,y=2',
+        ),
+        summary=(
+            "Each line replaces one pending `d/dx(…)` by what the rule for its operation "
+            "gives and names that rule; the let-bound `u = x*y` is derived once, in its own "
+            "part (`d/dx(u) = y`), and referred to after that. The last line of the "
+            "derivation is exactly what `diff` prints, and the value line under it is the "
+            "same number `grad … --at x=1,y=2` gives for ∂f/∂x."
+        ),
+    ),
 ]
 
 
