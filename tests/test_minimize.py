@@ -222,6 +222,37 @@ def test_start_outside_the_domain_exits_1(cli):
 
 # ----- Ctrl-C -----
 
+@pytest.mark.parametrize("method", ["gd", "momentum", "adam", "lbfgs", "newton"])
+def test_interrupt_in_every_method(method):
+    problem = Problem(chaincli.compile(ROSENBROCK), {"x": -1.2, "y": 1.0}, None)
+    seen = []
+
+    def report(step, loss, gradient_norm, lr):
+        seen.append(loss)
+        if step == 3:
+            raise KeyboardInterrupt
+
+    result = run(problem, method, report=report)
+    assert result.stopped == "interrupted" and result.steps == 3
+    assert result.loss == min(seen)
+    assert chaincli.compile(ROSENBROCK).value(result.parameters) == result.loss
+
+
+def test_trace_lr_of_the_line_search_methods(cli, tmp_path):
+    for method in ("newton", "lbfgs"):
+        trace = tmp_path / f"{method}.jsonl"
+        code, _, _ = cli("minimize", ROSENBROCK, "--at", "x=-1.2,y=1", "--method", method,
+                         "--trace", str(trace), "--json")
+        assert code == 0
+        rates = [json.loads(line)["lr"] for line in trace.read_text().splitlines()]
+        assert rates[0] is None
+        if method == "lbfgs":
+            assert set(rates) == {None}
+        else:  # the fraction of the Newton step taken: a power of 1/2
+            assert all(0 < r <= 1 and math.log2(r) == int(math.log2(r)) for r in rates[1:])
+            assert 1.0 in rates and min(rates[1:]) < 1.0
+
+
 def test_interrupt_inside_the_loop_keeps_the_best_parameters():
     problem = Problem(chaincli.compile("(x - 3)^2"), {"x": 0.0}, None)
     losses = []
