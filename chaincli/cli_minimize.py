@@ -50,8 +50,8 @@ def minimize(
     steps: int = typer.Option(1000, "--steps", help="Take at most this many steps."),
     tol: float = typer.Option(1e-8, "--tol", help="Stop when the gradient's 2-norm is at "
                               "most this."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random starting values of "
-                             "--init."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random starting values "
+                             "of --init."),
     init: List[str] = typer.Option(
         [], "--init", show_default=False, metavar="NAME=SHAPE",
         help="Start these variables of --wrt at random values of the given shape (W=4x2, "

@@ -113,6 +113,8 @@ def random_start(shapes: Mapping[str, tuple[int, ...]], seed: int) -> dict[str, 
     """Normal values with standard deviation 1/√fan-in (fan-in: the last
     dimension, 1 for a scalar), LeCun's initialization: a layer ``W @ x``
     then starts with outputs of about the size of its inputs."""
+    if seed < 0:
+        raise UsageError(f"--seed must be 0 or more, not {seed}")
     rng = np.random.default_rng(seed)
     values = {}
     for name, shape in shapes.items():

@@ -22,6 +22,7 @@ import pytest
 
 import chaincli
 from chaincli import optimize
+from chaincli.errors import UsageError
 from chaincli.minimize import Layout, Problem, parse_init, random_start, run
 
 from clicheck import check_run, strict_json
@@ -464,6 +465,13 @@ def test_usage_errors(cli, args, message):
     code, out, err = cli("minimize", "(x - 1)^2 + y^2", "--at", "x=0,y=1", *args)
     assert code == 2 and out == ""
     assert err.startswith("Error: ") and message in err, err
+
+
+def test_negative_seed(cli):
+    code, out, err = cli("minimize", "x^2", "--init", "x=scalar", "--seed", "-1")
+    assert code == 2 and out == "" and "--seed" in err and "Traceback" not in err
+    with pytest.raises(UsageError):
+        random_start({"x": ()}, -1)
 
 
 def test_unknown_method(cli):
