@@ -156,7 +156,7 @@ class _Run:
         self.evaluations = 0
         self.step = 0
         self.history = History()
-        self.x = np.array(x0, dtype=np.float64)
+        self.x0 = self.x = np.array(x0, dtype=np.float64)
         self.loss, self.gradient = self.evaluate(self.x)
         self.first_loss = self.loss
         self.best = (self.loss, self.x, self.gradient)
@@ -198,9 +198,10 @@ class _Run:
     def diverged(self, reason: str) -> Outcome:
         message = (f"diverged at step {self.step + 1}: {reason}; the parameters are those of "
                    f"step {self.step}, the last finite one")
-        if self.step >= 10 and self.loss <= self.best[0] and self.loss < self.first_loss:
-            # A loss that ran out of range while still falling: typically log(0) once a
-            # sigmoid rounds to 1, on data a model separates (there is no minimum).
+        if (self.step >= 10 and self.loss <= self.best[0] and self.loss < self.first_loss
+                and norm(self.x) > 2 * max(1.0, norm(self.x0))):
+            # A loss that ran out of range while still falling, the parameters grown:
+            # typically log(0) once a sigmoid rounds to 1, on data a model separates.
             message += (f" (the loss was still falling, to {_g(self.loss)}: the "
                         "parameters may have been heading off to infinity, where the loss "
                         "has no minimum)")
@@ -228,23 +229,26 @@ def minimize(method: str, objective: Objective, x0: np.ndarray, *, lr: Optional[
     during a step ends the run with the best point reached."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}")
-    run = _Run(objective, x0, steps, tol, report)
-    try:
-        if method == "lbfgs":
-            outcome = _lbfgs(run)
-        elif method == "newton":
-            outcome = _newton(run)
-        else:
-            outcome = _first_order(run, method, DEFAULT_LR[method] if lr is None else lr)
-    except KeyboardInterrupt:
-        return run.interrupted()
-    if outcome.stopped in ("converged", "step-limit", "no-progress"):
+    # An update may overflow (a diverging run): that is found and reported by
+    # the objective's own finiteness checks, not by NumPy's warnings on stderr.
+    with np.errstate(all="ignore"):
+        run = _Run(objective, x0, steps, tol, report)
         try:
-            found = no_minimum(objective, np.asarray(x0, dtype=np.float64), outcome)
+            if method == "lbfgs":
+                outcome = _lbfgs(run)
+            elif method == "newton":
+                outcome = _newton(run)
+            else:
+                outcome = _first_order(run, method, DEFAULT_LR[method] if lr is None else lr)
         except KeyboardInterrupt:
             return run.interrupted()
-        if found is not None:
-            outcome.stopped, outcome.message = "no-minimum", found
+        if outcome.stopped in ("converged", "step-limit", "no-progress"):
+            try:
+                found = no_minimum(objective, run.x0, outcome)
+            except KeyboardInterrupt:
+                return run.interrupted()
+            if found is not None:
+                outcome.stopped, outcome.message = "no-minimum", found
     return outcome
 
 

@@ -195,6 +195,14 @@ def test_diverged_reports_the_last_finite_step(cli, tmp_path):
     assert f"diverged at step {data['steps'] + 1}" in err and "Warning:" in err
 
 
+def test_an_overflowing_update_is_diverged_without_numpy_noise(run):
+    code, out, err = run("minimize", "x^2", "--at", "x=1", "--method", "gd", "--lr", "1e308",
+                         "--json")
+    assert code == 1 and strict_json(out)["parameters"] == {"x": 1.0}
+    assert err.startswith("Warning: diverged at step 1: a parameter is no longer a finite")
+    assert "RuntimeWarning" not in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("expr, kind", [("x", "unbounded below"), ("-x^2", "unbounded below"),
                                         ("1/(1 + x^2)", "infimum"),
                                         ("log(1 + exp(-x))", "infimum")])

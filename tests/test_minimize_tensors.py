@@ -127,6 +127,20 @@ def test_separable_data_has_no_minimum(cli, breast_cancer):
     assert "grow without bound" in data["message"] and "not a fit" in err
 
 
+def test_the_log_form_on_separable_data_says_why_it_diverged(cli, breast_cancer, tmp_path):
+    zeros = tmp_path / "zeros30.npy"
+    np.save(zeros, np.zeros(30))
+    code, out, err = cli("minimize", "p = sigmoid(X @ w + b); -mean(t*log(p) + (1 - t)*log(1 - p))",
+                         "--wrt", "w,b", "--at", f"w=@{zeros},b=0", "--at",
+                         f"X=@{breast_cancer['X30.csv']},t=@{breast_cancer['t.csv']}",
+                         "--method", "adam", "--lr", "0.05", "--steps", "2000", "--json")
+    check_run(code, out, err, json_output=True)
+    data = strict_json(out)
+    assert code == 1 and data["stopped"] == "diverged"
+    assert "log(0)" in data["message"] and "still falling" in data["message"]
+    assert data["loss"] < 0.1 and np.isfinite(data["loss"])
+
+
 def test_a_two_layer_network_learns_xor(cli, tmp_path):
     fit = tmp_path / "xor.npz"
     code, out, err = cli("minimize", XOR_NETWORK, "--wrt", "W1,b1,w2,b2", "--at", XOR_POINT,
