@@ -124,7 +124,9 @@ def grad(
                               help="Differentiation mode: reverse (one sweep for all "
                                    "partials) or forward (one sweep per variable)."),
     wrt: Optional[str] = typer.Option(None, "--wrt", "-w",
-                                      help="Only these variables, comma-separated.",
+                                      help="Only these variables, comma-separated; "
+                                           "with --explain paths on tensors, also "
+                                           "elements: W1[0,1].",
                                       show_default=False),
     output_format: Optional[GradFormat] = typer.Option(
         None, "--format", "-f", show_default=False,
@@ -135,8 +137,11 @@ def grad(
         None, "--explain", "-e", show_default=False,
         help="What the table shows besides value and gradient: paths (the chain rule, "
              "path by path), forward (tangent trace, one sweep per variable), reverse "
-             "(adjoint trace, one sweep) or none (default: paths). JSON gets a chain "
-             "key unless none, and a trace key for forward and reverse."),
+             "(adjoint trace, one sweep) or none (default: paths). With tensors the "
+             "default and reverse are the backward-pass table (each node's rule and the "
+             "adjoint arriving), and paths lists one element's paths (--wrt W1[0,1]) "
+             "of a small network. JSON gets a chain key unless none, and a trace key "
+             "for forward and reverse."),
     max_paths: Optional[int] = typer.Option(
         None, "--max-paths", min=0, max=10_000, metavar="N", show_default=False,
         help="List at most N paths per variable (default 16); the rest are counted and "

@@ -8,6 +8,7 @@ Both the Typer app (``cli``) and the fast path for plain command lines
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Callable, List, Optional
 
@@ -141,7 +142,8 @@ def _decode(data: bytes, where: str) -> str:
 def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
     if wrt is None:
         return None
-    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    # Commas inside brackets belong to an element: --wrt W1[0,1],b1
+    names = [name.strip() for name in re.split(r",(?![^\[]*\])", wrt) if name.strip()]
     if not names:
         raise UsageError("--wrt needs at least one variable name")
     return names

@@ -6,8 +6,9 @@ Typer). One body each means the two can never print different things.
 Each function loads the input, calls the library, hands the result to a
 renderer and returns the exit status; errors propagate to the caller's
 ``cli_io.run_guarded``. A result holding tensors goes to ``render_tensor``
-and ``render_plain.plain_lines``; its chain-rule explanation is decided in
-``_tensor_explanation`` alone.
+and ``render_plain.plain_lines``; its explanation comes from
+``tensor_explain`` (the backward-pass table, or element paths) and is drawn
+by ``render_backward``.
 """
 
 from __future__ import annotations
@@ -27,17 +28,26 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
          direction: Optional[str] = None) -> int:
     """``chaincli grad``: value, gradient and the chain rule, in ``fmt``.
 
-    ``explain_view`` None is the default view (``paths``), not asked for by name."""
+    ``explain_view`` None is the default view, not asked for by name: the
+    paths for a scalar expression, the backward-pass table for one with
+    tensors. ``wrt`` may name elements (``W1[0,1]``) for the paths view."""
+    from .tensor_explain import split_wrt
     program, point = _load(expr, at)
-    result = program.gradient(point, mode=mode, wrt=_parse_wrt(wrt))
+    variables, elements = split_wrt(_parse_wrt(wrt))
+    result = program.gradient(point, mode=mode, wrt=variables)
+    if elements:
+        from .tensor_explain import resolve_elements, variable_shapes
+        elements = resolve_elements(elements, variable_shapes(result))
     if has_tensors(result):
         along = None
         if direction is not None:
             from .calculus import directional
             along = directional(result, direction)
+        explanation = _tensor_explanation(program, result, explain_view, elements,
+                                          max_paths, fmt)
         _warn(result.warnings)
-        _tensor_explanation(explain_view, fmt)
-        return _grad_tensors(result, fmt, along)
+        _warn_declined(explanation)
+        return _grad_tensors(result, fmt, explanation, along)
     explain_view = explain_view or "paths"
     along = None
     if direction is not None:
@@ -67,19 +77,30 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
-def _tensor_explanation(explain_view: Optional[str], fmt: str) -> None:
-    """The chain-rule explanation of a result with tensors: none is shown yet.
+def _tensor_explanation(program, result, explain_view: Optional[str], elements, max_paths,
+                        fmt: str):
+    """The explanation of a result with tensors (``tensor_explain``): the
+    backward-pass table, or the element paths of a small network."""
+    if fmt == "plain":
+        return None
+    from .tensor_explain import explain_tensor
+    return explain_tensor(program, result, explain_view, elements=elements,
+                          max_paths=max_paths, with_chain=fmt == "json")
 
-    Asked for by name (for the table or JSON, the formats that carry one), the
-    user is told why it is missing; the default says nothing."""
-    if explain_view in ("paths", "forward", "reverse") and fmt != "plain":
-        _write_stderr(f"Warning: --explain {explain_view} is not available for expressions "
-                      "with tensors; their explanation is a backward-pass table, not "
-                      "shown yet\n")
+
+def _warn_declined(explanation) -> None:
+    declined = getattr(explanation, "declined", None)
+    if declined:
+        _write_stderr(f"Warning: {declined}\n")
 
 
-def _grad_tensors(result, fmt: str, along: Optional[dict] = None) -> int:
-    """``grad`` output for a result that holds tensors (and ``--direction``'s, if any)."""
+def _grad_tensors(result, fmt: str, explanation, along: Optional[dict] = None) -> int:
+    """``grad`` output for a result that holds tensors: the gradient, ``--direction``'s
+    answer if any, and the explanation (the backward-pass table or element paths)."""
+    def data() -> dict:
+        return {**result.to_dict(), **(along or {}),
+                **(explanation.to_dict() if explanation else {})}
+
     def plain() -> str:
         from .render_plain import plain_gradient
         text = plain_gradient(result)
@@ -89,13 +110,15 @@ def _grad_tensors(result, fmt: str, along: Optional[dict] = None) -> int:
         return text
 
     def table() -> None:
+        from .render_backward import print_tensor_explanation
         from .render_tensor import print_tensor_gradient
         print_tensor_gradient(result)
         if along:
             from .render_calculus import print_directional
             print_directional(along)
+        print_tensor_explanation(explanation)
 
-    emit(fmt, lambda: {**result.to_dict(), **(along or {})}, plain, table)
+    emit(fmt, data, plain, table)
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 

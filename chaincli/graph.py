@@ -31,16 +31,35 @@ class GraphNode:
     op: str               # "var", "const" or a primitive name
     label: str            # what the node does: "x", "2", "pi", "*", "sin"
     name: str | None      # the variable, constant or let-bound name, if any
-    value: float | None = None
-    adjoint: float | None = None
+    value: Any = None     # a float; for a tensor evaluation, a float or an array
+    adjoint: Any = None
+    shape: tuple[int, ...] | None = None  # known for a tensor evaluation
 
     def to_dict(self) -> dict[str, Any]:
         data = {"id": self.id, "index": self.index, "op": self.op, "label": self.label,
                 "name": self.name}
-        if self.value is not None:
+        if self.shape is not None:
+            data["shape"] = list(self.shape)
+            if self.value is not None:
+                data.update(_tensor_numbers("value", self.value))
+                data.update(_tensor_numbers("adjoint", self.adjoint))
+        elif self.value is not None:
             data["value"] = self.value
             data["adjoint"] = self.adjoint
         return data
+
+
+def _tensor_numbers(key: str, number) -> dict[str, Any]:
+    """A tensor node's value or adjoint for JSON: in full up to the backward
+    table's limit, always with its summary (norm, extremes, first entries)."""
+    if number is None:  # no adjoint reaches a node that no variable leads to
+        return {key: None}
+    from .backward_table import FULL_ADJOINT_LIMIT, summarize
+    summary = summarize(number)
+    if not summary.shape:
+        return {key: float(number)}
+    full = number.tolist() if summary.size <= FULL_ADJOINT_LIMIT else None
+    return {key: full, f"{key}_summary": summary.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -85,7 +104,8 @@ class Graph:
         data: dict[str, Any] = {"expression": self.expression,
                                 "output": self.node(self.output).id}
         if self.point is not None:
-            data["point"] = dict(self.point)
+            data["point"] = {name: value.tolist() if hasattr(value, "tolist") else value
+                             for name, value in self.point.items()}
         data["nodes"] = [node.to_dict() for node in self.nodes]
         data["edges"] = [edge.to_dict(self) for edge in self.edges]
         return data
@@ -110,7 +130,10 @@ def build_graph(expression: str, tape: Tape, evaluation: Evaluation | None = Non
     used = reaches_output(tape)
     values = evaluation.values if evaluation else None
     adjoints = evaluation.adjoints if evaluation else None
-    partials = evaluation.partials if evaluation else None
+    # A tensor evaluation has shapes and no scalar partials (its local rules
+    # are the backward-pass table's); its edges carry no number.
+    shapes = getattr(evaluation, "shapes", None)
+    partials = evaluation.partials if evaluation and shapes is None else None
     nodes: list[GraphNode] = []
     edges: list[GraphEdge] = []
     for i in range(tape.output + 1):
@@ -120,7 +143,8 @@ def build_graph(expression: str, tape: Tape, evaluation: Evaluation | None = Non
             index=i, id=tape.name(i), op=tape.ops[i], label=operation_label(tape, i),
             name=tape.labels[i],
             value=values[i] if values is not None else None,
-            adjoint=adjoints[i] if adjoints is not None else None))
+            adjoint=adjoints[i] if adjoints is not None else None,
+            shape=tuple(shapes[i]) if shapes is not None else None))
         for k, j in enumerate(tape.args[i]):
             edges.append(GraphEdge(j, i, k, partials[i][k] if partials is not None else None))
     return Graph(expression, nodes, edges, tape.output,

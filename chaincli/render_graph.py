@@ -30,11 +30,29 @@ def node_title(node: GraphNode) -> str:
     return node.id if node.id == node.label else f"{node.id}: {node.label}"
 
 
+def _numbers(node: GraphNode) -> tuple[str, str]:
+    """The node's value and adjoint as the pictures show them: a scalar to 5
+    digits; an array by its norm (and its entries, when there are few)."""
+    if node.shape is None:
+        return short_number(node.value), short_number(node.adjoint)
+    from .backward_table import summarize
+    from .render_backward import adjoint_text
+    value = adjoint_text(summarize(node.value)).replace("\n", " ")
+    if node.adjoint is None:
+        return value, "none"  # no variable leads here
+    adjoint = summarize(node.adjoint)
+    return value, (short_number(adjoint.first[0]) if not adjoint.shape
+                   else f"norm {short_number(adjoint.norm)}")
+
+
 def _node_lines(node: GraphNode) -> list[str]:
     lines = [node_title(node)]
+    if node.shape is not None:
+        lines.append(f"shape {tuple(node.shape)}")
     if node.value is not None:
-        lines.append(f"value {short_number(node.value)}")
-        lines.append(f"adjoint {short_number(node.adjoint)}")
+        value, adjoint = _numbers(node)
+        lines.append(f"value {value}")
+        lines.append(f"adjoint {adjoint}")
     return lines
 
 
@@ -98,9 +116,12 @@ def to_mermaid(graph: Graph) -> str:
 def _tree_label(node: GraphNode, user: GraphNode | None,
                 partial: float | None, glyphs: Glyphs) -> Text:
     text = Text(printable(node_title(node)), style="bold")
+    if node.shape is not None:
+        text.append(f"  {tuple(node.shape)}")
     if node.value is not None:
-        text.append(f"  value {short_number(node.value)}")
-        text.append(f"  adjoint {short_number(node.adjoint)}", style="cyan")
+        value, adjoint = _numbers(node)
+        text.append(f"  value {value}")
+        text.append(f"  adjoint {adjoint}", style="cyan")
     if user is not None and partial is not None:
         d = glyphs.partial
         text.append(f"  ({d}{printable(user.id)}/{d}{printable(node.id)} = "

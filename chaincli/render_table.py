@@ -101,8 +101,14 @@ def print_gradient(result: GradientResult, explanation=None,
     for name, value in result.gradient.items():
         table.add_row(Text(name), Text(plain_number(value)))
     console.print(table)
-    if explanation is None:
-        return
+    if explanation is not None:
+        print_explanation(explanation, console)
+
+
+def print_explanation(explanation, console: Console | None = None) -> None:
+    """The paths or the trace an ``explain.Explanation`` holds."""
+    console = console or make_console()
+    glyphs = glyphs_for(console)
     if explanation.chain is not None:
         _print_chain(explanation.chain, console, glyphs)
     if explanation.trace is not None:

@@ -347,26 +347,6 @@ def test_grad_command_formats(cli, answers):
     assert code == 0 and "∂f/∂W  shape (2, 3)" in out and err == ""
 
 
-@pytest.mark.parametrize("options, warned", [
-    ((), False),
-    (("--explain", "none"), False),
-    (("--explain", "paths"), True),
-    (("--explain", "forward", "--json"), True),
-    (("--explain", "reverse"), True),
-    (("--explain", "reverse", "--format", "plain"), False),
-])
-def test_explanation_of_tensor_results(cli, answers, options, warned):
-    answers(gradient=network_result())
-    code, out, err = cli("grad", "f", *options)
-    assert code == 0 and out
-    if warned:
-        view = options[1]
-        assert err == (f"Warning: --explain {view} is not available for expressions with "
-                       "tensors; their explanation is a backward-pass table, not shown yet\n")
-    else:
-        assert err == ""
-
-
 def test_direction_along_tensor_variables(cli):
     args = ("grad", "sum(W @ x)", "--at", "W=[[1,2],[3,4]],x=[1,1]")
     code, out, err = cli(*args, "--direction", "x=[1,0]", "--json")
