@@ -6,8 +6,9 @@ float64 vector in the order given, each tensor flattened in row-major (C)
 order; every other variable keeps its ``--at`` value. One call of the
 compiled expression's ``gradient`` per point gives the loss and the whole
 gradient, which is packed the same way. Newton's Hessian is chaincli's own
-(forward-over-reverse, ``chaincli.hessian``) over the packed variables, in
-the same order.
+(forward-over-reverse, ``chaincli.hessian``; for tensors on the tape expanded
+element by element, ``chaincli.scalarize``) over the packed elements only, in
+the same order: the held variables are not its columns.
 
 Variables named in ``--init`` start at random values (``random_start``):
 that is the only randomness, drawn from ``--seed``.
