@@ -40,10 +40,16 @@ def encode(path: str, parameters: Mapping[str, Any]) -> bytes:
         data = {name: value.tolist() if hasattr(value, "tolist") else float(value)
                 for name, value in parameters.items()}
         return (dumps(data) + "\n").encode("ascii")
+    import zipfile
     import numpy as np
+    # The archive np.savez writes, built member by member: np.savez's keywords
+    # would clash with parameters named ``file`` or ``allow_pickle``.
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: np.asarray(value, dtype=np.float64)
-                        for name, value in parameters.items()})
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, value in parameters.items():
+            with archive.open(f"{name}.npy", "w") as member:
+                np.lib.format.write_array(member, np.asarray(value, dtype=np.float64),
+                                          allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -52,14 +58,17 @@ def write(path: str, parameters: Mapping[str, Any]) -> None:
     check_target(path)
     data = encode(path, parameters)
     folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                         suffix=".tmp")
     try:
-        # mkstemp makes the file private (0600); the fit gets the usual mode.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp",
+                                             prefix=f".{os.path.basename(path)}.")
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    try:
         with os.fdopen(handle, "wb") as stream:
+            # mkstemp makes the file private (0600); the fit gets the usual mode.
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(stream.fileno(), 0o666 & ~mask)
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())

@@ -413,6 +413,19 @@ def test_out_npz(cli, tmp_path):
         assert saved["x"].shape == () and float(saved["x"]) == data["parameters"]["x"]
 
 
+def test_out_npz_with_awkward_names(cli, tmp_path):
+    fit = tmp_path / "fit.npz"
+    code, out, err = cli("minimize", "(file - 1)^2 + (allow_pickle + 2)^2", "--at",
+                         "file=0,allow_pickle=0", "--out", str(fit), "--json")
+    assert code == 0, err
+    with np.load(fit, allow_pickle=False) as saved:
+        assert float(saved["file"]) == pytest.approx(1, abs=1e-9)
+        assert float(saved["allow_pickle"]) == pytest.approx(-2, abs=1e-9)
+    code, out, err = cli("eval", "file + allow_pickle", "--at", f"@{fit}", "--json")
+    assert code == 0, err
+    assert strict_json(out)["value"] == pytest.approx(-1, abs=1e-9)
+
+
 def test_out_is_atomic(cli, tmp_path, monkeypatch):
     fit = tmp_path / "fit.json"
     fit.write_text('{"x": 42.0}\n')
