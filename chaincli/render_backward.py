@@ -31,7 +31,8 @@ def adjoint_text(summary: AdjointSummary, ellipsis: str = "…") -> str:
     """``1.5`` for a scalar; ``norm 0.59833`` then ``[0.42308, -0.42308]`` for an array."""
     if not summary.shape:
         return short_number(summary.first[0])
-    entries = ", ".join(short_number(v) for v in summary.first)
+    # + 0.0 shows an exact zero as 0, never as -0 (IEEE keeps the sign of a product).
+    entries = ", ".join(short_number(v + 0.0) for v in summary.first)
     if not summary.complete:
         entries += f", {ellipsis} {summary.size - len(summary.first):,} more"
     return f"norm {short_number(summary.norm)}\n[{entries}]"

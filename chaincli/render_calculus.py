@@ -59,8 +59,12 @@ def _header(console, expression: str, point: dict[str, float]) -> None:
     from .render_table import _expression_line
     console.print(Text("f = ") + _expression_line(expression))
     if point:
-        console.print(Text("at ") + Text(", ".join(
-            f"{name} = {plain_number(value)}" for name, value in point.items())))
+        if any(getattr(value, "ndim", 0) for value in point.values()):
+            from .render_tensor import point_text
+            parts = [point_text(name, value) for name, value in point.items()]
+        else:
+            parts = [f"{name} = {plain_number(value)}" for name, value in point.items()]
+        console.print(Text("at ") + Text(", ".join(parts)))
 
 
 def print_hessian(result: HessianResult, console=None) -> None:

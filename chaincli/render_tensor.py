@@ -162,7 +162,7 @@ def _print_tensor(label: str, array: np.ndarray, console: Console, header: str) 
         _print_words(note, console)
 
 
-def _point_text(name: str, value) -> str:
+def point_text(name: str, value) -> str:
     if not is_tensor(value):
         return f"{name} = {plain_number(value)}"
     if value.ndim == 1 and value.size <= _INLINE_ELEMENTS:
@@ -187,7 +187,7 @@ def print_tensor_gradient(result: GradientResult, console: Console | None = None
     console.print(Text("f = ") + _expression_line(_encodable(result.expression, console),
                                                   glyphs))
     if result.point:
-        pieces = [_point_text(name, value) for name, value in result.point.items()]
+        pieces = [point_text(name, value) for name, value in result.point.items()]
         pieces[0] = "at " + pieces[0]
         console.print(Text(_fill(pieces, console.width, ", ")))
     if is_tensor(result.value):

@@ -294,3 +294,15 @@ def test_cli_diff_steps_refuses_tensors_too(run):
     assert code == 2 and out == "" and "tensor operations" in err
     code, out, err = run("diff", "x^2", "--wrt", "x", "--steps", "--at", "x=[1,2]")
     assert code == 2 and out == "" and "--at gives a tensor value" in err
+
+
+def test_cli_check_and_hessian_tables_show_tensor_points(run):
+    point = ("--at", "A=[[1,2],[3,4]],x=[1,-1]")
+    code, out, err = run("check", "sum((A @ x)^2)", *point)
+    assert code == 0, err
+    assert "at A: array of shape (2, 2), x = [1.0, -1.0]" in out
+    code, out, err = run("hessian", "sum((A @ x)^2)", *point, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["variables"] == ["A[0,0]", "A[0,1]", "A[1,0]", "A[1,1]", "x[0]", "x[1]"]
+    assert data["hessian"][4][4] == 20.0  # ∂²/∂x0² of |Ax|² is 2·(1² + 3²)

@@ -185,6 +185,28 @@ EXAMPLES: list[Example] = [
             """),
     ),
     Example(
+        slug="two-layer-network",
+        title="A two-layer network: the backward pass by layer",
+        commands=(
+            'chaincli grad "h = tanh(W1@x + b1); p = softmax(W2@h + b2); -sum(t*log(p))" \\\n'
+            '    --at W1=[[0.5,-0.3],[0.2,0.8],[-0.6,0.1]],b1=[0.1,0,-0.1] \\\n'
+            '    --at W2=[[0.3,-0.2,0.5],[-0.4,0.6,0.1]],b2=[0,0.1],x=[1,-2],t=[0,1] \\\n'
+            '    --wrt W1,b1,W2,b2',
+            'chaincli check "h = tanh(W1@x + b1); p = softmax(W2@h + b2); -sum(t*log(p))" \\\n'
+            '    --at W1=[[0.5,-0.3],[0.2,0.8],[-0.6,0.1]],b1=[0.1,0,-0.1] \\\n'
+            '    --at W2=[[0.3,-0.2,0.5],[-0.4,0.6,0.1]],b2=[0,0.1],x=[1,-2],t=[0,1]',
+        ),
+        summary=(
+            "The error signal starts at the loss as 1 and flows down the table: through "
+            "each activation it is multiplied elementwise by the activation's derivative "
+            "(`δv4 = δh ⊙ (1 - h^2)`), through each weight matrix by its transpose "
+            "(`δh = transpose(W2) @ δv7`), and at each weight matrix the gradient is the "
+            "outer product of the signal arriving and the layer's input "
+            "(`δW1 = outer(δv2, x)`). `check` then compares every element of every gradient "
+            "with central finite differences: the gradient check of neural-network practice."
+        ),
+    ),
+    Example(
         slug="derivation",
         title="A derivation, rule by rule: diff --steps",
         commands=(
