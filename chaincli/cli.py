@@ -253,6 +253,7 @@ def eval_command(
 
 from . import cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
 from . import cli_pictures  # noqa: E402,F401 - registers graph, plot
+from . import cli_minimize  # noqa: E402,F401 - registers minimize
 
 
 def main() -> None:

@@ -117,6 +117,16 @@ def open_input(path: str):
         raise InputError(f"cannot read {path}: {error.strerror}") from None
 
 
+def open_output(path: str, option: str):
+    """``path`` opened for writing bytes, or a ``UsageError`` naming ``option``."""
+    try:
+        return open(path, "wb")
+    except IsADirectoryError:
+        raise UsageError(f"{option} {path}: it is a directory") from None
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write it ({error.strerror})") from None
+
+
 def _decode(data: bytes, where: str) -> str:
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(f"{where} is larger than {MAX_INPUT_BYTES:,} bytes, the most "

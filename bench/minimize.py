@@ -1,0 +1,164 @@
+"""What ``minimize`` costs: the step loop in process, and L-BFGS-B end to end.
+
+    python bench/minimize.py            # about half a minute
+    python bench/minimize.py --quick    # fewer repeats
+
+1. In process: plain ``gd`` on Rosenbrock's function (two scalar variables),
+   steps per second, next to the bare ``gradient`` calls per second of the
+   same compiled expression (what the loop adds is the difference).
+2. End to end, cold processes side by side: ``chaincli minimize --method
+   lbfgs`` on logistic regression over scikit-learn's breast-cancer data (the
+   ten "mean" features, standardized, in a CSV), against a Python script that
+   reads the same CSV with NumPy and drives SciPy's L-BFGS-B with a
+   hand-written NumPy loss and gradient to the same gradient-norm tolerance.
+   Needs scikit-learn (for the data) and a chaincli with tensors; skipped
+   with a note otherwise.
+
+Every figure is the median of several runs (wall-clock); the load average is
+printed first, as figures taken under load are slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+import chaincli
+from chaincli.minimize import Problem, run
+
+PYTHON = sys.executable
+CHAINCLI = str(Path(PYTHON).parent / "chaincli")
+ROSENBROCK = "(1 - x)^2 + 100*(y - x^2)^2"
+LOGISTIC = "z = X @ w + b; mean(softplus(-(2*t - 1)*z))"
+TOL = 1e-8
+
+
+def median(call, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def table(rows: list[tuple[str, str, str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip())
+
+
+def step_loop(repeat: int) -> list[tuple[str, str, str]]:
+    steps = 20_000
+    program = chaincli.compile(ROSENBROCK)
+
+    def minimize():
+        result = run(Problem(program, {"x": -1.2, "y": 1.0}, None), "gd", lr=1e-4,
+                     steps=steps, tol=0.0)
+        assert result.steps == steps
+
+    point = {"x": -1.2, "y": 1.0}
+
+    def gradients():
+        for _ in range(steps):
+            program.gradient(point, wrt=["x", "y"])
+
+    loop = median(minimize, repeat)
+    bare = median(gradients, repeat)
+    return [("gd on Rosenbrock, in process", f"{steps / loop:,.0f} steps/s",
+             "target ≥ 10,000 steps/s"),
+            ("  bare gradient calls, same expression", f"{steps / bare:,.0f} calls/s",
+             f"the loop adds {1e6 * (loop - bare) / steps:.1f} µs a step")]
+
+
+def has_tensors() -> bool:
+    try:
+        result = chaincli.compile("sum(v * v)").gradient({"v": np.array([1.0, 2.0])})
+    except Exception:
+        return False
+    return np.shape(result.gradient["v"]) == (2,) and np.ndim(result.value) == 0
+
+
+def write_data(folder: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+    data = load_breast_cancer()
+    features = data.data[:, :10]
+    features = (features - features.mean(axis=0)) / features.std(axis=0)
+    np.savetxt(folder / "features.csv", features, delimiter=",")
+    np.savetxt(folder / "labels.csv", data.target.astype(float), delimiter=",")
+
+
+SCIPY_SCRIPT = textwrap.dedent("""\
+    import sys
+    import numpy as np
+    from scipy.optimize import minimize
+    X = np.loadtxt(sys.argv[1] + "/features.csv", delimiter=",")
+    t = np.loadtxt(sys.argv[1] + "/labels.csv", delimiter=",")
+    s = 2 * t - 1
+    n = len(t)
+
+    def loss_and_gradient(p):
+        z = X @ p[:-1] + p[-1]
+        m = -s * z
+        loss = np.mean(np.logaddexp(0.0, m))
+        r = -s / (1.0 + np.exp(-m)) / n
+        return loss, np.concatenate([X.T @ r, [r.sum()]])
+
+    def stop(intermediate_result):
+        if np.linalg.norm(loss_and_gradient(intermediate_result.x)[1]) <= {tol}:
+            raise StopIteration
+
+    result = minimize(loss_and_gradient, np.zeros(X.shape[1] + 1), jac=True,
+                      method="L-BFGS-B", callback=stop,
+                      options={{"gtol": 0.0, "ftol": 0.0, "maxiter": 1000}})
+    print(repr(result.fun))
+""")
+
+
+def logistic(repeat: int) -> list[tuple[str, str, str]]:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return [("lbfgs, logistic regression", "skipped", "scikit-learn is not installed")]
+    if not has_tensors():
+        return [("lbfgs, logistic regression", "skipped",
+                 "this chaincli has no tensor variables")]
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        write_data(folder)
+        (folder / "by_hand.py").write_text(SCIPY_SCRIPT.format(tol=TOL))
+        zeros = ",".join(["0"] * 10)
+        ours = [CHAINCLI, "minimize", LOGISTIC, "--wrt", "w,b", "--at",
+                f"X=@{folder}/features.csv,t=@{folder}/labels.csv", "--at",
+                f"w=[{zeros}],b=0", "--method", "lbfgs", "--tol", str(TOL), "--format", "plain"]
+        peer = [PYTHON, str(folder / "by_hand.py"), str(folder)]
+        for command in (ours, peer):  # warm the file cache, and check they run
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                return [("lbfgs, logistic regression", "failed", done.stderr.strip()[:200])]
+        mine = median(lambda: subprocess.run(ours, capture_output=True), repeat)
+        theirs = median(lambda: subprocess.run(peer, capture_output=True), repeat)
+    return [("lbfgs, logistic regression, end to end", f"{mine * 1000:.0f} ms",
+             f"SciPy + NumPy by hand {theirs * 1000:.0f} ms: {mine / theirs:.2f}× "
+             "(target ≤ 2×)")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    repeat = 3 if parser.parse_args().quick else 7
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    table([("task", "chaincli", "peer / note"), *step_loop(repeat), *logistic(repeat)])
+
+
+if __name__ == "__main__":
+    main()

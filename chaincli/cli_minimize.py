@@ -1,0 +1,147 @@
+"""The ``minimize`` command: follow the gradient of EXPR down to a minimum.
+
+It registers on the one Typer ``app`` of ``chaincli.cli`` (imported at the
+bottom of that module) and shares its options and error handling. Like
+``cli.py`` it parses arguments, calls the library (``chaincli.minimize``),
+writes the result and picks the exit status; it also owns what only a
+command line has: Ctrl-C, the progress bar, the trace file and ``--out``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
+                  _handle_errors, _output_format, app)
+from .cli_io import _load, _parse_wrt, _warn, _write_stderr, _write_text, emit
+from .errors import UsageError
+
+
+class Method(str, Enum):
+    gd = "gd"
+    momentum = "momentum"
+    adam = "adam"
+    lbfgs = "lbfgs"
+    newton = "newton"
+
+
+@app.command(context_settings=EXPR_SETTINGS)
+@_handle_errors
+def minimize(
+    expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
+    wrt: Optional[str] = typer.Option(
+        None, "--wrt", "-w", show_default=False,
+        help="The variables to optimize, comma-separated (default: every variable); the "
+             "others keep their --at values."),
+    at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP + " The variables of --wrt "
+                                 "start from these values.", show_default=False),
+    method: Method = typer.Option(
+        Method.lbfgs, "--method",
+        help="gd (gradient descent), momentum (μ = 0.9), adam (β = 0.9, 0.999), lbfgs "
+             "(SciPy's L-BFGS-B) or newton (chaincli's Hessian, with a line search)."),
+    lr: Optional[float] = typer.Option(
+        None, "--lr", show_default=False,
+        help="Learning rate of gd, momentum and adam (default 0.01, 0.01, 0.001)."),
+    steps: int = typer.Option(1000, "--steps", help="Take at most this many steps."),
+    tol: float = typer.Option(1e-8, "--tol", help="Stop when the gradient's 2-norm is at "
+                              "most this."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random starting values "
+                             "of --init."),
+    init: List[str] = typer.Option(
+        [], "--init", show_default=False, metavar="NAME=SHAPE",
+        help="Start these variables of --wrt at random values of the given shape (W=4x2, "
+             "b=4, c=scalar), normal with standard deviation 1/sqrt(last dimension)."),
+    out: Optional[str] = typer.Option(
+        None, "--out", show_default=False, metavar="FILE",
+        help="Also write the parameters to FILE (.npz or .json, readable by --at @FILE), "
+             "atomically, however the run ends."),
+    trace: Optional[str] = typer.Option(
+        None, "--trace", show_default=False, metavar="FILE",
+        help="Write one JSON line per step to FILE ('-': stdout, before the result, with "
+             "--format json or plain): step, loss, gradient_norm, lr."),
+    plot: bool = typer.Option(False, "--plot", help="Draw the loss by step after the table "
+                              "(log scale)."),
+    output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
+                                                   show_default=False),
+    json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
+):
+    """Minimize EXPR over the variables of --wrt, from their --at values.
+
+    Stops when the gradient norm is at most --tol (converged), after --steps
+    steps, when a step no longer lowers the loss, or when the loss or
+    gradient stops being finite (diverged: exit 1, the last finite step is
+    reported). A loss with no minimum along the way the steps went is
+    reported as such (exit 1). Ctrl-C stops between steps and reports the
+    best parameters reached (exit 130).
+
+    Example: chaincli minimize "(1 - x)^2 + 100*(y - x^2)^2" --at x=-1.2,y=1
+    """
+    from . import fitfile
+    from .minimize import Problem, check_settings, parse_init
+    fmt = _output_format(output_format, json_flag)
+    check_settings(method.value, lr, steps, tol)
+    if trace == "-" and fmt is Format.table:
+        raise UsageError("--trace - writes JSON lines to stdout; give --format json or "
+                         "plain for the result, or a file name")
+    if plot and fmt is not Format.table:
+        raise UsageError("--plot draws after the table; with --format json or plain, "
+                         "stdout carries only data")
+    if out is not None:
+        fitfile.check_target(out)
+    shapes = parse_init(init)
+    program, point = _load(expr, at)
+    problem = Problem(program, point, _parse_wrt(wrt), shapes, seed)
+    result = _run_reporting(problem, method.value, lr, steps, tol, seed, trace)
+    if out is not None:
+        fitfile.write(out, result.parameters)
+    _warn(result.warnings)
+    if result.stopped in ("diverged", "no-minimum"):
+        _write_stderr(f"Warning: {result.message}\n")
+    elif result.stopped == "interrupted":
+        _write_stderr(f"Interrupted: {result.message}\n")
+    elif fmt is Format.plain:
+        _write_stderr(f"minimize: {result.message}\n")
+    from . import render_minimize as shown
+    emit(fmt.value, result.to_dict, lambda: shown.plain_result(result),
+         lambda: shown.print_result(result))
+    if plot:
+        from .cli_pictures import _plot_size, _use_colour
+        width, height = _plot_size()
+        _write_text(shown.loss_plot(result.history, width, min(height, 20), _use_colour()))
+    return result.exit_status
+
+
+def _run_reporting(problem, method: str, lr, steps: int, tol: float, seed: int,
+                   trace: Optional[str]):
+    """Run the optimizer with the trace and progress bar attached, Ctrl-C caught."""
+    from .cli_io import open_output
+    from .minimize import run
+    from .render_minimize import StepReporter
+    stream = None
+    if trace == "-":
+        from .terminal import stdout
+        stream = stdout().buffer
+    elif trace is not None:
+        stream = open_output(trace, "--trace")
+    on_terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    reporter = StepReporter(stream, progress=on_terminal, total=steps)
+    # The console script stops at once on Ctrl-C (cli_fast); here Ctrl-C must
+    # end the run between steps instead, with the best parameters kept.
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: Ctrl-C is not ours to catch
+        previous = None
+    try:
+        return run(problem, method, lr=lr, steps=steps, tol=tol, seed=seed,
+                   report=reporter if (stream is not None or on_terminal) else None)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        reporter.close()
+        if stream is not None and trace != "-":
+            stream.close()
