@@ -64,7 +64,7 @@ def test_options_complete(shell):
     ("chaincli grad x --mode ", ["reverse", "forward"]),
     ("chaincli grad x --explain ", ["paths", "forward", "reverse", "none"]),
     ("chaincli grad x -f ", ["table", "json", "plain", "csv"]),
-    ("chaincli diff x --format ", ["text", "latex", "json"]),
+    ("chaincli diff x --format ", ["text", "latex", "json", "table"]),
     ("chaincli hessian x --method ", ["ad", "symbolic"]),
     ("chaincli graph x --format ", ["tree", "dot", "mermaid", "json"]),
     ("chaincli plot x --format ", ["text", "csv"]),

@@ -57,6 +57,9 @@ SPECS = {
               lambda d: next(n["value"] for n in d["nodes"] if n["id"] == d["output"])),
     "plot": (lambda p: ["-w", "x", "--from", "-1", "--to", "1", "-n", "4", "-f", "csv",
                         "--at", p.split(",")[0]], 1, lambda text: text),
+    "minimize": (lambda p: ["--at", p, "--wrt", "x", "--method", "gd", "--lr", "0.1",
+                            "--steps", "5", "--json"], 1,
+                 lambda d: (d["loss"], d["parameters"], d["stopped"])),
 }
 
 
