@@ -66,7 +66,7 @@ class Array:
 
 @dataclass(frozen=True, slots=True)
 class Subscript:
-    """``postfix: postfix LSQB index (COMMA index)* RSQB -> subscript``.
+    """``atom: atom LSQB index (COMMA index)* RSQB -> subscript``.
 
     ``indices`` are integer literals, negative ones counted from the end."""
     operand: "Expr"

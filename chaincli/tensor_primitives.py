@@ -301,8 +301,16 @@ def _index_jvp(tangents, args, out, options):
     return tangents[0][tuple(options)]
 
 
+# Arrays have at most this many axes (NumPy's own limit is 64); a deeper
+# literal is refused at once rather than built up axis by axis.
+MAX_AXES = 32
+
+
 def _stack_shape(shapes, options):
     first = shapes[0]
+    if len(first) >= MAX_AXES:
+        raise ShapeProblem(f"an array has at most {MAX_AXES} axes; this literal is nested "
+                           "deeper")
     for other in shapes[1:]:
         if other != first:
             raise ShapeProblem(f"the elements of an array must have one shape, not "

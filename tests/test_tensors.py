@@ -306,3 +306,23 @@ def test_cli_check_and_hessian_tables_show_tensor_points(run):
     data = json.loads(out)
     assert data["variables"] == ["A[0,0]", "A[0,1]", "A[1,0]", "A[1,1]", "x[0]", "x[1]"]
     assert data["hessian"][4][4] == 20.0  # ∂²/∂x0² of |Ax|² is 2·(1² + 3²)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("sum(" + "[" * 100_000 + "1" + "]" * 100_000 + ")", "at most 32 axes"),
+    ("sum(x" + "[0]" * 100_000 + ")", "a scalar has no elements to index"),
+])
+def test_deep_tensor_syntax_is_answered_quickly(run, text, words):
+    code, out, err = run("grad", "-", "--at", "x=[1,2]", input=text, timeout=60)
+    assert code == 2 and out == "" and words in err
+
+
+def test_a_long_chain_of_matrix_products_through_the_cli(run):
+    chain = " @ ".join(["A"] * 2000)
+    code, out, err = run("grad", f"sum({chain} @ x)", "--at", "A=[[1,0.5],[0,1]],x=[1,1]",
+                         "--json", "--explain", "none")
+    assert code == 0, err
+    data = json.loads(out)
+    # A^n = [[1, n/2], [0, 1]], so the sum of A^2000 @ [1, 1] is 2 + 1000
+    assert data["value"] == 1002.0 and data["shapes"]["A"] == [2, 2]
+    assert data["gradient"]["x"] == [1.0, 1001.0]
