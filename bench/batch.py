@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 
 import chaincli
+from timing import interleaved_times as turn_about
 
 
 def batch_gradient(expr, point):
@@ -87,19 +86,6 @@ SHAPES = [
     ("exp(x*y*z)/(1 + x^2 + y^2 + z^2)", _ratio),
     ("log(1 + exp(x))*tanh(y) + sqrt(1 + z^2)", _softplus_sqrt),
 ]
-
-
-def turn_about(first, second, repeat: int) -> tuple[float, float]:
-    """Median times of two calls, warmed up, then run alternately."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
-        for call, bucket in ((first, times[0]), (second, times[1])):
-            start = time.perf_counter()
-            call()
-            bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:

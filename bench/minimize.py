@@ -22,33 +22,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 
 import chaincli
 from chaincli.minimize import Problem, run
+from timing import median_time as median
 
 PYTHON = sys.executable
 CHAINCLI = str(Path(PYTHON).parent / "chaincli")
 ROSENBROCK = "(1 - x)^2 + 100*(y - x^2)^2"
 LOGISTIC = "z = X @ w + b; mean(softplus(-(2*t - 1)*z))"
 TOL = 1e-8
-
-
-def median(call, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def table(rows: list[tuple[str, str, str]]) -> None:

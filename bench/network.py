@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import interleaved_times as interleaved
+from timing import median_time
 
 PYTHON = sys.executable
 CHAINCLI = str(Path(PYTHON).parent / "chaincli")
@@ -52,28 +54,6 @@ loss = -torch.sum(torch.tensor(t) * torch.log(prob))
 loss.backward()
 print(float(loss), *(float(p[k].grad.norm()) for k in ("W1", "b1", "W2", "b2")))
 """
-
-
-def median_time(call, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def interleaved(first, second, repeat: int) -> tuple[float, float]:
-    """Median times of two calls, warmed up, then run turn about."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
-        for call, bucket in ((first, times[0]), (second, times[1])):
-            start = time.perf_counter()
-            call()
-            bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def has_torch() -> bool:

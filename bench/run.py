@@ -19,7 +19,6 @@ import math
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,34 +26,11 @@ import time
 from pathlib import Path
 
 import workloads
+from timing import interleaved_times, median_time
 
 PYTHON = sys.executable
 CHAINCLI = str(Path(PYTHON).parent / "chaincli")
 ROWS: list[tuple[str, str, str, str, str]] = []
-
-
-def median_time(call, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def interleaved_times(first, second, repeat: int) -> tuple[float, float]:
-    """Median times of two calls, each warmed up once, then run turn about, so
-    both meet the same memory allocator and caches (whichever ran first would
-    otherwise pay for growing the heap)."""
-    first()
-    second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeat):
-        for call, bucket in ((first, times[0]), (second, times[1])):
-            start = time.perf_counter()
-            call()
-            bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def process_time(command: list[str], repeat: int, stdin_path: str | None = None) -> float:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +23,7 @@ from chaincli.point import parse_points
 from chaincli.render_plain import plain_gradient
 from chaincli.render_tensor import print_tensor_gradient
 from chaincli.results import GradientResult
-
-
-def median(call, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_time as median
 
 
 def row(task: str, ours: float, peer: str = "", peer_time: float | None = None) -> None:

@@ -24,7 +24,8 @@ from array import array as _doubles
 
 import numpy as np
 
-from .errors import InputError, PointError
+from .errors import PointError
+from .files import open_input
 
 MAX_DIMS = 32
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -218,17 +219,6 @@ def _abbreviate(text: str, limit: int = 40) -> str:
 
 # ----- Files -----
 
-def _open(path: str):
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"cannot read {path}: it is a directory") from None
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-
-
 def extension(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
@@ -278,7 +268,7 @@ def _read_npy(handle, where: str, available: int) -> np.ndarray:
 
 
 def read_npy(path: str, where: str) -> float | np.ndarray:
-    with _open(path) as handle:
+    with open_input(path) as handle:
         try:
             available = os.fstat(handle.fileno()).st_size
         except OSError:
@@ -291,7 +281,7 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     import zipfile
     import zlib
     values: dict[str, np.ndarray] = {}
-    with _open(path) as handle:
+    with open_input(path) as handle:
         if handle.read(4) not in _ZIP_MAGIC:
             raise PointError(f"{path} is not an .npz archive (it is not a zip file)")
         handle.seek(0)
@@ -372,7 +362,7 @@ def read_csv(path: str, where: str, notices: list[str] | None,
     values = _doubles("d")
     columns = None
     rows = 0
-    with _open(path) as raw:
+    with open_input(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
         try:

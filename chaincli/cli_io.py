@@ -13,6 +13,7 @@ import sys
 from typing import Callable, List, Optional
 
 from .errors import ChaincliError, ExitStatus, InputError, UsageError
+from .files import open_input
 
 
 def _report(error: ChaincliError) -> None:
@@ -103,18 +104,6 @@ def read_text_file(path: str) -> str:
         except OSError as error:
             raise InputError(f"cannot read {path}: {error.strerror}") from None
     return _decode(data, path)
-
-
-def open_input(path: str):
-    """``path`` opened for reading bytes, or an ``InputError`` saying why not."""
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"cannot read {path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"cannot read {path}: it is a directory") from None
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
 
 
 def open_output(path: str, option: str):

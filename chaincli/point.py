@@ -221,8 +221,8 @@ def _load_json(path: str, read_file):
 
 
 def _read_text(path: str) -> str:
-    from .array_input import _open
-    with _open(path) as handle:
+    from .files import open_input
+    with open_input(path) as handle:
         data = handle.read()
     try:
         return data.decode("utf-8").removeprefix("\ufeff")

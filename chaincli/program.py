@@ -83,13 +83,10 @@ class CompiledExpression:
                 if isinstance(value, bool):
                     raise PointError(f"the value of {name} must be a number, not {value!r}")
                 if not isinstance(value, numbers.Real):
-                    from . import tensor_program
-                    value = tensor_program.point_value(name, value)
-                    if type(value) is not float:
-                        if not tensor_program.sweeps.all_finite(value):
-                            raise PointError(f"the value of {name} must hold finite numbers")
-                        used[name] = value
-                        continue
+                    # An array (a tensor), checked as --at values are.
+                    from .point import normalize_value
+                    used[name] = normalize_value(name, value)
+                    continue
             value = float(value)
             if not math.isfinite(value):
                 raise PointError(f"the value of {name} must be a finite number")

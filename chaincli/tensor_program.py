@@ -14,11 +14,10 @@ at every node (value, shape, adjoint) for the explanations.
 
 from __future__ import annotations
 
-import numbers
 from typing import Mapping
 
 from . import tensor_sweeps as sweeps
-from .errors import PointError, UsageError
+from .errors import UsageError
 from .primitives import np
 from .results import Notice
 from .tape import Tape, depends_on_variables, reaches_output
@@ -40,33 +39,6 @@ class TensorEvaluation:
         self.values = values
         self.shapes = shapes
         self.adjoints = adjoints
-
-
-def is_array(value) -> bool:
-    """Whether a point value is an array (a tensor), not a number."""
-    return not isinstance(value, float) and getattr(value, "ndim", 0) > 0
-
-
-def point_value(name: str, value):
-    """A value of the Python API as the sweeps take it: a float, or a finite
-    float64 array with at least one axis; ``PointError`` otherwise."""
-    if type(value) is float:
-        return value
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
-        try:
-            array = np.asarray(value, dtype=float)  # no copy: the sweeps never write to it
-        except (ValueError, TypeError):
-            raise PointError(f"the value of {name} must be a number or a rectangular "
-                             "array of numbers") from None
-        if array.ndim == 0:
-            return float(array)
-        if array.size == 0:
-            raise PointError(f"the value of {name} is an empty array (shape "
-                             f"{shape_text(array.shape)})")
-        return array
-    raise PointError(f"the value of {name} must be a number or an array, not {value!r}")
 
 
 def shapes_at(tape: Tape, point: Mapping[str, object]) -> list[tuple[int, ...]]:
@@ -183,6 +155,6 @@ def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice
 
 def _nonfinite_notices(gradient: dict) -> list[Notice]:
     bad = [name for name, g in gradient.items()
-           if not bool(np.isfinite(g).all() if is_array(g) else g - g == 0.0)]
+           if not sweeps.all_finite(g)]
     return [Notice("nonfinite-derivative", f"the partial derivative by {name} is not finite "
                    "(infinite or NaN) in some element", variables=(name,)) for name in bad]
