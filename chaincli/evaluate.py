@@ -96,6 +96,18 @@ def format_number(value: float) -> str:
     return repr(value)
 
 
+def argument_values(tape: Tape, i: int, inputs) -> list[str]:
+    """``arg = value`` for each argument of entry ``i`` whose text is not its value,
+    for the messages that say where a function left its domain."""
+    shown = []
+    for j, value in zip(tape.args[i], inputs):
+        arg_text = tape.source_text(j, limit=40) or tape.name(j)
+        number = format_number(value)
+        if arg_text != number:
+            shown.append(f"{arg_text} = {number}")
+    return shown
+
+
 def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list[float],
                   values: list[float]) -> DomainError:
     text = tape.source_text(i) or tape.name(i)
@@ -104,12 +116,7 @@ def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list[float],
         reason = f"{prim.name} overflows a double"
     elif reason is None:
         reason = f"{prim.name} is undefined here"
-    shown = []
-    for j, value in zip(tape.args[i], inputs):
-        arg_text = tape.source_text(j, limit=40) or tape.name(j)
-        number = format_number(value)
-        if arg_text != number:
-            shown.append(f"{arg_text} = {number}")
+    shown = argument_values(tape, i, inputs)
     where = f" at {', '.join(shown)}" if shown else ""
     return DomainError(f"{text}: {reason}{where}", reason=reason, source=tape.source,
                        span=tape.spans[i])

@@ -131,7 +131,7 @@ def element_text(index: tuple[int, ...]) -> str:
 
 def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,
                   entry_shapes: list[Shape]) -> DomainError:
-    from .evaluate import format_number
+    from .evaluate import argument_values
     text = tape.source_text(i) or tape.name(i)
     where = ""
     elements = inputs
@@ -146,13 +146,7 @@ def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,
         reason = prim.domain(*elements)
     if reason is None:
         reason = f"{prim.name} overflows a double or is undefined here"
-    shown = []
-    if prim.elementwise:
-        for j, value in zip(tape.args[i], elements):
-            arg_text = tape.source_text(j, limit=40) or tape.name(j)
-            number = format_number(value)
-            if arg_text != number:
-                shown.append(f"{arg_text} = {number}")
+    shown = argument_values(tape, i, elements) if prim.elementwise else []
     at = f" ({', '.join(shown)})" if shown else ""
     return DomainError(f"{text}: {reason}{where}{at}", reason=reason, source=tape.source,
                        span=tape.spans[i])
