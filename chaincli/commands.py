@@ -167,6 +167,7 @@ def grad_points(expr: str, at: List[str], points: str, points_format: Optional[s
         raise UsageError("the expression and the points cannot both come from stdin")
     fmt = input_format(points, points_format)
     program, defaults = _load(expr, at)
+    program.require_scalars(defaults, "grad --points")
     names = _parse_wrt(wrt)
     out = stdout().buffer
     if points == "-":

@@ -44,6 +44,7 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
     if samples > MAX_SAMPLES:
         raise UsageError(f"--samples must be at most {MAX_SAMPLES:,}, not {samples:,}")
     program.require_variables([wrt], "--wrt")
+    program.require_scalars(point, "plot")
     if wrt in point:
         raise UsageError(f"{wrt} is the plotted variable; leave it out of --at")
     if not math.isfinite(stop - start):

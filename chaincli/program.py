@@ -183,6 +183,18 @@ class CompiledExpression:
         return GradientResult(self.text, used, values[tape.output], gradient, mode,
                               notices, evaluation)
 
+    def require_scalars(self, point: Mapping[str, object], what: str) -> None:
+        """A ``UsageError`` when ``what`` (a command, an option) meets a tensor: a
+        tensor operation in the expression, or an array among ``point``'s values."""
+        if self.has_tensor_operations:
+            raise UsageError(f"{what} takes scalar expressions; this one has tensor "
+                             "operations", hint="chaincli grad and eval take tensors")
+        arrays = [name for name, value in point.items() if getattr(value, "ndim", 0)]
+        if arrays:
+            raise UsageError(f"{what} takes scalar values; {', '.join(arrays)} "
+                             f"{'is an array' if len(arrays) == 1 else 'are arrays'}",
+                             hint="chaincli grad and eval take tensors")
+
     def _batch_module(self):
         if self.has_tensor_operations:
             raise UsageError("a batch evaluates a scalar expression at many points; this "

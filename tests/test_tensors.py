@@ -326,3 +326,16 @@ def test_a_long_chain_of_matrix_products_through_the_cli(run):
     # A^n = [[1, n/2], [0, 1]], so the sum of A^2000 @ [1, 1] is 2 + 1000
     assert data["value"] == 1002.0 and data["shapes"]["A"] == [2, 2]
     assert data["gradient"]["x"] == [1.0, 1001.0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("grad", "sum([x, y])", "--points", "-"), "grad --points takes scalar expressions"),
+    (("grad", "x*y", "--points", "-", "--at", "y=[1,2]"), "y is an array"),
+    (("plot", "sum([x, 2*x])", "--wrt", "x", "--from", "0", "--to", "1"),
+     "plot takes scalar expressions"),
+    (("plot", "x*y", "--wrt", "x", "--from", "0", "--to", "1", "--at", "y=[1,2]"),
+     "plot takes scalar values; y is an array"),
+])
+def test_scalar_only_commands_refuse_tensors_clearly(run, args, words):
+    code, out, err = run(*args, input='{"x": 1, "y": 2}\n')
+    assert code == 2 and out == "" and words in err and "internal error" not in err
