@@ -114,9 +114,13 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
     """Value and Hessian at ``point``, by forward-over-reverse or symbolically."""
     if method not in HESSIAN_METHODS:
         raise UsageError(f"method must be one of {', '.join(HESSIAN_METHODS)}, not {method!r}")
-    used, _ = program.check_point(point)
+    used, ignored = program.check_point(point)
     if program.is_tensor_point(used):
+        # The expansion's point names only the elements: the notices for names
+        # that are not variables come from the point as given.
         program, point = _element_program(program, used)
+    else:
+        ignored = []
     first = program.gradient(point)
     evaluation = first.evaluation
     variables = program.variables
@@ -124,7 +128,7 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
         matrix = forward_over_reverse(evaluation, variables)
     else:
         matrix = symbolic_hessian(program.tape, first.point, variables)
-    warnings = list(first.warnings)
+    warnings = ignored + list(first.warnings)
     if not all(math.isfinite(v) for row in matrix for v in row):
         warnings.append(Notice("nonfinite-derivative",
                                "a second derivative is not finite at this point"))
@@ -180,9 +184,11 @@ def jacobian(programs: Sequence[CompiledExpression],
             values.append(result.value)
             warnings.extend(result.warnings)
             continue
+        # The size is known from the shapes: refuse before one sweep per row.
+        shapes = tensor_program.shapes_at(program.tape, checked)
+        _check_size(len(row_maps) + _size(shapes[program.tape.output]), variables, used)
         value, blocks = tensor_program.jacobian_rows(program.tape, checked, program.variables)
         out_shape = np.shape(value)
-        _check_size(len(row_maps) + _size(out_shape), variables, checked)
         text = program.text.strip()
         if not (_NAME.match(text) or program.tape.ops[program.tape.output] == "stack"
                 and text.startswith("[") and text.endswith("]")):

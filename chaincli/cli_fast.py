@@ -28,6 +28,14 @@ _OPTIONS = {
     "eval": {"--at": "at", "-a": "at", "--format": "format", "-f": "format",
              "--json": "json"},
 }
+# The commands' other options: the fast path does not run them, but it must
+# know them, so that "-e" is read as --explain here as in the full CLI, never as
+# an expression (tests/test_cli_fast.py checks these against the Typer app).
+_OTHER_OPTIONS = {
+    "grad": {"--explain", "-e", "--max-paths", "--direction", "-d", "--points",
+             "--points-format"},
+    "eval": set(),
+}
 _HELP = ("-h", "--help")
 _CHOICES = {"mode": ("reverse", "forward"), "format": ("table", "json", "plain")}
 
@@ -40,7 +48,13 @@ def recognize(argv: list[str]) -> dict | None:
     options = _OPTIONS[argv[0]]
     flags = {"--json", *_HELP}
     words = argv[1:]
-    words = arrange(words, options.keys() - flags, flags) or words
+    others = _OTHER_OPTIONS[argv[0]]
+    words = arrange(words, (options.keys() | others) - flags, flags) or words
+    for word in words:
+        if word == "--":
+            break
+        if word in others:
+            return None  # an option only the framework runs
     request: dict = {"command": argv[0], "expr": None, "at": [], "mode": "reverse",
                      "wrt": None, "format": None, "json": False}
     seen = set()

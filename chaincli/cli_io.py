@@ -63,6 +63,9 @@ def run_guarded(command: Callable[[], object], passthrough: tuple = ()) -> int:
     except ChaincliError as error:
         _report(error)
         return int(error.exit_status)
+    except MemoryError:
+        _write_stderr("Error: not enough memory for this computation\n")
+        return int(ExitStatus.MATH_ERROR)
     except KeyboardInterrupt:
         _write_stderr("Interrupted\n")
         return int(ExitStatus.INTERRUPTED)

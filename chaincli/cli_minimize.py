@@ -9,6 +9,7 @@ command line has: Ctrl-C, the progress bar, the trace file and ``--out``.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from enum import Enum
@@ -93,6 +94,9 @@ def minimize(
                          "stdout carries only data")
     if out is not None:
         fitfile.check_target(out)
+        if trace not in (None, "-") and os.path.realpath(trace) == os.path.realpath(out):
+            raise UsageError("--out and --trace name the same file; the parameters would "
+                             "overwrite the trace")
     shapes = parse_init(init)
     program, point = _load(expr, at)
     problem = Problem(program, point, _parse_wrt(wrt), shapes, seed)

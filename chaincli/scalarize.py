@@ -119,9 +119,7 @@ class _Emitter:
         index = self.builder.operation(op, tuple(e.index for e in elements), self.span)
         if index >= MAX_ENTRIES:
             raise UsageError(f"the expression is too large to expand element by element "
-                             f"(more than {MAX_ENTRIES:,} scalar operations)",
-                             hint="the backward-pass table (--explain reverse) explains "
-                                  "networks of any size")
+                             f"(more than {MAX_ENTRIES:,} scalar operations)")
         value = PRIMITIVES[op].value(*(e.value for e in elements))
         return _Element(self, index, float(value))
 

@@ -32,6 +32,10 @@ from .tensor_primitives import shape_text
 
 Shape = tuple[int, ...]
 
+# No entry may hold more elements than this (800 MB of doubles): a larger one
+# is refused by the shape pass, before NumPy is asked for the memory.
+MAX_ELEMENTS = 100_000_000
+
 
 # ----- Shapes -----
 
@@ -72,6 +76,14 @@ def shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
             text = tape.source_text(i) or tape.name(i)
             raise ShapeError(f"{text}: {problem}", source=tape.source,
                              span=tape.spans[i]) from None
+        size = 1
+        for n in result[i]:
+            size *= n
+        if size > MAX_ELEMENTS:
+            text = tape.source_text(i) or tape.name(i)
+            raise ShapeError(f"{text}: shape {shape_text(result[i])} would hold {size:,} "
+                             f"elements, more than {MAX_ELEMENTS:,}", source=tape.source,
+                             span=tape.spans[i])
     return result
 
 

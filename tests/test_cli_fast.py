@@ -72,3 +72,25 @@ FRAMEWORK = [sys.executable, "-c", "import sys; from chaincli.cli import main; "
 def test_fast_path_and_framework_agree(args, stdin):
     assert recognize(args) is not None
     assert _run([CHAINCLI], args, stdin) == _run(FRAMEWORK, args, stdin)
+
+
+@pytest.mark.parametrize("command", ["grad", "eval"])
+def test_fast_path_knows_every_option_of_its_commands(command):
+    """An option the fast path did not know would be read there as an expression
+    (``grad -e --at x=1`` computing -e) while the framework reads it as an option."""
+    import typer.main
+
+    from chaincli import cli_fast
+    from chaincli.cli import app
+    group = typer.main.get_command(app)
+    names = {name for param in group.commands[command].params
+             for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+             if name.startswith("-")}
+    known = set(cli_fast._OPTIONS[command]) | cli_fast._OTHER_OPTIONS[command]
+    assert names - {"-h", "--help"} <= known
+
+
+def test_short_explain_is_an_option_on_both_paths(run, cli):
+    code, out, err = run("grad", "-e", "--at", "x=1")
+    assert code == 2 and out == "" and "--explain" in err
+    assert cli("grad", "-e", "--at", "x=1")[0] == 2

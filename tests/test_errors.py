@@ -80,3 +80,17 @@ def test_subprocess_error_has_no_traceback(run):
     assert code == 1 and out == ""
     assert err.startswith("Error: log(x)")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grad", "x", "--mode", "foo"],
+     "Error: Invalid value for '--mode' / '-m': 'foo' is not one of 'reverse', 'forward'"),
+    (["grad"], "Error: Missing argument 'EXPR'"),
+    (["grad", "x", "--at", "x=1", "--bogus"], "Error: No such option: --bogus"),
+    (["nosuch"], "Error: No such command 'nosuch'"),
+])
+def test_framework_usage_errors_are_one_error_line_and_a_hint(run, args, message):
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    first, second = err.splitlines()
+    assert first == message and second.startswith("Hint: chaincli")

@@ -339,3 +339,30 @@ def test_a_long_chain_of_matrix_products_through_the_cli(run):
 def test_scalar_only_commands_refuse_tensors_clearly(run, args, words):
     code, out, err = run(*args, input='{"x": 1, "y": 2}\n')
     assert code == 2 and out == "" and words in err and "internal error" not in err
+
+
+def test_jacobian_size_is_refused_before_any_sweep(run, tmp_path):
+    np.save(tmp_path / "x.npy", np.ones(1001))
+    code, out, err = run("jacobian", "outer(x, x)", "--at", f"x=@{tmp_path / 'x.npy'}",
+                         timeout=20)
+    assert code == 2 and out == "" and "more than 1,000,000" in err
+
+
+def test_an_intermediate_too_large_to_hold_is_refused_by_the_shape_pass(run, tmp_path):
+    np.save(tmp_path / "x.npy", np.ones(100_000))
+    code, out, err = run("eval", "sum(outer(x, x))", "--at", f"x=@{tmp_path / 'x.npy'}",
+                         timeout=20)
+    assert code == 2 and out == ""
+    assert "outer(x, x): shape (100000, 100000) would hold 10,000,000,000 elements" in err
+
+
+def test_tensor_hessian_keeps_the_notice_for_an_unused_value():
+    result = calculus.hessian(chaincli.compile("sum(tanh(W @ x))"),
+                              {"W": np.ones((1, 2)), "x": np.ones(2), "zz": 3.0})
+    assert [w.kind for w in result.warnings] == ["unused-value"]
+
+
+def test_minimize_refuses_one_file_for_out_and_trace(run, tmp_path):
+    target = str(tmp_path / "same.json")
+    code, out, err = run("minimize", "x^2", "--at", "x=1", "--out", target, "--trace", target)
+    assert code == 2 and out == "" and "the same file" in err
