@@ -13,7 +13,7 @@ import pytest
 
 import chaincli
 from chaincli.errors import DomainError, PointError, UsageError
-from chaincli.primitives import ELEMENTWISE, PRIMITIVES
+from chaincli.primitives import ELEMENTWISE
 from expressions import CORPUS
 from test_primitives import ALL, sample_points
 

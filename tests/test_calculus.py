@@ -11,7 +11,7 @@ import chaincli
 from chaincli.calculus import (STEP, check_gradient, directional, hessian, jacobian,
                                relative_error)
 from chaincli.errors import DomainError, PointError
-from chaincli.primitives import ELEMENTWISE, PRIMITIVES
+from chaincli.primitives import ELEMENTWISE
 from expressions import CORPUS, CORPUS_POINT
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 import chaincli
 from chaincli.errors import DomainError
-from chaincli.primitives import ELEMENTWISE, PRIMITIVES
+from chaincli.primitives import ELEMENTWISE
 from chaincli.printer import to_latex, to_text
 from chaincli.symbolic import ExpressionBuilder, derivative, operation_count, simplified
 from chaincli.syntax import parse

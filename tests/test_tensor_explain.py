@@ -183,7 +183,7 @@ def test_graph_nodes_carry_shapes_values_and_adjoints():
     assert all(edge.partial is None for edge in graph.edges)
     norm = format(float(np.linalg.norm(result.gradient["W1"])), ".5g")
     dot = to_dot(graph)
-    assert f"shape (4, 3)\\nvalue norm" in dot and f"adjoint norm {norm}" in dot
+    assert "shape (4, 3)\\nvalue norm" in dot and f"adjoint norm {norm}" in dot
     assert f"adjoint norm {norm}" in to_mermaid(graph)
 
 
