@@ -139,13 +139,8 @@ def normalize(name: str, value, where: str | None = None) -> float | np.ndarray:
     if isinstance(value, (np.ndarray, np.generic)):
         return checked_array(np.asarray(value), where)
     if isinstance(value, numbers.Real):
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise PointError(f"{where} must be a finite number")
-        return number
+        from .point import finite_number
+        return finite_number(value, where)
     raise PointError(f"{where} must be a number or an array of numbers, not "
                      f"{type(value).__name__}")
 

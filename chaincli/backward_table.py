@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .explain import Names
+from .explain import Names, instantiate
 from .primitives import PRIMITIVES, np
 from .tape import CONST, VAR, depends_on_variables, reaches_output
 from .tensor_primitives import shape_text
@@ -55,9 +55,6 @@ FIRST_ENTRIES = 4
 # JSON carries an adjoint in full up to this many elements, else a summary.
 FULL_ADJOINT_LIMIT = 1000
 
-# The names the primitive table's formulas use: arguments a and b, the node's
-# own value out, and δ for the adjoint arriving at the node.
-_FORMULA_NAME = re.compile(r"(?<![A-Za-z0-9_.])(a|b|out)(?![A-Za-z0-9_(])|δ")
 
 
 # ----- Data -----
@@ -205,8 +202,7 @@ def definition(names: Names, i: int) -> str | None:
 
 
 def _substitute(formula: str, names: dict[str, str], adjoint: str) -> str:
-    return _FORMULA_NAME.sub(
-        lambda m: adjoint if m.group(0) == "δ" else names.get(m.group(1), m.group(1)), formula)
+    return instantiate(formula, {**names, "δ": adjoint})
 
 
 def _atomic(text: str) -> bool:

@@ -68,8 +68,17 @@ MAX_LEGEND = 60
 MAX_TRACE_ROWS = 60
 MAX_SWEEPS = 8
 
-# The argument names a and b inside a partial formula of the primitive table.
-_ARGUMENT = re.compile(r"(?<![A-Za-z0-9_.])([ab])(?![A-Za-z0-9_(])")
+# The names the primitive table's formulas use: the arguments a and b, the
+# entry's own value out, and δ for the adjoint arriving (in its VJP formulas).
+_FORMULA_NAME = re.compile(r"(?<![A-Za-z0-9_.])(a|b|out)(?![A-Za-z0-9_(])|δ")
+
+
+def instantiate(formula: str, names: dict[str, str]) -> str:
+    """A formula of the primitive table written in the graph's names: each of
+    a, b, out and δ that ``names`` maps is replaced in one pass (so swapped
+    names cannot collide); the others stay as written."""
+    return _FORMULA_NAME.sub(lambda match: names.get(match.group(0), match.group(0)),
+                             formula)
 
 
 # ----- Data -----
@@ -301,8 +310,7 @@ class Names:
             tape = self.tape
             primitive = PRIMITIVES[tape.ops[i]]
             names = dict(zip("ab", (self(j) for j in tape.args[i])))
-            text = _ARGUMENT.sub(lambda match: names[match.group(1)],
-                                 primitive.partial_formulas[k])
+            text = instantiate(primitive.partial_formulas[k], names)
             self._formulas[key] = text
         return text
 

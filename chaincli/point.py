@@ -95,6 +95,18 @@ def _split_pair(pair: str, option: str, read_file=None,
     return name, parse_value(name, text, option)
 
 
+def finite_number(value, where: str) -> float:
+    """``value`` (an int or float) as a finite float, or a ``PointError`` saying
+    that ``where`` (``the value of x``) must be one."""
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the doubles
+        number = math.inf
+    if not math.isfinite(number):
+        raise PointError(f"{where} must be a finite number")
+    return number
+
+
 def normalize_value(name: str, value: Any) -> Any:
     """A value given through the Python API, checked as ``--at`` values are.
 
@@ -104,13 +116,7 @@ def normalize_value(name: str, value: Any) -> Any:
     strings, complex, object arrays, ragged lists and NaN or infinite elements
     raise ``PointError``."""
     if type(value) is float or type(value) is int:
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise PointError(f"the value of {name} must be a finite number")
-        return number
+        return finite_number(value, f"the value of {name}")
     from .array_input import normalize
     return normalize(name, value)
 
@@ -247,11 +253,5 @@ def point_from_mapping(data, source: str = "the point") -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PointError(f"{source}: the value of {name} must be a number or a list of "
                              f"numbers, not {value!r}")
-        try:
-            value = float(value)
-        except OverflowError:
-            value = math.inf
-        if not math.isfinite(value):
-            raise PointError(f"{source}: the value of {name} must be a finite number")
-        point[name] = value
+        point[name] = finite_number(value, f"{source}: the value of {name}")
     return point
