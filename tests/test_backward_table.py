@@ -302,17 +302,7 @@ def test_a_new_primitive_gets_a_row_without_new_rendering_code(monkeypatch):
     d = builder.operation("twice", (c,), None)
     builder.operation("sum", (d,), None)
     tape = builder.tape
-    tape.output = len(tape) - 1
-    point = {"v": np.array([1.0, 2.0])}
-    entry_shapes = sweeps.shapes(tape, {"v": (2,)})
-    values = sweeps.primal(tape, point, entry_shapes)
-    adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, [True] * len(tape))
-
-    class Result:
-        expression = "test"
-        gradient = {"v": None}
-        evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
-    backward = bt.backward_pass(Result())
+    backward = bt.backward_pass(swept_at_v(tape))
     rows = {row.index: row for row in backward.rows}
     assert rows[d].rules[0].text == "δv1 = 2*δv2 twice over"
     assert rows[c].rules[0].text == "δv = δv1 ⊙ (3*v^2)"
@@ -460,6 +450,13 @@ def test_a_negative_factor_is_parenthesized():
     product = builder.operation("mul", (builder.constant(-2.0, None), v), None)
     builder.operation("sum", (product,), None)
     tape = builder.tape
+    lines = [line.text for row in bt.backward_pass(swept_at_v(tape)).rows for line in row.rules]
+    assert f"δv = δv{product} ⊙ (-2)" in lines
+
+
+def swept_at_v(tape):
+    """A result of the tensor sweeps over ``tape`` (its last entry the output) at
+    v = [1, 2], as ``backward_pass`` reads one."""
     tape.output = len(tape) - 1
     point = {"v": np.array([1.0, 2.0])}
     entry_shapes = sweeps.shapes(tape, {"v": (2,)})
@@ -470,5 +467,4 @@ def test_a_negative_factor_is_parenthesized():
         expression = "test"
         gradient = {"v": None}
         evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
-    lines = [line.text for row in bt.backward_pass(Result()).rows for line in row.rules]
-    assert f"δv = δv{product} ⊙ (-2)" in lines
+    return Result()
