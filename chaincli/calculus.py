@@ -187,7 +187,9 @@ def jacobian(programs: Sequence[CompiledExpression],
         # The size is known from the shapes: refuse before one sweep per row.
         shapes = tensor_program.shapes_at(program.tape, checked)
         _check_size(len(row_maps) + _size(shapes[program.tape.output]), variables, used)
-        value, blocks = tensor_program.jacobian_rows(program.tape, checked, program.variables)
+        value, blocks, notices = tensor_program.jacobian_rows(program.tape, checked,
+                                                              program.variables)
+        warnings.extend(notices)
         out_shape = np.shape(value)
         text = program.text.strip()
         if not (_NAME.match(text) or program.tape.ops[program.tape.output] == "stack"
@@ -369,6 +371,14 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
         value = _tensor_directional(evaluation, full)
     else:
         value = _directional_sweep(tape, evaluation.partials, full)
+    if not math.isfinite(value):
+        # As a non-finite partial is: a notice, and exit status 1 (commands.grad).
+        cause = ("∇f · direction overflows a double" if result.all_finite
+                 else "the gradient is not finite")
+        result.warnings.append(Notice("nonfinite-derivative",
+                                      f"--direction: the directional derivative is "
+                                      f"{'infinite' if math.isinf(value) else 'NaN'}: "
+                                      f"{cause}"))
     return {"direction": full, "directional_derivative": value}
 
 
