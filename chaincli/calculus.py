@@ -30,6 +30,11 @@ HESSIAN_METHODS = ("ad", "symbolic")
 # values of order one, so 1e-6 leaves room for curvature and larger values.
 STEP = float.fromhex("0x1p-52") ** (1.0 / 3.0)
 DEFAULT_TOLERANCE = 1e-6
+EPSILON = float.fromhex("0x1p-52")
+# The tensor check widens its tolerance by the rounding error of the finite
+# difference (a sum of 10⁶ terms is rounded well past 1e-6 of each); past this
+# relative error the difference holds too few digits to check anything.
+MAX_ROUNDING = 1e-2
 
 MAX_ORDER = 20
 
@@ -282,6 +287,8 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
                                "is expected"))
     rng = random.Random(0)
     rows = []
+    noise = _rounding_noise(evaluation)
+    blurred = []
     for name in program.variables:
         value = used[name]
         shape = np.shape(value)
@@ -306,7 +313,12 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
             error = max(relative_error(r, numeric), relative_error(f, numeric))
             if math.isnan(error):
                 error = math.inf
-            agree = error <= tolerance and relative_error(r, f) <= tolerance
+            # Each of the two evaluations is rounded by up to about eps·noise.
+            rounding = 2 * EPSILON * noise / step / max(1.0, abs(r), abs(numeric))
+            if rounding > MAX_ROUNDING and name not in blurred:
+                blurred.append(name)
+            agree = error <= tolerance + rounding and rounding <= MAX_ROUNDING and \
+                relative_error(r, f) <= tolerance
             all_agree = all_agree and agree
             row = CheckRow(element_name(name, element) if shape else name, r, f, numeric,
                            step, error, agree, checked=len(sample), size=len(elements))
@@ -318,7 +330,32 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
             warnings.append(Notice("finite-difference", f"{worst.variable}: the expression is "
                                    "not defined a step away, so there is no finite difference",
                                    variables=(name,)))
+    for name in blurred:
+        warnings.append(Notice("finite-difference", f"{name}: the finite difference is lost "
+                               "in the rounding of terms of size up to "
+                               f"{noise:.3g}, so it cannot check this gradient"
+                               if math.isfinite(noise) else f"{name}: the finite "
+                               "difference is lost in the rounding of terms past the "
+                               "range of the doubles, so it cannot check this gradient",
+                               variables=(name,)))
     return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+
+
+def _rounding_noise(evaluation) -> float:
+    """About how far rounding moves the output, in units of eps: the sum of
+    |adjoint · value| over the computed elements of every entry (each is
+    rounded by up to eps of itself, and moves the output by its adjoint).
+    For ``sum(x*x)`` it is about 2·sum(x*x), which grows with the size, and
+    the finite difference's tolerance grows with it (``_check_tensor_gradient``)."""
+    total = 0.0
+    tape = evaluation.tape
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(tape.ops):
+            adjoint = evaluation.adjoints[i]
+            if not tape.args[i] or adjoint is None:
+                continue
+            total += float(np.sum(np.abs(np.multiply(adjoint, evaluation.values[i]))))
+    return total if math.isfinite(total) else math.inf
 
 
 def _tensor_difference(program: CompiledExpression, point, name: str, element, step: float):
