@@ -42,7 +42,7 @@ from typing import Any
 from .explain import Names, instantiate
 from .primitives import PRIMITIVES, np
 from .tape import CONST, VAR, depends_on_variables, reaches_output
-from .tensor_primitives import shape_text
+from .tensor_primitives import norm_value, shape_text
 
 # Rows kept (half from the top, half from the bottom) and what a row may hold.
 MAX_ROWS = 60
@@ -169,7 +169,7 @@ def summarize(adjoint) -> AdjointSummary:
     flat = array.reshape(-1)
     shown = flat if flat.size <= SMALL_ADJOINT else flat[:FIRST_ENTRIES]
     return AdjointSummary(tuple(int(n) for n in array.shape), int(flat.size),
-                          float(np.sqrt(np.dot(flat, flat))), float(flat.min()),
+                          float(norm_value(flat)), float(flat.min()),
                           float(flat.max()), tuple(float(v) for v in shown))
 
 

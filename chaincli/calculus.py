@@ -30,6 +30,11 @@ HESSIAN_METHODS = ("ad", "symbolic")
 # values of order one, so 1e-6 leaves room for curvature and larger values.
 STEP = float.fromhex("0x1p-52") ** (1.0 / 3.0)
 DEFAULT_TOLERANCE = 1e-6
+EPSILON = float.fromhex("0x1p-52")
+# The tensor check widens its tolerance by the rounding error of the finite
+# difference (a sum of 10⁶ terms is rounded well past 1e-6 of each); past this
+# relative error the difference holds too few digits to check anything.
+MAX_ROUNDING = 1e-2
 
 MAX_ORDER = 20
 
@@ -187,7 +192,9 @@ def jacobian(programs: Sequence[CompiledExpression],
         # The size is known from the shapes: refuse before one sweep per row.
         shapes = tensor_program.shapes_at(program.tape, checked)
         _check_size(len(row_maps) + _size(shapes[program.tape.output]), variables, used)
-        value, blocks = tensor_program.jacobian_rows(program.tape, checked, program.variables)
+        value, blocks, notices = tensor_program.jacobian_rows(program.tape, checked,
+                                                              program.variables)
+        warnings.extend(notices)
         out_shape = np.shape(value)
         text = program.text.strip()
         if not (_NAME.match(text) or program.tape.ops[program.tape.output] == "stack"
@@ -280,6 +287,8 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
                                "is expected"))
     rng = random.Random(0)
     rows = []
+    noise = _rounding_noise(evaluation)
+    blurred = []
     for name in program.variables:
         value = used[name]
         shape = np.shape(value)
@@ -304,7 +313,12 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
             error = max(relative_error(r, numeric), relative_error(f, numeric))
             if math.isnan(error):
                 error = math.inf
-            agree = error <= tolerance and relative_error(r, f) <= tolerance
+            # Each of the two evaluations is rounded by up to about eps·noise.
+            rounding = 2 * EPSILON * noise / step / max(1.0, abs(r), abs(numeric))
+            if rounding > MAX_ROUNDING and name not in blurred:
+                blurred.append(name)
+            agree = error <= tolerance + rounding and rounding <= MAX_ROUNDING and \
+                relative_error(r, f) <= tolerance
             all_agree = all_agree and agree
             row = CheckRow(element_name(name, element) if shape else name, r, f, numeric,
                            step, error, agree, checked=len(sample), size=len(elements))
@@ -316,7 +330,32 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
             warnings.append(Notice("finite-difference", f"{worst.variable}: the expression is "
                                    "not defined a step away, so there is no finite difference",
                                    variables=(name,)))
+    for name in blurred:
+        warnings.append(Notice("finite-difference", f"{name}: the finite difference is lost "
+                               "in the rounding of terms of size up to "
+                               f"{noise:.3g}, so it cannot check this gradient"
+                               if math.isfinite(noise) else f"{name}: the finite "
+                               "difference is lost in the rounding of terms past the "
+                               "range of the doubles, so it cannot check this gradient",
+                               variables=(name,)))
     return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+
+
+def _rounding_noise(evaluation) -> float:
+    """About how far rounding moves the output, in units of eps: the sum of
+    |adjoint · value| over the computed elements of every entry (each is
+    rounded by up to eps of itself, and moves the output by its adjoint).
+    For ``sum(x*x)`` it is about 2·sum(x*x), which grows with the size, and
+    the finite difference's tolerance grows with it (``_check_tensor_gradient``)."""
+    total = 0.0
+    tape = evaluation.tape
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(tape.ops):
+            adjoint = evaluation.adjoints[i]
+            if not tape.args[i] or adjoint is None:
+                continue
+            total += float(np.sum(np.abs(np.multiply(adjoint, evaluation.values[i]))))
+    return total if math.isfinite(total) else math.inf
 
 
 def _tensor_difference(program: CompiledExpression, point, name: str, element, step: float):
@@ -369,6 +408,14 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
         value = _tensor_directional(evaluation, full)
     else:
         value = _directional_sweep(tape, evaluation.partials, full)
+    if not math.isfinite(value):
+        # As a non-finite partial is: a notice, and exit status 1 (commands.grad).
+        cause = ("∇f · direction overflows a double" if result.all_finite
+                 else "the gradient is not finite")
+        result.warnings.append(Notice("nonfinite-derivative",
+                                      f"--direction: the directional derivative is "
+                                      f"{'infinite' if math.isinf(value) else 'NaN'}: "
+                                      f"{cause}"))
     return {"direction": full, "directional_derivative": value}
 
 

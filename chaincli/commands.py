@@ -74,7 +74,15 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
         if along:
             from .render_calculus import print_directional
             print_directional(along)
-    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+    return _status(result, along)
+
+
+def _status(result, along: Optional[dict]) -> int:
+    """Exit status 1 for a non-finite partial or directional derivative (warned
+    about), else 0."""
+    import math
+    finite = along is None or math.isfinite(along["directional_derivative"])
+    return ExitStatus.OK if result.all_finite and finite else ExitStatus.MATH_ERROR
 
 
 def _tensor_explanation(program, result, explain_view: Optional[str], elements, max_paths,
@@ -119,7 +127,7 @@ def _grad_tensors(result, fmt: str, explanation, along: Optional[dict] = None) -
         print_tensor_explanation(explanation)
 
     emit(fmt, data, plain, table)
-    return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
+    return _status(result, along)
 
 
 def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:

@@ -14,13 +14,21 @@ methods, and each of those appends a scalar entry. So the expansion follows
 the primitive table without a rule of its own per primitive. Where a value
 function compares elements (the maximum that softmax subtracts), elements
 compare by their values at the point; the derivative is unchanged by such a
-shift, so the expanded tape has the same gradient.
+shift, so the expanded tape has the same gradient. The shift itself may
+overflow (``a - max(a)`` at a = [1e308, -1e308]) where its exponential is
+exactly 0: such a difference stays out of the tape, and its exponential is
+the constant 0, with the same value and derivatives (exp's derivative there
+is 0 too) as the tensor sweep, which never checks the shifted values. Used
+any other way, or left as a rule's result, it enters the tape, and the scalar
+sweep refuses it as the tensor sweep refuses the result.
 
 The expansion is refused past ``MAX_ENTRIES`` scalar entries: it is for
 small networks, a learner's scale.
 """
 
 from __future__ import annotations
+
+import math
 
 from .errors import UsageError
 from .primitives import PRIMITIVES, np
@@ -84,6 +92,9 @@ class _Element:
     def sqrt(self):
         return self._apply("sqrt")
 
+    def __float__(self):
+        return self.value
+
     def __lt__(self, other):
         return self.value < _value(other)
 
@@ -97,6 +108,26 @@ class _Element:
         return self.value >= _value(other)
 
 
+class _Overflowed(_Element):
+    """A difference inside a tensor rule that overflowed to -inf: entered in
+    the tape only when something other than its exponential uses it."""
+
+    __slots__ = ("_index", "op", "arguments")
+
+    def __init__(self, emitter: "_Emitter", op: str, arguments: list, value: float):
+        self.emitter, self.op, self.arguments, self.value = emitter, op, arguments, value
+        self._index = None
+
+    @property
+    def index(self) -> int:
+        if self._index is None:
+            self._index = self.emitter.emit(self.op, self.arguments)
+        return self._index
+
+    def exp(self):
+        return self.emitter.element(0.0)
+
+
 def _value(x) -> float:
     return x.value if isinstance(x, _Element) else float(x)
 
@@ -107,6 +138,7 @@ class _Emitter:
     def __init__(self, source: str):
         self.builder = TapeBuilder(source)
         self.span = None
+        self.in_rule = False  # inside a tensor primitive's value function
 
     def element(self, x) -> _Element:
         if isinstance(x, _Element):
@@ -116,12 +148,18 @@ class _Emitter:
 
     def apply(self, op: str, args) -> _Element:
         elements = [self.element(a) for a in args]
+        value = float(PRIMITIVES[op].value(*(e.value for e in elements)))
+        if self.in_rule and op == "sub" and value == -math.inf and \
+                all(math.isfinite(e.value) for e in elements):
+            return _Overflowed(self, op, elements, value)
+        return _Element(self, self.emit(op, elements), value)
+
+    def emit(self, op: str, elements: list) -> int:
         index = self.builder.operation(op, tuple(e.index for e in elements), self.span)
         if index >= MAX_ENTRIES:
             raise UsageError(f"the expression is too large to expand element by element "
                              f"(more than {MAX_ENTRIES:,} scalar operations)")
-        value = PRIMITIVES[op].value(*(e.value for e in elements))
-        return _Element(self, index, float(value))
+        return index
 
 
 def scalarize(tape: Tape, shapes: list[tuple[int, ...]], point) -> tuple[Tape, dict]:
@@ -163,8 +201,19 @@ def scalarize(tape: Tape, shapes: list[tuple[int, ...]], point) -> tuple[Tape, d
         if prim.elementwise:
             result = _elementwise(emitter, op, inputs, shape)
         else:
-            result = prim.value([x if isinstance(x, np.ndarray) else np.array(x, dtype=object)
-                                 for x in inputs], tape.options[i])
+            emitter.in_rule = True
+            try:
+                # NumPy reads the floating-point flags the elements' arithmetic
+                # raised; the scalar sweep judges the values, not NumPy.
+                with np.errstate(all="ignore"):
+                    result = prim.value([x if isinstance(x, np.ndarray)
+                                         else np.array(x, dtype=object) for x in inputs],
+                                        tape.options[i])
+            finally:
+                emitter.in_rule = False
+            for element in np.ravel(np.asarray(result, dtype=object)):
+                if isinstance(element, _Overflowed):
+                    element.index  # a rule's result enters the tape, overflowed or not
         elements[i] = result if isinstance(result, _Element) else _unwrap(result)
         _label(builder.tape, tape.labels[i], elements[i])
     out = elements[tape.output]

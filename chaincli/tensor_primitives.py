@@ -26,6 +26,8 @@ NumPy is imported lazily (``np``), so scalar expressions never load it.
 
 from __future__ import annotations
 
+import math
+
 from .primitives import Primitive, ShapeProblem, np
 
 # ----- Shapes -----
@@ -194,21 +196,46 @@ def _mean_jvp(tangents, args, out, options):
     return np.mean(tangents[0], axis=_axis(options, np.ndim(args[0]), "mean"))
 
 
+# Squares of magnitudes between these bounds neither overflow (even summed
+# over MAX_ELEMENTS of them) nor lose digits to underflow, so the plain sum of
+# squares is exact to rounding there, and ordinary values keep its bits.
+_NORM_LOW, _NORM_HIGH = 2.0 ** -480, 2.0 ** 480
+
+
+def norm_value(a):
+    """The 2-norm of ``a``, scaled as ``hypot`` is outside the range where the
+    squares are safe: ``norm([1e-200, 0])`` is 1e-200 and ``norm([1e200,
+    1e200])`` is finite. ``a`` may be an object array (scalarize); the
+    scale is then a constant of the expansion, taken from the elements' values,
+    which changes no derivative, as the norm is homogeneous in it."""
+    if np.size(a) == 0:
+        return np.sqrt(np.sum(a * a))
+    high, low = float(np.max(a)), float(np.min(a))
+    top = max(high, -low)
+    with np.errstate(all="ignore"):
+        # An inf or NaN element (an adjoint's summary) makes the norm inf or NaN.
+        if top == 0.0 or _NORM_LOW <= top <= _NORM_HIGH or \
+                not (math.isfinite(high) and math.isfinite(low)):
+            return np.sqrt(np.sum(a * a))
+        scaled = a / top
+        return np.sqrt(np.sum(scaled * scaled)) * top
+
+
 def _norm(args, options):
-    a = args[0]
-    return np.sqrt(np.sum(a * a))
+    return norm_value(args[0])
 
 
 def _norm_vjp(g, args, out, options, wanted=(True, True)):
     if out == 0.0:  # the kink at 0: derivative 0, as abs has
         return (np.zeros(np.shape(args[0])),)
-    return (g * np.asarray(args[0]) / out,)
+    # a/out first: |a/out| <= 1, where g*a could overflow or underflow.
+    return (g * (np.asarray(args[0]) / out),)
 
 
 def _norm_jvp(tangents, args, out, options):
     if out == 0.0:
         return 0.0
-    return np.vdot(args[0], tangents[0]) / out
+    return np.vdot(np.asarray(args[0]) / out, tangents[0])
 
 
 def _norm_kink(a) -> str | None:

@@ -73,13 +73,13 @@ def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: st
     else:
         result = _forward_gradient(tape, values, entry_shapes, names)
     evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
-    notices = _kink_notices(evaluation, names) + _nonfinite_notices(result)
+    notices = _kink_notices(evaluation, names) + _nonfinite_notices(evaluation, result)
     return values[tape.output], result, evaluation, notices
 
 
 def jacobian_rows(tape: Tape, point: Mapping[str, object], names: list[str]):
-    """(output value, {name: array of shape output + variable}) by one adjoint
-    sweep per output element."""
+    """(output value, {name: array of shape output + variable}, notices) by one
+    adjoint sweep per output element."""
     entry_shapes = shapes_at(tape, point)
     values = sweeps.primal(tape, point, entry_shapes)
     out_shape = entry_shapes[tape.output]
@@ -96,7 +96,8 @@ def jacobian_rows(tape: Tape, point: Mapping[str, object], names: list[str]):
             index = tape.variable_index[name]
             if adjoints[index] is not None:
                 blocks[name][element] = adjoints[index]
-    return values[tape.output], blocks
+    evaluation = TensorEvaluation(tape, values, entry_shapes, None)
+    return values[tape.output], blocks, _nonfinite_notices(evaluation, blocks)
 
 
 def _as_gradient(adjoint, shape):
@@ -153,8 +154,53 @@ def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice
     return notices
 
 
-def _nonfinite_notices(gradient: dict) -> list[Notice]:
-    bad = [name for name, g in gradient.items()
-           if not sweeps.all_finite(g)]
-    return [Notice("nonfinite-derivative", f"the partial derivative by {name} is not finite "
-                   "(infinite or NaN) in some element", variables=(name,)) for name in bad]
+def _nonfinite_notices(evaluation: TensorEvaluation, gradient: dict) -> list[Notice]:
+    """For each variable with a non-finite partial, the elementwise node whose
+    own partial is infinite or NaN there, in the scalar sweep's words
+    (program.py); when none is, the chain of finite partials overflowed."""
+    notices = []
+    for name, g in gradient.items():
+        if sweeps.all_finite(g):
+            continue
+        notice = _nonfinite_partial(evaluation, name)
+        notices.append(notice or Notice(
+            "nonfinite-derivative", f"the partial derivative by {name} is not finite "
+            "(infinite or NaN) in some element", variables=(name,)))
+    return notices
+
+
+def _nonfinite_partial(evaluation: TensorEvaluation, name: str) -> Notice | None:
+    from .evaluate import format_number
+    from .primitives import PRIMITIVES
+    tape, values, shapes = evaluation.tape, evaluation.values, evaluation.shapes
+    used = reaches_output(tape)
+    depends = depends_on_variables(tape, {name})
+    for i, op in enumerate(tape.ops):
+        prim = PRIMITIVES.get(op)
+        if prim is None or not prim.elementwise or not used[i] or not depends[i]:
+            continue
+        inputs = [values[j] for j in tape.args[i]]
+        for k, j in enumerate(tape.args[i]):
+            if not depends[j]:
+                continue
+            partial = sweeps.elementwise_partial(prim, k, inputs, values[i])
+            if sweeps.all_finite(partial):
+                continue
+            bad = ~np.isfinite(np.broadcast_to(partial, shapes[i]))
+            if evaluation.adjoints is not None and evaluation.adjoints[i] is not None:
+                # Where the adjoint is 0, 0·∞ passed nothing on (tensor_sweeps).
+                bad &= np.broadcast_to(evaluation.adjoints[i], shapes[i]) != 0.0
+            if not bad.any():
+                continue
+            element = tuple(np.argwhere(bad)[0]) if shapes[i] else ()
+            number = float(np.broadcast_to(partial, shapes[i])[element])
+            argument = float(np.broadcast_to(values[j], shapes[i])[element])
+            kind = "infinite" if np.isinf(number) else "undefined (NaN)"
+            text = tape.source_text(i) or tape.name(i)
+            arg_text = tape.source_text(j, limit=40) or tape.name(j)
+            where = f" at element {sweeps.element_text(element)}" if shapes[i] else ""
+            return Notice("nonfinite-derivative",
+                          f"{text}: its derivative with respect to {arg_text} is {kind}"
+                          f"{where} ({arg_text} = {format_number(argument)}), so the "
+                          "gradient is not finite there", tape.name(i), text, (name,))
+    return None

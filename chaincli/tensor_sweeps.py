@@ -18,10 +18,16 @@ known: a mismatch is a ``ShapeError`` (exit 2) with a caret under the
 operation, before any arithmetic. Scalars are Python floats throughout;
 arrays are float64. Like the scalar sweeps, a zero adjoint or tangent passes
 nothing on through an infinite or NaN partial (0·∞ is taken as 0).
+
+NumPy's floating-point warnings are off in every sweep (``quiet``): an
+overflow or an undefined element is judged from the values, and reported in
+chaincli's words (a ``DomainError`` naming the element, or a notice that a
+partial is not finite), never as a NumPy warning on stderr.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Mapping
 
@@ -35,6 +41,15 @@ Shape = tuple[int, ...]
 # No entry may hold more elements than this (800 MB of doubles): a larger one
 # is refused by the shape pass, before NumPy is asked for the memory.
 MAX_ELEMENTS = 100_000_000
+
+
+def quiet(function):
+    """``function`` run with NumPy's floating-point warnings off (module docstring)."""
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+    return run
 
 
 # ----- Shapes -----
@@ -115,7 +130,8 @@ def all_finite(value) -> bool:
     needs the element-by-element look."""
     if isinstance(value, float):
         return math.isfinite(value)
-    return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
+    with np.errstate(all="ignore"):
+        return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
 
 
 def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -> list:
@@ -157,7 +173,10 @@ def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,
     if prim.elementwise and prim.domain:
         reason = prim.domain(*elements)
     if reason is None:
-        reason = f"{prim.name} overflows a double or is undefined here"
+        # The scalar sweep's words (evaluate.py): from finite arguments, only
+        # an overflow leaves the doubles.
+        finite = all(all_finite(value) for value in elements)
+        reason = f"{prim.name} {'overflows a double' if finite else 'is undefined here'}"
     shown = argument_values(tape, i, elements) if prim.elementwise else []
     at = f" ({', '.join(shown)})" if shown else ""
     return DomainError(f"{text}: {reason}{where}{at}", reason=reason, source=tape.source,
@@ -210,6 +229,7 @@ def elementwise_partial(prim: Primitive, k: int, inputs: list, out):
     return partial if isinstance(partial, float) else _scalar_or_array(partial)
 
 
+@quiet
 def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                   wanted: list[bool], output: int | None = None, seed=1.0) -> list:
     """The adjoint of every entry ``wanted`` marks (None where nothing arrived).
@@ -252,6 +272,7 @@ def _as_array(value):
 
 # ----- Forward mode -----
 
+@quiet
 def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                   seed: Mapping[int, object]) -> list:
     """The tangent of every entry for ``seed`` ({entry: tangent}); None is zero."""
