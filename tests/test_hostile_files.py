@@ -42,9 +42,11 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-def run_capped(folder: Path, *args: str, timeout: float = TIMEOUT, program=None):
+def run_capped(folder: Path, *args: str, timeout: float = TIMEOUT, program=None,
+               rows: bool = False):
     """``chaincli ARGS`` (or ``program``) in ``folder`` under the memory cap:
-    (exit status, stdout, stderr, seconds), after checking the contract."""
+    (exit status, stdout, stderr, seconds), after checking the contract.
+    ``rows``: a stream of points, whose bad rows are lines of output."""
     before = sorted(os.listdir(folder))
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "COLUMNS": "100"}
     env.pop("CHAINCLI_DEBUG", None)
@@ -58,7 +60,10 @@ def run_capped(folder: Path, *args: str, timeout: float = TIMEOUT, program=None)
     assert "Traceback" not in err and "internal error" not in err, context
     assert "not enough memory" not in err, context
     assert done.returncode in (0, 1, 2), context
-    if done.returncode == 0:
+    if rows:
+        for line in out.splitlines():
+            strict_json(line)
+    elif done.returncode == 0:
         strict_json(out)
     else:
         assert out == "", context
@@ -154,7 +159,8 @@ DAMAGED_HEADERS = {
     "a bool": header("(True,)"),
     "65 axes": header("(" + "1, " * 65 + ")"),
     "an unclosed parenthesis": "{'descr': '<f8', 'fortran_order': False, 'shape': (1, ",
-    "an unclosed string": "{'descr': '<f8, 'fortran_order': False, 'shape': (1,), }",
+    "a misquoted string": "{'descr': '<f8, 'fortran_order': False, 'shape': (1,), }",
+    "an unclosed string": "{'descr': '''<f8', 'fortran_order': False, 'shape': (1,), }",
     "3000 minus signs": header("(" + "-" * 3000 + "1,)"),
     "a 5000-character key": header("(1,)").replace("}", "'" + "k" * 5000 + "': 1}"),
     "no shape": "{'descr': '<f8', 'fortran_order': False}",
@@ -448,3 +454,12 @@ def test_random_csv_is_read_exactly_or_refused(tmp_path, rows, newline):
     expected = np.array([[number for _, number in row] for row in rows])
     assert point["X"].tolist() == (expected.ravel() if 1 in expected.shape
                                    else expected).tolist()
+
+
+def test_stream_rows_quote_long_fields_cut(tmp_path):
+    (tmp_path / "p.csv").write_text("x\n1\n" + "a" * 5000 + "\n")
+    code, out, err, _ = run_capped(tmp_path, "grad", "x*x", "--points", "p.csv", rows=True)
+    assert code == 1
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["gradient"] == {"x": 2.0}
+    assert "(5000 characters)" in lines[1]["error"] and len(lines[1]["error"]) < 200
