@@ -245,8 +245,8 @@ def _load_json(path: str, read_file):
     except json.JSONDecodeError as error:
         raise PointError(f"{path} is not valid JSON ({error.msg} at line {error.lineno})")
     except RecursionError:
-        raise PointError(f"{path} is nested too deeply to be a point (arrays have at most "
-                         "32 axes)") from None
+        raise PointError(f"{path} is not a usable point: it is nested too deeply (arrays "
+                         "have at most 32 axes)") from None
     except ValueError:
         raise PointError(f"{path} is not valid JSON") from None
     return data
