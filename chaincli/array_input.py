@@ -12,6 +12,13 @@ parsing their headers here and copying the raw bytes, so a pickle or an
 object array is refused before any of it is loaded. Nested input (a bracket
 literal, a JSON list) is walked level by level, never recursively, and at
 most ``MAX_DIMS`` deep, NumPy's own limit.
+
+Every file is read against a bound stated before it is read (README,
+"Limits and hostile input"): a value holds at most ``MAX_ELEMENTS`` elements,
+the bound on every intermediate, checked from a header's claim before any
+memory is taken; an archive member may not claim more than its compressed
+size can expand to; a CSV file is read to at most ``MAX_CSV_BYTES`` bytes in
+lines of at most ``MAX_CSV_LINE`` characters.
 """
 
 from __future__ import annotations
@@ -19,15 +26,29 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import io
 import re
+import warnings
 from array import array as _doubles
 
 import numpy as np
 
 from .errors import PointError
 from .files import open_input
+from .point import _abbreviate, json_text
+from .tensor_sweeps import MAX_ELEMENTS
 
 MAX_DIMS = 32
+# NumPy's own bound on a header; a numeric array's needs a few hundred bytes.
+MAX_NPY_HEADER = 10_000
+MAX_CSV_BYTES = 256 * 1024 * 1024
+MAX_CSV_LINE = 16 * 1024 * 1024
+# Deflate emits at most 258 bytes for 2 bits of input, so a deflated member
+# expands at most 1032-fold; a larger claim is a damaged (or forged) archive.
+_DEFLATE_RATIO = 1032
+# Data is copied in pieces of this size, so a reader that copies (a zip
+# member) never holds a second copy of a large array.
+_CHUNK = 1 << 22
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
@@ -54,6 +75,8 @@ def _dtype_problem(dtype: np.dtype) -> str | None:
         return "holds Python objects (an object array), which chaincli never loads"
     if dtype.kind == "c":
         return "holds complex numbers; chaincli works with real numbers"
+    if dtype.kind in "US":
+        return "holds text, not numbers"
     if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
         return f"holds {dtype.name if dtype.kind != 'V' else 'structured'} data, not numbers"
     return None
@@ -85,11 +108,13 @@ def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
     return arr
 
 
-def from_nested(data, where: str) -> np.ndarray:
+def from_nested(data, where: str, describe=None) -> np.ndarray:
     """A rectangular nested list (or tuple) of numbers as an array.
 
     Walked one level at a time: ``level`` holds every item at the current
-    depth, so the deepest input costs a loop, not a recursion."""
+    depth, so the deepest input costs a loop, not a recursion. ``describe``
+    spells an item that is not a number (``json_text`` for JSON input; by
+    default as Python writes it)."""
     shape: list[int] = []
     level = [data]
     while True:
@@ -114,7 +139,7 @@ def from_nested(data, where: str) -> np.ndarray:
     for item in level:
         if type(item) is not float and type(item) is not int and (
                 isinstance(item, bool) or not isinstance(item, numbers.Real)):
-            raise PointError(f"{where}: {_short_repr(item)} is not a number")
+            raise PointError(f"{where}: {(describe or _short_repr)(item)} is not a number")
     try:
         flat = np.array(level, dtype=np.float64)
     except OverflowError:  # an integer past 1.8e308
@@ -128,21 +153,23 @@ def _short_repr(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def normalize(name: str, value, where: str | None = None) -> float | np.ndarray:
+def normalize(name: str, value, where: str | None = None,
+              describe=None) -> float | np.ndarray:
     """A user-supplied value (number, nested list, NumPy scalar or array) checked and
-    converted: a finite float, or a float64 C-contiguous array (``checked_array``)."""
+    converted: a finite float, or a float64 C-contiguous array (``checked_array``).
+    ``describe`` spells a value that is not a number, as in ``from_nested``."""
     where = where or f"the value of {name}"
     if isinstance(value, bool) or isinstance(value, np.bool_):
-        raise PointError(f"{where} must be a number, not {value!r}")
+        raise PointError(f"{where} must be a number, not {(describe or repr)(value)}")
     if isinstance(value, (list, tuple)):
-        return checked_array(from_nested(value, where), where)
+        return checked_array(from_nested(value, where, describe), where)
     if isinstance(value, (np.ndarray, np.generic)):
         return checked_array(np.asarray(value), where)
     if isinstance(value, numbers.Real):
         from .point import finite_number
         return finite_number(value, where)
     raise PointError(f"{where} must be a number or an array of numbers, not "
-                     f"{type(value).__name__}")
+                     f"{describe(value) if describe else type(value).__name__}")
 
 
 # ----- Bracket literals: x=[1, 2, 3], W=[[1, 2], [3, 4]] -----
@@ -160,7 +187,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
         piece = text[start:end].strip()
         if piece:
             if last == "]":
-                raise PointError(f"{where}: {piece!r} follows a closing bracket "
+                raise PointError(f"{where}: {_abbreviate(piece)!r} follows a closing bracket "
                                  "without a comma")
             stack[-1].append(parse_element(piece))
         elif last in ("[", ",") and not (last == "[" and token == "]"):
@@ -179,7 +206,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
             continue
         if token == "[":
             if text[start:position].strip():
-                raise PointError(f"{where}: {text[start:position].strip()!r} is followed by "
+                raise PointError(f"{where}: {_abbreviate(text[start:position].strip())!r} is followed by "
                                  "'[' without a comma")
             if stack and last == "]":
                 raise PointError(f"{where}: a comma is missing between ']' and '['")
@@ -208,53 +235,138 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
     return from_nested(root, where)
 
 
-def _abbreviate(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
-
-
 # ----- Files -----
 
 def extension(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
 
-def _read_npy(handle, where: str, available: int) -> np.ndarray:
+# One entry of a .npy header, a Python dict literal such as
+# {'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }. The header is
+# matched entry by entry against this flat pattern, never evaluated: a shape
+# is a parenthesised list of digits, nothing nests.
+_HEADER_ENTRY = re.compile(
+    r"""\s*(?:'(\w+)'|"(\w+)")\s*:\s*"""
+    r"""(?:'([^'\\]*)'|"([^"\\]*)"|(True|False)|\(([^()]*)\))\s*(?:,|\Z)""",
+    re.ASCII)
+# A structured dtype's descr is a list of fields: refused as such, unparsed.
+_STRUCTURED = re.compile(r"""['"]descr['"]\s*:\s*\[""", re.ASCII)
+_HEADER_KEYS = ("descr", "fortran_order", "shape")
+_SIZE = re.compile(r"\d{1,18}\Z", re.ASCII)
+
+
+def _damaged(where: str, why: str) -> PointError:
+    return PointError(f"{where} has a damaged .npy header ({why})")
+
+
+def _npy_header(text: str, where: str) -> tuple[np.dtype, bool, tuple[int, ...]]:
+    """The dtype, Fortran order and shape a .npy header states."""
+    text = text.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        raise _damaged(where, "it is not a dictionary of descr, fortran_order and shape")
+    if _STRUCTURED.search(text):
+        raise PointError(f"{where} holds structured data, not numbers")
+    body = text[1:-1]
+    entries = {}
+    position = 0
+    while body[position:].strip():
+        match = _HEADER_ENTRY.match(body, position)
+        if not match:
+            raise _damaged(where, f"unreadable from character {position + 2}")
+        key = match.group(1) or match.group(2)
+        if key not in _HEADER_KEYS:
+            raise _damaged(where, f"the unknown key {json_text(key)}")
+        if key in entries:
+            raise _damaged(where, f"{key} is given twice")
+        entries[key] = match
+        position = match.end()
+    missing = [key for key in _HEADER_KEYS if key not in entries]
+    if missing:
+        raise _damaged(where, f"it lacks {' and '.join(missing)}")
+    descr, order, shape = (entries[key] for key in _HEADER_KEYS)
+    name = descr.group(3) if descr.group(3) is not None else descr.group(4)
+    if name is None:
+        raise _damaged(where, "descr must be a dtype such as '<f8'")
+    if order.group(5) is None:
+        raise _damaged(where, "fortran_order must be True or False")
+    inner = shape.group(6)
+    if inner is None:
+        raise _damaged(where, "the shape must be a tuple such as (2, 3)")
+    items = [item.strip() for item in inner.split(",")]
+    if len(items) > 1 and not items[-1]:
+        items.pop()  # the trailing comma of (3,)
+    elif len(items) == 1 and items[0]:
+        raise _damaged(where, "the shape must be a tuple such as (3,)")
+    if items == [""]:
+        items = []
+    if len(items) > MAX_DIMS:
+        raise PointError(f"{where} has {len(items)} dimensions; at most {MAX_DIMS} are allowed")
+    for item in items:
+        if not _SIZE.match(item):
+            if item.isdigit():
+                raise PointError(f"{where} has the size {_abbreviate(item)} in its shape, "
+                                 f"more than a value holds (at most {MAX_ELEMENTS:,} "
+                                 "elements)")
+            raise _damaged(where, f"its shape lists {_abbreviate(item)}, not a whole "
+                                  "number of elements")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NumPy's deprecations speak of NumPy
+            dtype = np.dtype(name)
+    except (TypeError, ValueError, OverflowError):
+        raise _damaged(where, f"{json_text(name)} is not a NumPy dtype") from None
+    return dtype, order.group(5) == "True", tuple(map(int, items))
+
+
+def _read_npy(handle, where: str, available: int | None,
+              budget: int = MAX_ELEMENTS) -> np.ndarray:
     """One .npy array from ``handle``, which holds ``available`` bytes from here.
 
-    The header is parsed and its dtype checked before any data is read; the
-    data is then copied as raw bytes, so nothing in the file is ever run."""
-    fmt = np.lib.format
+    The header is parsed and its dtype and size checked before any data is
+    read; the data is then copied as raw bytes, so nothing in the file is
+    ever run. At most ``budget`` elements are accepted."""
     if handle.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
         raise PointError(f"{where} is not a NumPy .npy array (it lacks the .npy signature)")
-    handle_version = handle.read(2)
-    if len(handle_version) != 2:
+    version = tuple(handle.read(2))
+    if len(version) != 2:
         raise PointError(f"{where} is a truncated .npy file")
-    version = tuple(handle_version)
-    try:
-        if version == (1, 0):
-            header_start = 10
-            shape, fortran, dtype = fmt.read_array_header_1_0(handle)
-        elif version == (2, 0):
-            header_start = 12
-            shape, fortran, dtype = fmt.read_array_header_2_0(handle)
-        else:
-            raise PointError(f"{where} is a .npy file of version "
-                             f"{version[0]}.{version[1]}, which holds structured data; "
-                             "chaincli reads numeric arrays (versions 1.0 and 2.0)")
-    except (ValueError, TypeError, SyntaxError) as error:
-        raise PointError(f"{where} has a damaged .npy header ({error})") from None
+    if version not in ((1, 0), (2, 0)):
+        raise PointError(f"{where} is a .npy file of version "
+                         f"{version[0]}.{version[1]}, which holds structured data; "
+                         "chaincli reads numeric arrays (versions 1.0 and 2.0)")
+    width = 2 if version == (1, 0) else 4
+    length_bytes = handle.read(width)
+    if len(length_bytes) != width:
+        raise PointError(f"{where} is a truncated .npy file")
+    length = int.from_bytes(length_bytes, "little")
+    if length > MAX_NPY_HEADER:
+        raise PointError(f"{where} has a .npy header of {length:,} bytes, more than the "
+                         f"{MAX_NPY_HEADER:,} chaincli reads (a numeric array needs far fewer)")
+    header = handle.read(length)
+    if len(header) != length:
+        raise PointError(f"{where} is a truncated .npy file")
+    header_start = len(_NPY_MAGIC) + 2 + width + length
+    dtype, fortran, shape = _npy_header(header.decode("latin-1"), where)
     problem = _dtype_problem(dtype)
     if problem:
         raise PointError(f"{where} {problem}")
     count = math.prod(shape)
+    if count == 0:
+        raise PointError(f"{where} is empty (shape {_abbreviate(_shape_text(shape))}); a "
+                         "value needs at least one element")
     size = count * dtype.itemsize
     if available is not None and size > available - header_start:
-        raise PointError(f"{where} is truncated: its header promises {size:,} bytes of data "
-                         f"(shape {_shape_text(shape)})")
+        raise PointError(f"{where} is truncated: its header promises "
+                         f"{_abbreviate(f'{size:,}')} bytes of data (shape "
+                         f"{_abbreviate(_shape_text(shape))})")
+    if count > budget:
+        whole = "" if budget == MAX_ELEMENTS else " (counting the arrays before it)"
+        raise PointError(f"{where} holds {count:,} elements{whole}; a file of values holds "
+                         f"at most {MAX_ELEMENTS:,}")
     buffer = bytearray(size)
     view, filled = memoryview(buffer), 0
     while filled < size:
-        got = handle.readinto(view[filled:])
+        got = handle.readinto(view[filled:filled + _CHUNK])
         if not got:
             raise PointError(f"{where} is truncated: {filled:,} of {size:,} bytes of data")
         filled += got
@@ -271,32 +383,58 @@ def read_npy(path: str, where: str) -> float | np.ndarray:
         return checked_array(_read_npy(handle, where, available), where)
 
 
+def _check_claim(path: str, name: str, info, archive_size: int) -> None:
+    """Refuse a member whose stated sizes its archive cannot hold, before reading it."""
+    import zipfile
+    claim = None
+    if info.compress_size > archive_size:
+        claim = f"{info.compress_size:,} compressed bytes in an archive of {archive_size:,}"
+    elif info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        claim = (f"{info.file_size:,} bytes, stored uncompressed in "
+                 f"{info.compress_size:,}")
+    elif (info.compress_type == zipfile.ZIP_DEFLATED
+          and info.file_size > _DEFLATE_RATIO * info.compress_size + 1024):
+        claim = (f"{info.file_size:,} bytes, more than {info.compress_size:,} deflated "
+                 "bytes can expand to")
+    if claim:
+        raise PointError(f"{path} is a damaged .npz archive: its array {name} claims {claim}")
+
+
 def read_npz(path: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz archive, by member name (``W1.npy`` gives ``W1``)."""
+    """Every array of an .npz archive, by member name (``W1.npy`` gives ``W1``).
+
+    The archive's arrays hold at most ``MAX_ELEMENTS`` elements together."""
     import zipfile
     import zlib
     values: dict[str, np.ndarray] = {}
     with open_input(path) as handle:
         if handle.read(4) not in _ZIP_MAGIC:
             raise PointError(f"{path} is not an .npz archive (it is not a zip file)")
-        handle.seek(0)
+        try:
+            archive_size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+        except OSError:  # a pipe: a zip is read from its end
+            raise PointError(f"{path} is not a file chaincli can read as an .npz archive "
+                             "(it cannot be read from the end)") from None
+        budget = MAX_ELEMENTS
         try:
             with zipfile.ZipFile(handle) as archive:
                 for info in archive.infolist():
                     member = info.filename
                     if not member.endswith(".npy") or info.is_dir():
-                        raise PointError(f"{path} holds {member!r}, which is not a .npy "
-                                         "array; an .npz archive holds only arrays")
+                        raise PointError(f"{path} holds {json_text(member)}, which is not a "
+                                         ".npy array; an .npz archive holds only arrays")
                     name = member[:-4]
                     if not _NAME.match(name):
-                        raise PointError(f"{path}: the array {name!r} is not named like a "
-                                         "variable (letters, digits and _)")
+                        raise PointError(f"{path}: the array {json_text(name)} is not named "
+                                         "like a variable (letters, digits and _)")
                     if name in values:
                         raise PointError(f"{path} holds {name} twice")
+                    _check_claim(path, name, info, archive_size)
                     with archive.open(info) as stream:
-                        values[name] = checked_array(
-                            _read_npy(stream, f"{path}: {name}", info.file_size),
-                            f"{path}: {name}")
+                        array = _read_npy(stream, f"{path}: {name}", info.file_size, budget)
+                    budget -= array.size
+                    values[name] = checked_array(array, f"{path}: {name}")
         except PointError:
             raise
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
@@ -338,11 +476,46 @@ def _check_row(fields: list[str], numbers_: list, where: str) -> None:
             shown = "an empty field" if not field else f"{_abbreviate(field)!r}"
             raise PointError(f"{where}, column {column + 1}: {shown} is not a number{hint}")
         if not math.isfinite(number):
-            raise PointError(f"{where}, column {column + 1}: {field!r} is not a finite number")
+            raise PointError(f"{where}, column {column + 1}: {_abbreviate(field)!r} is not a "
+                             "finite number")
 
 
 def _fields(count: int) -> str:
     return f"{count} field" + ("" if count == 1 else "s")
+
+
+class _Capped(io.RawIOBase):
+    """A binary file read to at most ``limit`` bytes; reading past them is refused."""
+
+    def __init__(self, raw, limit: int, where: str):
+        self.raw, self.left, self.where = raw, limit, where
+        self.limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer)
+        got = self.raw.readinto(view[:min(len(view), self.left + 1)])
+        self.left -= got or 0
+        if self.left < 0:
+            raise PointError(f"{self.where} is larger than {self.limit:,} bytes, the most "
+                             "chaincli reads from a CSV file (store larger arrays as .npy)")
+        return got
+
+
+def _lines(text, where: str):
+    """The lines of ``text``, each at most ``MAX_CSV_LINE`` characters."""
+    number = 0
+    while True:
+        line = text.readline(MAX_CSV_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_CSV_LINE:
+            raise PointError(f"{where} line {number} is longer than {MAX_CSV_LINE:,} "
+                             "characters, the most chaincli reads in one line")
+        yield line
 
 
 def read_csv(path: str, where: str, notices: list[str] | None,
@@ -353,13 +526,14 @@ def read_csv(path: str, where: str, notices: list[str] | None,
     ``parse_number`` is ``point.parse_decimal``: plain decimals only.
     A first row with no number in it is a header: skipped, with a notice."""
     import csv
-    import io
     values = _doubles("d")
     columns = None
     rows = 0
+    header = None
     with open_input(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
+        capped = io.BufferedReader(_Capped(raw, MAX_CSV_BYTES, f"{where}: {path}"))
+        text = io.TextIOWrapper(capped, encoding="utf-8-sig", newline="")
+        reader = csv.reader(_lines(text, f"{where}: {path}"))
         try:
             for record in reader:
                 if len(record) > 1 and not record[-1].strip():
@@ -373,9 +547,10 @@ def read_csv(path: str, where: str, notices: list[str] | None,
                     if None in numbers_ and rows == 0 and columns is None and _is_header(
                             fields, numbers_):
                         columns = len(fields)
+                        header = _abbreviate(", ".join(fields), 60)
                         if notices is not None:
                             notices.append(f"{where}: skipped the header row of {path} "
-                                           f"({_abbreviate(', '.join(fields), 60)})")
+                                           f"({header})")
                         continue
                     _check_row(fields, numbers_, f"{where}: {path} line {reader.line_num}")
                 if columns is None:
@@ -386,6 +561,10 @@ def read_csv(path: str, where: str, notices: list[str] | None,
                                      "every row must have the same number")
                 values.extend(numbers_)
                 rows += 1
+                if len(values) > MAX_ELEMENTS:
+                    raise PointError(f"{where}: {path} holds more than {MAX_ELEMENTS:,} "
+                                     f"numbers (at line {reader.line_num}), the most a file "
+                                     "of values holds")
         except UnicodeDecodeError as error:
             raise PointError(f"{where}: {path} is not UTF-8 text (byte 0x"
                              f"{error.object[error.start]:02x}); is it a CSV file?") from None
@@ -393,6 +572,11 @@ def read_csv(path: str, where: str, notices: list[str] | None,
             raise PointError(f"{where}: {path} is not a CSV file of numbers "
                              f"(line {reader.line_num}: {error})") from None
     if not rows:
+        if header is not None:
+            # The notice would be lost with the error: the error says it.
+            raise PointError(f"{where}: {path} holds no numbers: its one row ({header}) was "
+                             "taken for a header of column names; numbers are plain "
+                             "decimals such as 16 or -2.5e3")
         raise PointError(f"{where}: {path} holds no numbers")
     data = np.frombuffer(values, dtype=np.float64)
     if rows > 1 and columns > 1:

@@ -76,11 +76,13 @@ def _split_pairs(spec: str) -> list[str]:
 def _split_pair(pair: str, option: str, read_file=None,
                 notices: list[str] | None = None) -> tuple[str, Any]:
     if "=" not in pair:
-        raise PointError(f"{option} {pair.strip()!r} is not name=value (for example x=1,y=2)")
+        raise PointError(f"{option} {_abbreviate(pair.strip())!r} is not name=value (for "
+                         "example x=1,y=2)")
     name, _, text = pair.partition("=")
     name = name.strip()
     if not _NAME.match(name):
-        raise PointError(f"{option} {pair.strip()!r}: {name!r} is not a variable name")
+        raise PointError(f"{option} {_abbreviate(pair.strip())!r}: {_abbreviate(name)!r} is "
+                         "not a variable name")
     text = text.strip()
     if text.startswith("["):
         from .array_input import checked_array, literal
@@ -160,6 +162,18 @@ def _abbreviate(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
 
 
+def json_text(value) -> str:
+    """``value`` as JSON writes it (``true``, ``null``, ``"2"``, ``{"y": 1}``), cut when long.
+
+    Messages about JSON input quote it in JSON, never as Python would."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = {dict: "an object", list: "a list", float: repr(value)}.get(
+            type(value), type(value).__name__)
+    return _abbreviate(text)
+
+
 def _constant_expression(name: str, text: str, option: str, label: str | None) -> float:
     from .program import compile_expression
     short = _abbreviate(text)
@@ -201,7 +215,7 @@ def _read_value_file(name: str, path: str, read_file, notices, option: str) -> A
         if isinstance(data, dict):
             raise PointError(f"{where}: the file holds a JSON object; {option} @{path} "
                              "reads it as a point (name: value)")
-        return array_input.normalize(name, data, where)
+        return array_input.normalize(name, data, where, describe=json_text)
     if kind == ".npz":
         raise PointError(f"{where}: an .npz archive holds named arrays; read all of them "
                          f"with {option} @{path}")
@@ -215,25 +229,32 @@ def _read_json_point(path: str, read_file) -> dict[str, Any]:
 
 def _load_json(path: str, read_file):
     text = read_file(path) if read_file else _read_text(path)
+
+    def pairs(items: list) -> dict:
+        data = dict(items)
+        if len(data) < len(items):
+            seen = set()
+            twice = next(key for key, _ in items if key in seen or seen.add(key))
+            raise PointError(f"{path}: the name {json_text(twice)} is given twice")
+        return data
+
     try:
         # Integers are read as floats: a 5,000-digit one is then too large
         # (rejected below), never Python big-integer work or its digit limit.
-        data = json.loads(text, parse_int=float)
+        data = json.loads(text, parse_int=float, object_pairs_hook=pairs)
     except json.JSONDecodeError as error:
         raise PointError(f"{path} is not valid JSON ({error.msg} at line {error.lineno})")
-    except (ValueError, RecursionError) as error:  # deeply nested arrays
-        raise PointError(f"{path} is not a usable point ({type(error).__name__})")
+    except RecursionError:
+        raise PointError(f"{path} is not a usable point: it is nested too deeply (arrays "
+                         "have at most 32 axes)") from None
+    except ValueError:
+        raise PointError(f"{path} is not valid JSON") from None
     return data
 
 
 def _read_text(path: str) -> str:
-    from .files import open_input
-    with open_input(path) as handle:
-        data = handle.read()
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError:
-        raise PointError(f"{path} is not UTF-8 text") from None
+    from .cli_io import read_text_file
+    return read_text_file(path)
 
 
 def point_from_mapping(data, source: str = "the point") -> dict[str, Any]:
@@ -244,14 +265,14 @@ def point_from_mapping(data, source: str = "the point") -> dict[str, Any]:
     point = {}
     for name, value in data.items():
         if not isinstance(name, str) or not _NAME.match(name):
-            raise PointError(f"{source}: {name!r} is not a variable name")
+            raise PointError(f"{source}: {json_text(name)} is not a variable name")
         if isinstance(value, list):
             from .array_input import checked_array, from_nested
             where = f"{source}: the value of {name}"
-            point[name] = checked_array(from_nested(value, where), where)
+            point[name] = checked_array(from_nested(value, where, json_text), where)
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PointError(f"{source}: the value of {name} must be a number or a list of "
-                             f"numbers, not {value!r}")
+                             f"numbers, not {json_text(value)}")
         point[name] = finite_number(value, f"{source}: the value of {name}")
     return point

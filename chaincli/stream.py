@@ -23,7 +23,7 @@ from typing import IO, Iterator, Mapping
 
 from .errors import ChaincliError, ExitStatus, PointError, UsageError
 from .jsonout import json_safe
-from .point import parse_decimal
+from .point import _abbreviate, json_text, parse_decimal
 from .render_plain import plain_number
 from .terminal import write_all
 
@@ -45,7 +45,7 @@ class Row:
 def input_format(path: str, given: str | None) -> str:
     if given is not None:
         if given not in FORMATS:
-            raise UsageError(f"--points-format must be jsonl or csv, not {given!r}")
+            raise UsageError(f"--points-format must be jsonl or csv, not {json_text(given)}")
         return given
     return "csv" if path.lower().endswith(".csv") else "jsonl"
 
@@ -113,7 +113,7 @@ def _row(line: int, item) -> Row:
             continue
         if kind is not int:
             return Row(line, error=f"the value of {name} must be a number, not "
-                                   f"{json.dumps(value)[:40]}")
+                                   f"{json_text(value)}")
         if abs(value) >= 2 ** 1024:
             return Row(line, error=f"the value of {name} is too large for a double")
     return Row(line, item)
@@ -152,7 +152,8 @@ def _csv_row(line: int, names: list[str], fields: list[str]) -> Row:
     for name, field in zip(names, fields):
         value = parse_decimal(field)
         if value is None:
-            return Row(line, error=f"the value of {name} must be a number, not {field!r}")
+            return Row(line, error=f"the value of {name} must be a number, not "
+                                   f"{_abbreviate(field)!r}")
         point[name] = value
     return Row(line, point)
 

@@ -142,9 +142,9 @@ def test_named_json_value(tmp_path):
 
 @pytest.mark.parametrize("value, words", [
     ([[1, 2], [3]], "ragged"),
-    ([1, "2"], "'2' is not a number"),
-    ([1, True], "True is not a number"),
-    ([1, None], "None is not a number"),
+    ([1, "2"], '"2" is not a number'),
+    ([1, True], "true is not a number"),
+    ([1, None], "null is not a number"),
     ([], "empty"),
     ([1, 1e400], "finite"),
     ([[1, {"a": 1}]], "is not a number"),
