@@ -131,7 +131,7 @@ def _run_reporting(problem, method: str, lr, steps: int, tol: float, seed: int,
         from .terminal import stdout
         stream = stdout().buffer
     elif trace is not None:
-        stream = open_output(trace, "--trace")
+        stream = _TraceFile(open_output(trace, "--trace"), trace)
     on_terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
     reporter = StepReporter(stream, progress=on_terminal, total=steps)
     # The console script stops at once on Ctrl-C (cli_fast); here Ctrl-C must
@@ -149,3 +149,39 @@ def _run_reporting(problem, method: str, lr, steps: int, tol: float, seed: int,
         reporter.close()
         if stream is not None and trace != "-":
             stream.close()
+
+
+class _TraceFile:
+    """The ``--trace`` file, whose write failures name the option and the path.
+
+    The first line (step 0, before any step) is flushed at once, so a file
+    that takes nothing (a full disk, ``/dev/full``) stops the run before it
+    starts rather than after it ends."""
+
+    def __init__(self, stream, path: str):
+        self._stream, self._path, self._first = stream, path, True
+
+    def _failed(self, error: OSError) -> UsageError:
+        return UsageError(f"--trace {self._path}: cannot write it "
+                          f"({error.strerror or error})")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._stream.write(data)
+            if self._first:
+                self._first = False
+                self._stream.flush()
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        except OSError as error:
+            raise self._failed(error) from None

@@ -90,14 +90,13 @@ def _bound(option: str, text: str) -> float:
 
 def _plot_size() -> tuple[int, int]:
     """Width and height: the terminal's, or 80×24 when stdout is not one; COLUMNS wins."""
-    from .terminal import stdout
+    from .terminal import columns_setting, stdout, terminal_columns
     stream = stdout()
     on_terminal = bool(getattr(stream, "isatty", lambda: False)())
-    width, height = (shutil.get_terminal_size((80, 24)) if on_terminal else (80, 24))
+    height = shutil.get_terminal_size((80, 24)).lines if on_terminal else 24
     height = max(12, min(height - 2, 30)) if on_terminal else height
-    columns = os.environ.get("COLUMNS", "")
-    if columns.strip().isdigit():
-        width = int(columns)
+    # Not shutil's width: it takes COLUMNS=10**9 as given.
+    width = columns_setting() or (terminal_columns((1,)) if on_terminal else None) or 80
     return max(40, min(width, 400)), height
 
 

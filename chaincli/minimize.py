@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 
+from .array_input import MAX_DIMS
 from .errors import ChaincliError, DomainError, PointError, UsageError
 from .minimize_results import MinimizeResult
 from .optimize import (MAX_NEWTON_SIZE, METHODS, NotFinite, Objective, Report, minimize,
@@ -98,8 +99,13 @@ def parse_init(specs: Iterable[str]) -> dict[str, tuple[int, ...]]:
             if not _SHAPE.match(text):
                 raise UsageError(f"--init {name}={text.strip()}: a shape is dimensions "
                                  "joined by x (4x3, 4) or scalar")
-            shape = () if text.strip() == "scalar" else tuple(
-                int(d) for d in text.replace(" ", "").split("x"))
+            dims = [] if text.strip() == "scalar" else text.replace(" ", "").split("x")
+            # Before the dimensions become numbers and arrays: NumPy refuses
+            # past 64 axes with an error of its own.
+            if len(dims) > MAX_DIMS:
+                raise UsageError(f"--init {name}: {len(dims)} dimensions; at most "
+                                 f"{MAX_DIMS} are allowed")
+            shape = tuple(int(d) for d in dims)
             if any(d == 0 for d in shape):
                 raise UsageError(f"--init {name}={text.strip()}: a dimension is 0")
             if math.prod(shape) > 10_000_000:

@@ -33,6 +33,7 @@ reached).
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -415,6 +416,8 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
         if loss > previous:
             return None
         if loss == previous:
+            if falls == 0 and not np.any(outcome.gradient):
+                return vanished_gradient(objective, x0, outcome)
             break
         falls += 1
         drops.append(previous - loss)
@@ -429,3 +432,45 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
     return (f"no minimum: along the direction of the steps the loss keeps falling, to "
             f"{_g(previous + 0.0)} at {distance:g} times the distance covered; {kind}, so the "
             "parameters are not a fit")
+
+
+def vanished_gradient(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Optional[str]:
+    """A sentence when the gradient at the end is 0 only by rounding, else None.
+
+    The run ended where the gradient is exactly 0 and the loss is flat beyond,
+    so the probes of ``no_minimum`` see nothing. Bisecting the way from ``x0``
+    to ``x`` finds where the gradient became 0. A flat region the loss truly
+    reaches (``relu(x)``, ``relu(x)^2``) is entered at a loss above its floor
+    by an ordinary double. Where instead the loss just outside is already at
+    its final value (``1 + exp(x)``: the loss rounded to flat before the
+    gradient underflowed) or above it by less than the smallest normal double
+    (``exp(x)``), the descent went on below what floating point resolves: the
+    loss still falls there, towards an infimum it never reaches.
+    """
+    direction = outcome.x - x0
+    inside, outside = 1.0, 0.0          # fractions of the way: gradient 0, gradient not 0
+    loss_outside = None
+    for _ in range(64):
+        middle = 0.5 * (inside + outside)
+        if middle in (inside, outside):
+            break
+        try:
+            loss, gradient = objective.value_and_gradient(x0 + middle * direction)
+        except NotFinite:
+            return None
+        if np.any(gradient):
+            outside, loss_outside = middle, loss
+        else:
+            inside = middle
+    if loss_outside is None:
+        try:
+            loss_outside, _ = objective.value_and_gradient(x0 + outside * direction)
+        except NotFinite:
+            return None
+    above = loss_outside - outcome.loss
+    if above < 0 or above >= sys.float_info.min:
+        return None
+    return (f"no minimum: the gradient is 0 at the parameters reached only because it "
+            f"rounded to 0 there: along the direction of the steps the loss was still "
+            f"falling, towards {_g(outcome.loss + 0.0)}, below what a double resolves, so "
+            "the parameters are not a fit")

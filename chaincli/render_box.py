@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .terminal import output_width
+
 # Rich's box.HEAVY_HEAD, its default for tables.
 _TOP = "┏━┳┓"
 _HEAD = "┃┃┃"
@@ -58,7 +60,8 @@ def plain_width() -> int | None:
 
     Rich draws plainly (no colour, no styles) only when stdout is not a
     terminal and nothing forces it to act as one; its width then comes from
-    ``COLUMNS``, else from the first standard stream that is a terminal, else 80.
+    ``COLUMNS``, else from the first standard stream that is a terminal, else 80
+    (``terminal.output_width``, which the Rich consoles are given too).
     """
     stream = sys.stdout
     if stream is None or os.name == "nt":
@@ -75,17 +78,7 @@ def plain_width() -> int | None:
     encoding = (getattr(stream, "encoding", None) or "").lower()
     if not encoding.startswith("utf"):
         return None
-    width = None
-    for fd in (0, 1, 2):
-        try:
-            width = os.get_terminal_size(fd).columns
-        except (AttributeError, ValueError, OSError):
-            continue
-        break
-    columns = environ.get("COLUMNS")
-    if columns is not None and columns.isdigit():
-        width = int(columns)
-    return width or 80
+    return output_width()
 
 
 def _check(text: str) -> None:

@@ -95,11 +95,14 @@ class StepReporter:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
+
+            from .terminal import output_width
             self._bar = Progress(TextColumn("step"), MofNCompleteColumn(), BarColumn(),
                                  TextColumn("loss {task.fields[loss]}  |grad| "
                                             "{task.fields[norm]}"),
                                  TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=True)
+                                 console=Console(stderr=True, width=output_width()),
+                                 transient=True)
             self._task = self._bar.add_task("minimize", total=max(total, 1), loss="",
                                             norm="")
             self._bar.start()

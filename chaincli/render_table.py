@@ -24,7 +24,8 @@ from .explain import approximate_count
 from .render_box import Grid, NotPlain, draw, draw_line, plain_width, to_rich
 from .render_plain import plain_number
 from .results import GradientResult, ValueResult
-from .terminal import EncodingSafeStream, can_encode, encodable, printable, stdout
+from .terminal import (EncodingSafeStream, can_encode, encodable, output_width, printable,
+                       stdout)
 
 
 class Glyphs(NamedTuple):
@@ -50,6 +51,10 @@ def make_console(file=None, width: int | None = None):
                 # Rich would exit with status 1; the CLI reports a closed pipe itself.
                 raise BrokenPipeError(errno.EPIPE, "stdout was closed")
         _CONSOLE_CLASS = _Console
+    if width is None:
+        # Rich would take COLUMNS=0 or 10**9 as given and print nothing, or pad
+        # every line to that width.
+        width = output_width()
     return _CONSOLE_CLASS(file=EncodingSafeStream(file or stdout()), width=width,
                           highlight=False, soft_wrap=False)
 

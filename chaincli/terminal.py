@@ -9,6 +9,9 @@ The renderers and ``cli.py`` hand their final text or bytes to this module:
 * ``printable`` makes control characters visible as ``\\x1b``-style escapes
   (a comment in an expression may hold any character, and echoing an escape
   sequence into a terminal would let input repaint or retitle it).
+* ``output_width`` is the width tables and plots are laid out for: a
+  ``COLUMNS`` of 0, a negative, a non-number or a billion would otherwise have
+  Rich print nothing at all, or pad lines past any screen.
 * ``EncodingSafeStream`` wraps a text stream whose encoding lacks characters
   the tables use (``∂``, ``→``, ``…`` under ``PYTHONIOENCODING=ascii`` or the
   C locale): they are written as ASCII stand-ins instead of raising
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import os
 import sys
 import unicodedata
 
@@ -30,6 +34,13 @@ ASCII_FALLBACKS = {
     "δ": "d", "⊙": "*", "★": "*",
 }
 _ERROR_HANDLER = "chaincli-ascii-fallback"
+
+# The widths taken from COLUMNS or a terminal. Below MIN_COLUMNS a table
+# breaks into a character per line, so a narrower setting is raised to it;
+# a value that is not a number from 1 to MAX_COLUMNS is no terminal's and is
+# ignored, as if unset.
+MIN_COLUMNS, MAX_COLUMNS = 20, 10_000
+DEFAULT_COLUMNS = 80
 
 
 def _fallback(error: UnicodeEncodeError) -> tuple[str, int]:
@@ -126,3 +137,35 @@ def write_all(stream, data: bytes) -> None:
             continue
         view = view[written:]
     stream.flush()
+
+
+def _sane_columns(text) -> int | None:
+    text = str(text).strip()
+    if not text.isdigit() or not text.isascii():
+        return None
+    columns = int(text)
+    if not 1 <= columns <= MAX_COLUMNS:
+        return None
+    return max(columns, MIN_COLUMNS)
+
+
+def columns_setting() -> int | None:
+    """``COLUMNS`` as a width, or None when it is unset or no terminal's width."""
+    return _sane_columns(os.environ.get("COLUMNS", ""))
+
+
+def terminal_columns(fds=(0, 1, 2)) -> int | None:
+    """The width of the first of ``fds`` that is a terminal, if it reports a sane one."""
+    for fd in fds:
+        try:
+            columns = os.get_terminal_size(fd).columns
+        except (AttributeError, ValueError, OSError):
+            continue
+        return _sane_columns(columns)
+    return None
+
+
+def output_width() -> int:
+    """The width to lay output out for, as Rich picks it but never absurd:
+    ``COLUMNS``, else the first standard stream that is a terminal, else 80."""
+    return columns_setting() or terminal_columns() or DEFAULT_COLUMNS
