@@ -115,20 +115,22 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
 
 
 def hessian(program: CompiledExpression, point: Mapping[str, float],
-            method: str = "ad") -> HessianResult:
-    """Value and Hessian at ``point``, by forward-over-reverse or symbolically."""
+            method: str = "ad", wrt: Sequence[str] | None = None) -> HessianResult:
+    """Value and Hessian at ``point``, by forward-over-reverse or symbolically;
+    with ``wrt`` (as ``--wrt``: variables, elements) only those rows and columns."""
     if method not in HESSIAN_METHODS:
         raise UsageError(f"method must be one of {', '.join(HESSIAN_METHODS)}, not {method!r}")
     used, ignored = program.check_point(point)
+    chosen = _columns(_selection(wrt, _variable_shapes(used)))
     if program.is_tensor_point(used):
         # The expansion's point names only the elements: the notices for names
         # that are not variables come from the point as given.
-        program, point = _element_program(program, used)
+        program, point = _element_program(program, used, chosen)
     else:
         ignored = []
-    first = program.gradient(point)
+    variables = program.variables if chosen is None else chosen
+    first = program.gradient(point, wrt=variables)
     evaluation = first.evaluation
-    variables = program.variables
     if method == "ad":
         matrix = forward_over_reverse(evaluation, variables)
     else:
@@ -141,16 +143,18 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
                          warnings)
 
 
-def _element_program(program: CompiledExpression, used):
+def _element_program(program: CompiledExpression, used, chosen=None):
     """The program expanded element by element (scalarize), with its point: every
-    element of a tensor variable is then a variable of its own (``W[0,1]``)."""
+    element of a tensor variable is then a variable of its own (``W[0,1]``).
+    ``chosen``: the Hessian's variables, when not all of them."""
     from .scalarize import scalarize
     shapes = tensor_program.shapes_at(program.tape, used)
     output_shape = shapes[program.tape.output]
     if output_shape:
         raise UsageError(f"the Hessian needs a scalar output; this one has shape "
                          f"{output_shape}", hint="sum(...) or mean(...) makes a scalar of it")
-    size = sum(_size(shapes[program.tape.variable_index[name]]) for name in program.variables)
+    size = sum(_size(shapes[program.tape.variable_index[name]]) for name in program.variables) \
+        if chosen is None else len(chosen)
     if size * size > MAX_MATRIX_ENTRIES:
         raise UsageError(f"the Hessian of {size:,} variables would have {size * size:,} "
                          f"entries, more than {MAX_MATRIX_ENTRIES:,}")
@@ -165,6 +169,51 @@ def _size(shape) -> int:
     return size
 
 
+def _variable_shapes(used) -> dict[str, tuple]:
+    return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
+
+
+def _selection(wrt: Sequence[str] | None, shapes: Mapping[str, tuple]):
+    """What ``--wrt`` picks among the variables of ``shapes`` (name → shape):
+    ``[(variable, [element index, ...]), ...]`` in the order given. A variable
+    named brings every element (``[()]`` for a number), ``W[0,1]`` that one
+    element alone. None without ``wrt``: every variable."""
+    if wrt is None:
+        return None
+    from .tensor_explain import resolve_elements, split_wrt
+    wrt = list(wrt)
+    if not wrt:
+        raise UsageError("--wrt needs at least one variable name")
+    variables, _ = split_wrt(wrt)
+    unknown = [name for name in variables if name not in shapes]
+    if unknown:
+        raise unknown_names("--wrt", unknown, list(shapes))
+    picked: dict[str, list | None] = {}  # None: the whole variable
+    for entry in wrt:
+        (name,), elements = split_wrt([entry])
+        if not elements:
+            picked[name] = None
+            continue
+        resolve_elements(elements, shapes)  # refuses an index that is not there
+        if name in picked and picked[name] is None:
+            continue
+        index = tuple(k % size for k, size in zip(elements[0][1], shapes[name]))
+        indices = picked.setdefault(name, [])
+        if index not in indices:
+            indices.append(index)
+    return [(name, list(np.ndindex(*shapes[name])) if indices is None else indices)
+            for name, indices in picked.items()]
+
+
+def _columns(selection) -> list[str] | None:
+    """The names of a selection's elements, as the expansion calls them."""
+    if selection is None:
+        return None
+    from .scalarize import element_name
+    return [element_name(name, index) if index else name
+            for name, indices in selection for index in indices]
+
+
 def _element_names(name: str, shape) -> list[str]:
     from .scalarize import element_name
     if not shape:
@@ -173,17 +222,30 @@ def _element_names(name: str, shape) -> list[str]:
 
 
 def jacobian(programs: Sequence[CompiledExpression],
-             point: Mapping[str, float]) -> JacobianResult:
+             point: Mapping[str, float], wrt: Sequence[str] | None = None) -> JacobianResult:
     """One row per output (per element of an array output), one column per
-    variable of any output (per element of an array variable)."""
+    variable of any output (per element of an array variable); with ``wrt``
+    (as ``--wrt``: variables, elements) only those columns."""
     variables = list(dict.fromkeys(v for program in programs for v in program.variables))
     row_maps, outputs, values, warnings, used = [], [], [], [], {}
+    owns = []
     for program in programs:
         own = {name: point[name] for name in program.variables if name in point}
         checked, _ = program.check_point(own)
         used.update(checked)
+        owns.append((own, checked))
+    selection = _selection(wrt, _variable_shapes(used))
+    if selection is None:
+        columns = [element for name in variables
+                   for element in _element_names(name, getattr(used[name], "shape", ()))]
+        differentiated = set(variables)
+    else:
+        columns = _columns(selection)
+        differentiated = {name for name, _ in selection}
+    for program, (own, checked) in zip(programs, owns):
+        wanted = [name for name in program.variables if name in differentiated]
         if not program.is_tensor_point(checked):
-            result = program.gradient(own)
+            result = program.gradient(own, wrt=wanted)
             row_maps.append(dict(result.gradient))
             outputs.append(program.text)
             values.append(result.value)
@@ -191,9 +253,8 @@ def jacobian(programs: Sequence[CompiledExpression],
             continue
         # The size is known from the shapes: refuse before one sweep per row.
         shapes = tensor_program.shapes_at(program.tape, checked)
-        _check_size(len(row_maps) + _size(shapes[program.tape.output]), variables, used)
-        value, blocks, notices = tensor_program.jacobian_rows(program.tape, checked,
-                                                              program.variables)
+        _check_size(len(row_maps) + _size(shapes[program.tape.output]), len(columns))
+        value, blocks, notices = tensor_program.jacobian_rows(program.tape, checked, wanted)
         warnings.extend(notices)
         out_shape = np.shape(value)
         text = program.text.strip()
@@ -211,8 +272,6 @@ def jacobian(programs: Sequence[CompiledExpression],
             outputs.append(text + ("[" + ", ".join(map(str, index)) + "]" if index else ""))
             values.append(float(np.asarray(value)[index]))
     warnings.extend(unused_values(point, variables, "any expression"))
-    columns = [element for name in variables
-               for element in _element_names(name, getattr(used[name], "shape", ()))]
     rows = [[row.get(column, 0.0) for column in columns] for row in row_maps]
     shown_point = {}
     for name in variables:
@@ -224,8 +283,7 @@ def jacobian(programs: Sequence[CompiledExpression],
     return JacobianResult(outputs, shown_point, values, columns, rows, warnings)
 
 
-def _check_size(rows: int, variables, point) -> None:
-    columns = sum(_size(getattr(point.get(name, 0.0), "shape", ())) for name in variables)
+def _check_size(rows: int, columns: int) -> None:
     if rows * columns > MAX_MATRIX_ENTRIES:
         raise UsageError(f"the Jacobian would have {rows:,} × {columns:,} entries, more than "
                          f"{MAX_MATRIX_ENTRIES:,}")
@@ -239,15 +297,19 @@ def relative_error(a: float, b: float) -> float:
 
 
 def check_gradient(program: CompiledExpression, point: Mapping[str, float],
-                   tolerance: float = DEFAULT_TOLERANCE) -> CheckResult:
-    """Both AD modes against central finite differences, variable by variable."""
+                   tolerance: float = DEFAULT_TOLERANCE,
+                   wrt: Sequence[str] | None = None) -> CheckResult:
+    """Both AD modes against central finite differences, variable by variable;
+    with ``wrt`` (as ``--wrt``: variables, elements) only those."""
     if not (tolerance > 0 and math.isfinite(tolerance)):
         raise UsageError("--tolerance must be a positive number")
     checked, _ = program.check_point(point)
+    selection = _selection(wrt, _variable_shapes(checked))
     if program.is_tensor_point(checked):
-        return _check_tensor_gradient(program, point, tolerance)
-    reverse = program.gradient(point, mode="reverse")
-    forward = program.gradient(point, mode="forward")
+        return _check_tensor_gradient(program, point, tolerance, selection)
+    names = program.variables if selection is None else [name for name, _ in selection]
+    reverse = program.gradient(point, mode="reverse", wrt=names)
+    forward = program.gradient(point, mode="forward", wrt=names)
     used = reverse.point
     warnings = list(reverse.warnings)
     if any(w.kind == "kink" for w in warnings):
@@ -255,7 +317,7 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
                                "do not approximate the derivative; a disagreement there "
                                "is expected"))
     rows = []
-    for name in program.variables:
+    for name in names:
         step = STEP * max(1.0, abs(used[name]))
         numeric = _central_difference(program, used, name, step)
         if math.isnan(numeric):
@@ -269,15 +331,19 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
     return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
 
 
-def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float) -> CheckResult:
+def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float,
+                           selection=None) -> CheckResult:
     """The gradient check of neural-network practice: elements of every gradient
     against central differences (a fixed-seed sample of ``CHECK_SAMPLE`` of
-    each larger variable), both modes; each row is a variable's worst element."""
+    each larger variable), both modes; each row is a variable's worst element.
+    ``selection`` (see ``_selection``): only those variables and elements."""
     import random
 
     from .scalarize import element_name
     from .tensor_sweeps import tangent_sweep
-    reverse = program.gradient(point, mode="reverse")
+    picked = dict(selection) if selection is not None else None
+    reverse = program.gradient(point, mode="reverse",
+                               wrt=None if picked is None else list(picked))
     evaluation = reverse.evaluation
     tape, used = program.tape, reverse.point
     warnings = list(reverse.warnings)
@@ -289,12 +355,15 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
     rows = []
     noise = _rounding_noise(evaluation)
     blurred = []
-    for name in program.variables:
+    for name in program.variables if picked is None else picked:
         value = used[name]
         shape = np.shape(value)
         elements = list(np.ndindex(*shape)) if shape else [()]
-        sample = elements if len(elements) <= CHECK_SAMPLE else \
-            sorted(rng.sample(elements, CHECK_SAMPLE))
+        if picked is not None and len(picked[name]) < len(elements):
+            sample = picked[name]  # elements named in --wrt: each of them
+        else:
+            sample = elements if len(elements) <= CHECK_SAMPLE else \
+                sorted(rng.sample(elements, CHECK_SAMPLE))
         index = tape.variable_index[name]
         worst = None
         all_agree = True

@@ -16,8 +16,14 @@ import typer
 from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
                   _handle_errors, _output_format, app)
 from .cli_complete import at_file
-from .cli_io import _load, _warn, _write_json, _write_text, emit, read_expression
+from .cli_io import _load, _parse_wrt, _warn, _write_json, _write_text, emit, read_expression
 from .errors import ExitStatus, UsageError
+
+
+def _wrt_option(what: str):
+    return typer.Option(None, "--wrt", "-w", show_default=False,
+                        help=f"Only these variables, comma-separated ({what}); of a tensor "
+                             "variable every element, or one element alone: W2[0,1].")
 
 
 class DiffFormat(str, Enum):
@@ -117,6 +123,7 @@ def hessian(
         HessianMethod.ad, "--method",
         help="ad: forward-over-reverse on the graph; symbolic: differentiate the "
              "formula twice, then evaluate."),
+    wrt: Optional[str] = _wrt_option("the rows and columns"),
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -128,7 +135,7 @@ def hessian(
     from .calculus import hessian as compute_hessian
     fmt = _output_format(output_format, json_flag)
     program, point = _load(expr, at)
-    result = compute_hessian(program, point, method.value)
+    result = compute_hessian(program, point, method.value, wrt=_parse_wrt(wrt))
     _warn(result.warnings)
     from . import render_calculus as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_matrix(result.hessian),
@@ -145,6 +152,7 @@ def jacobian(
                                       show_default=False, metavar="EXPR..."),
     at: List[str] = typer.Option([], "--at", "-a", help=AT_HELP, show_default=False,
                                  autocompletion=at_file),
+    wrt: Optional[str] = _wrt_option("the columns"),
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -161,7 +169,7 @@ def jacobian(
         raise UsageError("only one expression can be read from stdin ('-')")
     programs = [compile_expression(read_expression(expr)) for expr in exprs]
     point = load_point(at)
-    result = compute_jacobian(programs, point)
+    result = compute_jacobian(programs, point, wrt=_parse_wrt(wrt))
     _warn(result.warnings)
     from . import render_calculus as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_matrix(result.jacobian),
@@ -180,6 +188,7 @@ def check(
         None, "--tolerance", "-t", show_default=False,
         help="Largest accepted |analytic - numeric| / max(1, |analytic|, |numeric|) "
              "(default 1e-6)."),
+    wrt: Optional[str] = _wrt_option("the rows"),
     output_format: Optional[Format] = typer.Option(None, "--format", "-f", help=FORMAT_HELP,
                                                    show_default=False),
     json_flag: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -194,7 +203,8 @@ def check(
     fmt = _output_format(output_format, json_flag)
     program, point = _load(expr, at)
     result = check_gradient(program, point,
-                            DEFAULT_TOLERANCE if tolerance is None else tolerance)
+                            DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                            wrt=_parse_wrt(wrt))
     _warn(result.warnings)
     from . import render_calculus as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_check(result),

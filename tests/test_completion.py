@@ -57,6 +57,8 @@ def test_options_complete(shell):
     assert {"--at", "--mode", "--wrt", "--format", "--json", "--explain", "--points"} <= \
         set(offered)
     assert "--tolerance" in complete(shell, "chaincli check x --t")
+    for command in ("hessian", "jacobian", "check"):
+        assert "--wrt" in complete(shell, f"chaincli {command} x --w"), command
 
 
 @pytest.mark.parametrize("shell", SHELLS)

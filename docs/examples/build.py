@@ -8,8 +8,10 @@ pages. Adding an example is adding one entry and running::
 
     python3 -m pip install . && python3 docs/examples/build.py
 
-``--check`` writes nothing and exits 1 when a page differs from what chaincli
-prints now; ``tests/test_gallery.py`` makes the same comparison.
+``--check`` writes nothing and exits 1 when a page differs in any byte from
+what chaincli prints now; ``tests/test_gallery.py`` makes the same comparison
+with the numbers to a tolerance, as another CPU may round their last bits
+differently.
 
 The output is made deterministic: 80 columns, no colour, UTF-8, whatever the
 terminal or locale the build runs in; trailing blanks (Rich pads centred table

@@ -1,0 +1,76 @@
+"""Printed output against a stored copy (a gallery page, a README example).
+
+NumPy picks its SIMD kernels for ``tanh``, ``exp``, ``log`` and the rest by
+the CPU it runs on (AVX-512 or not), and OpenBLAS its kernels for ``@``;
+they may round differently in the last bit, so a number printed to full
+precision on one machine can differ in its 16th digit on another. A stored
+copy is therefore compared token by token: each number to a stated
+tolerance, every other character exactly.
+
+Numbers agree when ``|a − b| ≤ tolerance · max(1, |a|, |b|)``: relative for
+large values, absolute near 0 (where a small result is the difference of
+numbers of order one, and a last-bit change in those is a large relative
+change in it), as ``chaincli check`` measures its error. ``REL`` is for
+results of arithmetic; ``FINITE_DIFFERENCE`` for central differences, which
+divide a last-bit change of the function (about 1e-16) by a step of about
+6e-6, and for the relative errors computed from them.
+
+Table layout follows the width of the numbers printed (Rich pads a column to
+its widest entry, a title is centred over the table), so a run of blanks, or
+of one rule character (``━``, ``─``), is compared by what it is made of, not
+by its length; everything else byte for byte. The page width is checked by
+the tests that need it, separately.
+"""
+
+from __future__ import annotations
+
+import re
+
+REL = 1e-12
+FINITE_DIFFERENCE = 1e-9
+
+_NUMBER = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
+_RULE_CHARACTERS = " ─━═│┃"
+_TOKEN = re.compile(rf"(?P<number>{_NUMBER})|(?P<run>([{_RULE_CHARACTERS}])\3*)|(?P<other>.)",
+                    re.S)
+
+
+def tokens(text: str) -> list[tuple[str, str]]:
+    """``text`` as (kind, token) pairs: numbers, runs of one rule character, the rest."""
+    found = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup if match.lastgroup != "other" else "text"
+        if kind == "text" and found and found[-1][0] == "text":
+            found[-1] = ("text", found[-1][1] + match.group())
+        else:
+            found.append((kind, match.group()))
+    return found
+
+
+def numbers_agree(a: float, b: float, tolerance: float = REL) -> bool:
+    return a == b or abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+
+
+def first_difference(expected: str, actual: str, tolerance: float = REL) -> str | None:
+    """None when ``actual`` matches ``expected`` as the module says; else where not."""
+    if expected == actual:
+        return None
+    want, got = tokens(expected), tokens(actual)
+    line = 1
+    for (kind, a), (other, b) in zip(want, got):
+        same = kind == other and (
+            numbers_agree(float(a), float(b), tolerance) if kind == "number"
+            else a[0] == b[0] if kind == "run" else a == b)
+        if not same:
+            return (f"line {line}: expected {a!r}, got {b!r} "
+                    f"(numbers to {tolerance:g}, other text exactly)")
+        line += a.count("\n")
+    if len(want) != len(got):
+        return f"line {line}: one text ends before the other"
+    return None
+
+
+def assert_matches(expected: str, actual: str, tolerance: float = REL, what: str = "output"):
+    """Fail, saying where, unless ``actual`` matches ``expected`` (see ``first_difference``)."""
+    difference = first_difference(expected, actual, tolerance)
+    assert difference is None, f"{what} differs from the stored copy at {difference}"
