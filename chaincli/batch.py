@@ -481,7 +481,9 @@ def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str
     np = _numpy()
     odd = np.zeros(bad.shape, dtype=bool)
     for partial in gradient.values():
-        if not np.isfinite(np.sum(partial)):
+        with np.errstate(over="ignore"):  # a sum of large finite partials may overflow
+            total = np.sum(partial)
+        if not np.isfinite(total):
             odd |= ~np.isfinite(partial)
     odd &= ~bad
     for k in np.flatnonzero(odd):

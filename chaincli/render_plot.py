@@ -55,11 +55,44 @@ def y_limits(*series) -> tuple[float, float] | None:
     if finite.size == 0:
         return None
     low, high = float(finite.min()), float(finite.max())
-    band_low, band_high = (float(q) for q in numpy.percentile(finite, [5, 95]))
+    with numpy.errstate(all="ignore"):  # a span past the largest double is inf, and is no band
+        band_low, band_high = (float(q) for q in numpy.percentile(finite, [5, 95]))
     band = band_high - band_low
     if band <= 0 or high - low <= 3 * band:
         return None
     return max(low, band_low - band), min(high, band_high + band)
+
+
+# plotext maps each value to a canvas row by arithmetic that overflows past
+# about 1e300 and draws a line dot by dot between consecutive points, so values
+# are scaled below this and clipped a little way past the visible band.
+_LARGEST_DRAWN = 1e100
+_CLIP_BANDS = 100
+
+
+def _drawable(value, derivative, limits):
+    """The two series as plotext can draw them, the y limits to match, and the scale.
+
+    Values past ``_LARGEST_DRAWN`` are divided by a power of ten (the y label
+    says which); with a pole's band in force, values are clipped to
+    ``_CLIP_BANDS`` band widths past it: beyond the chart's edge, so the
+    visible part of every line is the same, at a bounded drawing cost.
+    """
+    import numpy
+    both = numpy.concatenate([value, derivative])
+    finite = both[numpy.isfinite(both)]
+    largest = float(numpy.abs(finite).max()) if finite.size else 0.0
+    scale = 1.0
+    if largest > _LARGEST_DRAWN:
+        scale = 10.0 ** math.floor(math.log10(largest))
+    series = [numpy.asarray(ys, dtype=float) / scale for ys in (value, derivative)]
+    if limits is not None:
+        low, high = limits[0] / scale, limits[1] / scale
+        reach = _CLIP_BANDS * (high - low)
+        with numpy.errstate(invalid="ignore"):  # NaN stays NaN: a gap
+            series = [numpy.clip(ys, low - reach, high + reach) for ys in series]
+        limits = (low, high)
+    return [ys.tolist() for ys in series], limits, scale
 
 
 def plot_text(curve: Curve, width: int, height: int, color: bool,
@@ -72,11 +105,13 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     plt.theme("clear")
     derivative_name = f"{partial}f/{partial}{curve.wrt}"
     xs = curve.x.tolist()
+    limits = y_limits(curve.value, curve.derivative)
+    series, limits, scale = _drawable(curve.value, curve.derivative, limits)
     # The canvas has a few dots per column; more points only cost time
     # (a million samples would take plotext seconds). Runs end where they end.
     limit = max(2, 4 * width)
-    for ys, name, marker, colour in ((curve.value.tolist(), "f", "*", "blue"),
-                                     (curve.derivative.tolist(), derivative_name, "+", "red")):
+    for ys, name, marker, colour in ((series[0], "f", "*", "blue"),
+                                     (series[1], derivative_name, "+", "red")):
         for n, (start, end) in enumerate(finite_runs(ys)):
             kept = thinned(start, end, limit)
             plt.plot([xs[i] for i in kept], [ys[i] for i in kept], marker=marker,
@@ -89,11 +124,10 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     plt.title(title)
     # The whole interval, also where f is undefined: a gap at the edge shows too.
     plt.xlim(xs[0], xs[-1])
-    limits = y_limits(curve.value, curve.derivative)
     if limits is not None:
         plt.ylim(*limits)
     plt.xlabel(curve.wrt)
-    plt.ylabel(f"f, {derivative_name}")
+    plt.ylabel(f"f, {derivative_name}" + (f"  (× {scale:.0e})" if scale != 1 else ""))
     text = plt.build()
     plt.clear_figure()
     if not color:

@@ -202,3 +202,35 @@ def test_a_pole_does_not_flatten_the_plot():
     assert -1e4 < low < -1 and 1 < high < 1e4
     assert y_limits(np.sin(x), np.cos(x)) is None
     assert y_limits(np.array([np.nan]), np.array([np.inf])) is None
+
+
+@pytest.mark.parametrize("expr, start, stop", [
+    ("exp(x)", "0", "1000"),        # finite values up to 1e307 beside a pole's band
+    ("x*1e308", "0", "10"),         # a span past the largest double
+    ("-x*1e308 + 1e308", "-1", "1"),
+])
+def test_values_near_the_largest_double_are_drawn(run, expr, start, stop):
+    code, out, err = run("plot", expr, "--wrt", "x", "--from", start, "--to", stop,
+                         env=NO_TERMINAL, timeout=60)
+    assert code == 0, err
+    assert all(line.startswith("Warning:") for line in err.splitlines()), err
+    lines = out.splitlines()
+    assert f"f = {expr}" in lines[0]
+    # The axis says how the values were scaled to be drawn.
+    assert "(× 1e+" in lines[-1]
+    canvas = "\n".join(lines[3:-3])
+    assert "*" in canvas or "+" in canvas  # exp is its own derivative: + covers *
+
+
+def test_lines_leaving_the_chart_cost_a_bounded_drawing():
+    # A pole's band fixes the chart; a point 1e89 band widths away is drawn
+    # at the edge's side of the canvas, not dot by dot along the whole way.
+    import numpy as np
+    from chaincli.render_plot import _CLIP_BANDS, _drawable
+    x = np.linspace(-1, 1, 201)
+    f = np.where(x == 0, 1e90, 1 / np.where(x == 0, 1, x))
+    d = np.full_like(x, 1.0)
+    series, (low, high), scale = _drawable(f, d, (-10.0, 10.0))
+    assert scale == 1.0 and (low, high) == (-10.0, 10.0)
+    assert max(series[0]) == 10.0 + _CLIP_BANDS * 20.0
+    assert series[1] == d.tolist()
