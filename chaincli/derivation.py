@@ -31,6 +31,7 @@ recurses on the depth of the input.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -774,7 +775,8 @@ class StepsResult:
         from .evaluate import format_number
         from .render_plain import plain_number
         where = ", ".join(f"{name} = {format_number(v)}" for name, v in self.point.items())
-        text = plain_number(self.value)
+        text = plain_number(self.value) if math.isfinite(self.value) \
+            else nonfinite_words(self.value)
         return Step(text, latex_number(self.value), f"value at {where}", self.value_source)
 
     def to_dict(self) -> dict[str, Any]:
@@ -797,6 +799,14 @@ class StepsResult:
             data["value"] = self.value
             data["warnings"] = [w.to_dict() for w in self.warnings]
         return data
+
+
+def nonfinite_words(value: float) -> str:
+    """A value that is not finite, in words (``inf`` and ``nan`` are not chaincli
+    syntax, and every line of a derivation is), as grad's warnings word it."""
+    if value != value:
+        return "undefined (NaN)"
+    return "infinity" if value > 0 else "minus infinity"
 
 
 def latex_number(value: float) -> str:

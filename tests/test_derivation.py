@@ -609,3 +609,29 @@ def test_order_zero_ends_in_names_too(run):
     assert code == 0, err
     data = json.loads(out)
     assert_last_line_is_the_derivative(data)
+
+
+# ----- A value that is not finite, in words -----
+
+@pytest.mark.parametrize("expr, words", [("sqrt(x)", "infinity"),
+                                         ("-sqrt(x)", "minus infinity")])
+def test_a_value_that_is_not_finite_is_said_in_words(run, expr, words):
+    for fmt in ("text", "table"):
+        code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--at", "x=0",
+                             "--format", fmt)
+        assert code == 1 and "is infinite at x = 0" in err
+        assert any(re.match(rf"=  ?{words} +value at x = 0", line)
+                   for line in out.splitlines()), out
+        assert not re.search(r"\b(inf|nan)\b", out)
+    code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--at", "x=0", "--json")
+    data = json.loads(out)
+    assert data["steps"][-1]["expression"] == words
+    assert data["value"] in ("Infinity", "-Infinity")
+
+
+def test_nan_is_undefined_in_words():
+    from chaincli.derivation import StepsResult
+    result = StepsResult("x", "x", 1, [], point={"x": 0.0}, value=math.nan)
+    assert result.value_step().expression == "undefined (NaN)"
+    result.value = 2.5
+    assert result.value_step().expression == "2.5"
