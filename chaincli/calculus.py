@@ -115,6 +115,7 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
     if method not in HESSIAN_METHODS:
         raise UsageError(f"method must be one of {', '.join(HESSIAN_METHODS)}, not {method!r}")
     used, ignored = program.check_point(point)
+    output = program.tape.output_name()  # the expansion's tape has lost the user's names
     if program.is_tensor_point(used):
         # The expansion's point names only the elements: the notices for names
         # that are not variables come from the point as given.
@@ -133,7 +134,7 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
         warnings.append(Notice("nonfinite-derivative",
                                "a second derivative is not finite at this point"))
     return HessianResult(program.text, first.point, first.value, variables, matrix, method,
-                         warnings)
+                         warnings, output)
 
 
 def _element_program(program: CompiledExpression, used):
@@ -259,7 +260,8 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
         error = max(relative_error(r, numeric), relative_error(f, numeric))
         agree = error <= tolerance and relative_error(r, f) <= tolerance
         rows.append(CheckRow(name, r, f, numeric, step, error, agree))
-    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings,
+                       program.tape.output_name())
 
 
 def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float) -> CheckResult:
@@ -316,7 +318,8 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float)
             warnings.append(Notice("finite-difference", f"{worst.variable}: the expression is "
                                    "not defined a step away, so there is no finite difference",
                                    variables=(name,)))
-    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings,
+                       program.tape.output_name())
 
 
 def _tensor_difference(program: CompiledExpression, point, name: str, element, step: float):

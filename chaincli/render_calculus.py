@@ -54,10 +54,10 @@ def _matrix_table(title: str, row_names: list[str], column_names: list[str],
     return table
 
 
-def _header(console, expression: str, point: dict[str, float]) -> None:
+def _header(console, output: str, expression: str, point: dict[str, float]) -> None:
     from rich.text import Text
-    from .render_table import _expression_line
-    console.print(Text("f = ") + _expression_line(expression))
+    from .render_table import header_text
+    console.print(Text(header_text(output, expression)))
     if point:
         if any(getattr(value, "ndim", 0) for value in point.values()):
             from .render_tensor import point_text
@@ -71,12 +71,12 @@ def print_hessian(result: HessianResult, console=None) -> None:
     from rich.text import Text
     from .render_table import make_console
     console = console or make_console()
-    _header(console, result.expression, result.point)
-    console.print(Text(f"f = {plain_number(result.value)}"))
+    _header(console, result.output, result.expression, result.point)
+    console.print(Text(f"{result.output} = {plain_number(result.value)}"))
     method = "forward-over-reverse" if result.method == "ad" else "symbolic"
     console.print(Text(f"Hessian by {method}:"))
     console.print(_matrix_table("", result.variables, result.variables, result.hessian,
-                                "∂²f"))
+                                f"∂²{result.output}"))
 
 
 def print_jacobian(result: JacobianResult, console=None) -> None:
@@ -100,7 +100,7 @@ def print_check(result: CheckResult, console=None) -> None:
     from rich.text import Text
     from .render_table import make_console
     console = console or make_console()
-    _header(console, result.expression, result.point)
+    _header(console, result.output, result.expression, result.point)
     table = Table(title=Text(f"gradient check, tolerance {result.tolerance:g}"),
                   header_style="bold")
     for heading in ("variable", "analytic", "numeric", "rel. error", ""):

@@ -70,12 +70,13 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     plt.limitsize(False, False)
     plt.plotsize(width, height)
     plt.theme("clear")
-    derivative_name = f"{partial}f/{partial}{curve.wrt}"
+    f = curve.output
+    derivative_name = f"{partial}{f}/{partial}{curve.wrt}"
     xs = curve.x.tolist()
     # The canvas has a few dots per column; more points only cost time
     # (a million samples would take plotext seconds). Runs end where they end.
     limit = max(2, 4 * width)
-    for ys, name, marker, colour in ((curve.value.tolist(), "f", "*", "blue"),
+    for ys, name, marker, colour in ((curve.value.tolist(), f, "*", "blue"),
                                      (curve.derivative.tolist(), derivative_name, "+", "red")):
         for n, (start, end) in enumerate(finite_runs(ys)):
             kept = thinned(start, end, limit)
@@ -83,7 +84,7 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
                      color=colour, label=name if n == 0 else None)
     held = ", ".join(f"{k}={v:g}" for k, v in curve.held.items())
     title = " ".join(printable(curve.expression).split())
-    title = f"f = {title}" + (f"  ({held})" if held else "")
+    title = f"{f} = {title}" + (f"  ({held})" if held else "")
     if len(title) > width - 4:
         title = title[:width - 5] + "…"
     plt.title(title)
@@ -93,7 +94,7 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     if limits is not None:
         plt.ylim(*limits)
     plt.xlabel(curve.wrt)
-    plt.ylabel(f"f, {derivative_name}")
+    plt.ylabel(f"{f}, {derivative_name}")
     text = plt.build()
     plt.clear_figure()
     if not color:
