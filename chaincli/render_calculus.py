@@ -15,12 +15,27 @@ def plain_matrix(rows: list[list[float]]) -> str:
     return "".join(" ".join(plain_number(v) for v in row) + "\n" for row in rows)
 
 
+def worst_of(row) -> str | None:
+    """For a tensor variable's row, how many elements its worst one was picked
+    from: ``worst of 4``, or ``worst of 200, a sample of 600`` (nothing for one element)."""
+    if row.size is None or row.size == 1:
+        return None
+    if row.checked == row.size:
+        return f"worst of {row.checked:,}"
+    return f"worst of {row.checked:,}, a sample of {row.size:,}"
+
+
 def plain_check(result: CheckResult) -> str:
-    """``variable reverse forward numeric relative_error ok|FAIL`` per line."""
-    return "".join(
-        f"{row.variable} {plain_number(row.reverse)} {plain_number(row.forward)} "
-        f"{plain_number(row.numeric)} {plain_number(row.error)} "
-        f"{'ok' if row.agree else 'FAIL'}\n" for row in result.rows)
+    """``variable reverse forward numeric relative_error ok|FAIL`` per line, and
+    for a tensor variable ``worst of N`` after it."""
+    lines = []
+    for row in result.rows:
+        line = (f"{row.variable} {plain_number(row.reverse)} {plain_number(row.forward)} "
+                f"{plain_number(row.numeric)} {plain_number(row.error)} "
+                f"{'ok' if row.agree else 'FAIL'}")
+        note = worst_of(row)
+        lines.append(f"{line} {note}\n" if note else line + "\n")
+    return "".join(lines)
 
 
 def plain_directional(along: dict) -> str:
@@ -111,3 +126,7 @@ def print_check(result: CheckResult, console=None) -> None:
                       Text(plain_number(row.numeric)), Text(f"{row.error:.1e}"),
                       Text("ok" if row.agree else "FAIL"))
     console.print(table)
+    notes = [f"{row.variable}: {worst_of(row)}" for row in result.rows if worst_of(row)]
+    if notes:
+        # A tensor variable's row is its worst element: say what it was picked from.
+        console.print(Text("each tensor row is its worst element; " + "; ".join(notes)))
