@@ -608,6 +608,9 @@ def test_order_zero_ends_in_names_too(run):
                          "--order", "0", "--json")
     assert code == 0, err
     data = json.loads(out)
+    assert data["steps"][-1]["expression"] == "u1^2 + u1*x"
+    assert data["bindings"] == [{"name": "u1", "expression": "exp(x)", "kind": "repeated",
+                                 "order": 0}]
     assert_last_line_is_the_derivative(data)
 
 
