@@ -15,10 +15,11 @@ visits them (descending tape order), for every node an adjoint arrived at:
   names. They are printed from the primitive table, never written here: a
   tensor primitive's ``vjp_formulas`` with ``a``, ``b``, ``out`` and ``δ``
   replaced by node names; an elementwise primitive's ``partial_formulas``
-  as ``δarg = δnode ⊙ (partial)``, where the primitive's own value, written
-  as a call (``tanh(a)``), is the node's name (so ``1 - tanh(a)^2`` reads
-  ``1 - h^2``), and summed back over broadcast axes where the argument was
-  broadcast. A later contribution to the same node is ``+=``;
+  as ``δarg = δnode ⊙ (partial)``, simplified as ``diff`` simplifies
+  (``explain.partial_text``: ``2*w``, not ``2*w^(2 - 1)``), where the
+  primitive's own value (``tanh(a)``) is the node's name (so ``1 - tanh(a)^2``
+  reads ``1 - h^2``), and summed back over broadcast axes where the argument
+  was broadcast. A later contribution to the same node is ``+=``;
 * a summary of the adjoint arriving (its norm and first entries) and the
   adjoint itself, the very array the sweep computed (JSON carries it in
   full up to ``FULL_ADJOINT_LIMIT`` elements).
@@ -212,15 +213,8 @@ def _atomic(text: str) -> bool:
 def _elementwise_formula(names: Names, i: int, k: int, node_adjoint: str,
                          scalar: bool) -> str:
     """``δnode ⊙ (∂node/∂argument k)``, the partial as the primitive table writes it."""
-    tape = names.tape
-    primitive = PRIMITIVES[tape.ops[i]]
-    partial = primitive.partial_formulas[k]
     # The primitive's own value inside its partial is the node itself.
-    own = f"{primitive.name}({', '.join('ab'[:primitive.arity])})"
-    partial = partial.replace(own, "out")
-    arguments = dict(zip(("a", "b"), (names(j) for j in tape.args[i])))
-    arguments["out"] = names(i)
-    partial = _substitute(partial, arguments, node_adjoint)
+    partial = names.formula(i, k, own=True)
     if partial == "1":
         return node_adjoint
     if partial == "-1":

@@ -122,6 +122,7 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
         raise UsageError(f"method must be one of {', '.join(HESSIAN_METHODS)}, not {method!r}")
     used, ignored = program.check_point(point)
     chosen = _columns(_selection(wrt, _variable_shapes(used)))
+    output = program.tape.output_name()  # the expansion's tape has lost the user's names
     if program.is_tensor_point(used):
         # The expansion's point names only the elements: the notices for names
         # that are not variables come from the point as given.
@@ -140,7 +141,7 @@ def hessian(program: CompiledExpression, point: Mapping[str, float],
         warnings.append(Notice("nonfinite-derivative",
                                "a second derivative is not finite at this point"))
     return HessianResult(program.text, first.point, first.value, variables, matrix, method,
-                         warnings)
+                         warnings, output)
 
 
 def _element_program(program: CompiledExpression, used, chosen=None):
@@ -328,7 +329,8 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
         error = max(relative_error(r, numeric), relative_error(f, numeric))
         agree = error <= tolerance and relative_error(r, f) <= tolerance
         rows.append(CheckRow(name, r, f, numeric, step, error, agree))
-    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings,
+                       program.tape.output_name())
 
 
 def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float,
@@ -407,7 +409,8 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float,
                                "difference is lost in the rounding of terms past the "
                                "range of the doubles, so it cannot check this gradient",
                                variables=(name,)))
-    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings)
+    return CheckResult(program.text, used, reverse.value, tolerance, rows, warnings,
+                       program.tape.output_name())
 
 
 def _rounding_noise(evaluation) -> float:

@@ -58,9 +58,12 @@ class HessianResult:
     hessian: list[list[float]]
     method: str
     warnings: list[Notice] = field(default_factory=list)
+    output: str = "f"  # the output's name in the header (Tape.output_name)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # the fields, in order, are the JSON keys
+        data = asdict(self)  # the fields, in order, are the JSON keys
+        del data["output"]
+        return data
 
     @property
     def all_finite(self) -> bool:
@@ -117,6 +120,7 @@ class CheckResult:
     tolerance: float
     rows: list[CheckRow]
     warnings: list[Notice] = field(default_factory=list)
+    output: str = "f"  # the output's name in the header (Tape.output_name)
 
     @property
     def agree(self) -> bool:

@@ -12,7 +12,9 @@ This module lays those out as a textbook writes them: a part starts from
 there (each argument's partial times that argument's own pending derivative),
 names the rule, and the part ends with the sweep's simplified entry. The last
 step of the last part is the sweep's finished tape printed by the printer:
-``diff``'s output, the same text.
+``diff``'s output, written in the names of ``bindings`` (``= cos(q)*y``, with
+``where q = x*y``) where ``diff`` puts its bindings in front (``q = x*y;
+cos(q)*y``); ``Derivation.derivative`` is that whole, which parses back.
 
 Every line is an expression in chaincli syntax, where ``d/dx(E)`` stands for
 the derivative still to be taken and a name (``u``, ``u1``) for a piece
@@ -29,6 +31,7 @@ recurses on the depth of the input.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -116,11 +119,13 @@ class Derivation:
 
     @property
     def derivative(self) -> str:
-        return self.steps[-1].expression
+        """``diff``'s output, whole: its own bindings in front (``q = x*y; …``), so it
+        parses back; the last step is the same formula in the names of ``bindings``."""
+        return to_text(self.tape)
 
     @property
     def derivative_latex(self) -> str:
-        return self.steps[-1].latex
+        return to_latex(self.tape)
 
 
 def derive(tape: Tape, wrt: str, order: int = 1) -> Derivation:
@@ -133,11 +138,58 @@ def restate(tape: Tape, wrt: str) -> Derivation:
     given = to_text(tape)
     result = simplified(tape)
     steps = [Step(given, to_latex(tape), "", "", first=True)]
-    text = to_text(result)
-    if text != given:
-        steps.append(Step(text, to_latex(result), "simplify",
-                          "fold numbers, drop 0 and 1, collect terms"))
-    return Derivation(0, wrt, [], steps, tape=result)
+    bindings: list[Binding] = []
+    if to_text(result) != given:
+        text, latex, bindings, _ = in_binding_names(result, {}, _taken_names(tape))
+        steps.append(Step(text, latex, "simplify", "fold numbers, drop 0 and 1, collect terms"))
+    return Derivation(0, wrt, bindings, steps, tape=result)
+
+
+def _taken_names(tape: Tape) -> set[str]:
+    """Names a new piece may not take: the input's variables and labels, constants, functions."""
+    return (set(tape.variables) | set(CONSTANTS) | set(callable_names())
+            | {label for label in tape.labels if label})
+
+
+def in_binding_names(tape: Tape, known: dict[str, str], taken: set[str]):
+    """The output of ``tape`` as one formula in the names of its bindings, for
+    the last line of an equality chain (``cos(q)*y`` rather than ``q = x*y;
+    cos(q)*y``), and the bindings that gives.
+
+    ``known`` maps the names the derivation's lines already use to their
+    text: a binding of the printer's with the same text as a known piece is
+    that piece, by its name (returned among the names reused); one whose name
+    means something else there is renamed (``u3``), so no name stands for two
+    things; the others are new bindings. Returns (text, LaTeX printer, new
+    bindings, names reused).
+    """
+    plan = binding_names(tape)
+    if not plan:
+        return to_text(tape), lambda: to_latex(tape), [], set()
+    taken = taken | set(known) | set(plan.values())
+    text: dict[int, str] = {}
+    latex: dict[int, str] = {}
+    new: list[Binding] = []
+    reused: set[str] = set()
+    by_text = {definition: name for name, definition in reversed(list(known.items()))}
+    counter = 0
+    for i in sorted(plan):
+        name = plan[i]
+        definition = to_text(tape, i, verbatim=text)
+        if definition in by_text:
+            name = by_text.pop(definition)
+            reused.add(name)
+        else:
+            if name in known:
+                counter += 1
+                while f"u{counter}" in taken:
+                    counter += 1
+                name = f"u{counter}"
+                taken.add(name)
+            new.append(Binding(name, definition, to_latex(tape, i, verbatim=latex), "repeated"))
+        text[i], latex[i] = name, latex_name(name)
+    return (to_text(tape, verbatim=text), lambda: to_latex(tape, verbatim=latex), new,
+            reused)
 
 
 def pending_text(wrt: str, inner: str) -> str:
@@ -251,6 +303,8 @@ class _Deriver:
             if image is not None and self.builder.tape.args[image]:
                 self.image_names.setdefault(image, name)
         self._texts: dict[int, tuple[str, str]] = {}
+        # Pieces diff's own output binds that no line named (see in_binding_names).
+        self._final_bindings: list[Binding] = []
 
     # ----- Naming the pieces -----
 
@@ -400,6 +454,8 @@ class _Deriver:
                 steps.extend(self._part(subject, used_names))
         bindings = self._bindings(used_names | {self.names[i] for i in shown
                                                 if i in self.names})
+        listed = {binding.name for binding in bindings}
+        bindings.extend(b for b in self._final_bindings if b.name not in listed)
         return Derivation(self.order, self.wrt, bindings, steps,
                           sum(sizes[i] + 1 for i in omitted),
                           [self.names[i] for i in omitted], tape=self.sweep.tape)
@@ -443,7 +499,7 @@ class _Deriver:
         used_names.update(line.data[n] for n in line.nodes() if line.kinds[n] == "name")
         used_names.update(self.names[j] for j in refs)
         used_names.update(self._names_in(subject))
-        text, latex = self._simplified(subject)
+        text, latex = self._simplified(subject, used_names)
         if text != steps[-1].expression:
             detail = "fold numbers, drop 0 and 1, collect terms"
             names = list(dict.fromkeys(self.names[j] for j in refs))
@@ -462,11 +518,17 @@ class _Deriver:
         line = self._input_line(subject, expand_root=True)
         return {line.data[n] for n in line.nodes() if line.kinds[n] == "name"}
 
-    def _simplified(self, subject: int) -> tuple[str, str | Callable[[], str]]:
+    def _simplified(self, subject: int,
+                    used_names: set[str]) -> tuple[str, str | Callable[[], str]]:
         """The sweep's entry for the derivative of ``subject``."""
         if subject == self.tape.output:
-            finished = self.sweep.tape
-            return to_text(finished), lambda: to_latex(finished)
+            # The last line: diff's output in the names the lines use (where q = x*y).
+            known = {name: self._expression(i) for i, name in self.names.items()}
+            text, latex, new, reused = in_binding_names(
+                self.sweep.tape, known, _taken_names(self.tape) | self.reserved)
+            used_names.update(reused)
+            self._final_bindings = new
+            return text, latex
         entry = self.sweep.tangent[subject]
         btape = self.builder.tape
         text: dict[int, str] = {}
@@ -713,7 +775,8 @@ class StepsResult:
         from .evaluate import format_number
         from .render_plain import plain_number
         where = ", ".join(f"{name} = {format_number(v)}" for name, v in self.point.items())
-        text = plain_number(self.value)
+        text = plain_number(self.value) if math.isfinite(self.value) \
+            else nonfinite_words(self.value)
         return Step(text, latex_number(self.value), f"value at {where}", self.value_source)
 
     def to_dict(self) -> dict[str, Any]:
@@ -736,6 +799,14 @@ class StepsResult:
             data["value"] = self.value
             data["warnings"] = [w.to_dict() for w in self.warnings]
         return data
+
+
+def nonfinite_words(value: float) -> str:
+    """A value that is not finite, in words (``inf`` and ``nan`` are not chaincli
+    syntax, and every line of a derivation is), as grad's warnings word it."""
+    if value != value:
+        return "undefined (NaN)"
+    return "infinity" if value > 0 else "minus infinity"
 
 
 def latex_number(value: float) -> str:

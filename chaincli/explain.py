@@ -34,7 +34,9 @@ variable, long paths shown as their first and last steps, at most
 
 The output entry is called ``f``; other entries keep their tape names
 (let-bound names, variable names, ``v_i``), and constants print as their
-literal (``2``, ``pi``).
+literal (``2``, ``pi``). A local partial prints as the primitive table's
+formula on those names, simplified as ``diff`` simplifies (``partial_text``):
+``∂v2/∂w = 2*w`` for ``w^2``, as a textbook writes it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .evaluate import format_number
@@ -79,6 +82,81 @@ def instantiate(formula: str, names: dict[str, str]) -> str:
     names cannot collide); the others stay as written."""
     return _FORMULA_NAME.sub(lambda match: names.get(match.group(0), match.group(0)),
                              formula)
+
+
+# An argument of a rule as ``partial_text`` takes it: ("name", text) for an
+# entry shown by its name, ("number", value, label) for a constant.
+Argument = tuple
+
+
+def partial_text(op: str, k: int, arguments: tuple[Argument, ...],
+                 own: str | None = None) -> str:
+    """∂op/∂(argument k) as the primitive table writes it, on ``arguments``,
+    simplified as ``diff`` simplifies (``2*w`` rather than ``2*w^(2 - 1)``);
+    with ``own``, the primitive's value on these arguments (``tanh(a)`` in
+    ``1 - tanh(a)^2``) prints as that name. Every printed rule comes through
+    here, and its text evaluates to the partial the sweeps use
+    (tests/test_explain.py checks each primitive at random points).
+
+    The table writes each formula as simple as the simplifier makes it
+    (tests/test_explain.py checks that too), so on distinct names the names
+    put in are the answer: the simplifier, and its imports, run only when a
+    constant or a repeated argument may fold (``w^2``, ``x*x``).
+    """
+    names = [argument[1] for argument in arguments if argument[0] == "name"]
+    if own is None and len(names) == len(arguments) == len(set(names)):
+        formula = PRIMITIVES[op].partial_formulas[k]
+        return instantiate(formula, dict(zip("ab", names)))
+    return simplified_partial_text(op, k, arguments, own)
+
+
+@lru_cache(maxsize=4096)
+def simplified_partial_text(op: str, k: int, arguments: tuple[Argument, ...],
+                            own: str | None = None) -> str:
+    """``partial_text`` by way of the simplifier, whatever the arguments.
+
+    The formula's template tape is rebuilt through the symbolic simplifier
+    with ``a`` and ``b`` replaced by the arguments, then printed in one
+    line: a piece it uses twice (``sigmoid(a)`` in ``sigmoid(a)*(1 -
+    sigmoid(a))``) is written out twice rather than bound to a name.
+    """
+    from .printer import binding_names, to_text
+    from .symbolic import FORMULA_ARGUMENTS, ExpressionBuilder, partial_template
+    builder = ExpressionBuilder()
+    entries = [builder.variable(argument[1]) if argument[0] == "name"
+               else builder.constant(argument[1], argument[2]) for argument in arguments]
+    value = builder.apply(op, entries) if own is not None else None
+    partial = builder.copy(partial_template(op, k), dict(zip(FORMULA_ARGUMENTS, entries)))
+    if partial == value:
+        return own
+    partial = _minus_on_the_left(builder, partial)
+    tape = builder.tape
+    shown = {value: own} if value is not None and tape.args[value] else {}
+    for i in sorted(binding_names(tape, partial)):
+        if i not in shown:
+            text = to_text(tape, i, verbatim=shown)
+            shown[i] = f"({text})" if PRIMITIVES[tape.ops[i]].symbol else text
+    return to_text(tape, partial, verbatim=shown)
+
+
+def _minus_on_the_left(builder, i: int) -> int:
+    """``-(x/w^2)`` as a textbook writes it, ``-x/w^2``: the leading minus moved
+    onto the leftmost factor of a product or quotient. A sign change is exact
+    in every product and quotient, so the value is the same to the last bit."""
+    negated = builder.match(i, "neg")
+    if not negated:
+        return i
+    raw = builder.tape_builder
+    chain, j = [], negated[0]
+    while builder.tape.ops[j] in ("mul", "div"):
+        chain.append(j)
+        j = builder.tape.args[j][0]
+    if not chain:
+        return i
+    term = raw.operation("neg", (j,), None)
+    for j in reversed(chain):
+        term = raw.operation(builder.tape.ops[j], (term, builder.tape.args[j][1]), None)
+    return term
 
 
 # ----- Data -----
@@ -271,7 +349,7 @@ class Names:
     def __init__(self, tape: Tape):
         self.tape = tape
         self.output = tape.output_name()
-        self._formulas: dict[tuple[int, int], str] = {}
+        self._formulas: dict[tuple[int, int, bool], str] = {}
 
     def __call__(self, i: int) -> str:
         tape = self.tape
@@ -302,15 +380,16 @@ class Names:
         joiner = f" {primitive.symbol} " if loose else primitive.symbol
         return joiner.join(args)
 
-    def formula(self, i: int, k: int) -> str:
-        """∂v_i/∂(argument k) as the primitive table writes it, in the graph's names."""
-        key = (i, k)
+    def formula(self, i: int, k: int, own: bool = False) -> str:
+        """∂v_i/∂(argument k) as the primitive table writes it, in the graph's
+        names and simplified; with ``own``, entry i's value in it is its name."""
+        key = (i, k, own)
         text = self._formulas.get(key)
         if text is None:
             tape = self.tape
-            primitive = PRIMITIVES[tape.ops[i]]
-            names = dict(zip("ab", (self(j) for j in tape.args[i])))
-            text = instantiate(primitive.partial_formulas[k], names)
+            arguments = tuple(("number", tape.consts[j], tape.labels[j]) if tape.ops[j] == CONST
+                              else ("name", self(j)) for j in tape.args[i])
+            text = partial_text(tape.ops[i], k, arguments, self(i) if own else None)
             self._formulas[key] = text
         return text
 

@@ -244,7 +244,8 @@ def run(problem: Problem, method: str, *, lr: Optional[float] = None, steps: int
         shapes=dict(zip(problem.layout.names, problem.layout.shapes)), loss=outcome.loss,
         gradient_norm=norm(outcome.gradient), steps=outcome.steps, stopped=outcome.stopped,
         message=outcome.message, evaluations=outcome.evaluations, history=outcome.history,
-        lr=lr, tol=tol, seed=seed, warnings=problem.final_warnings(outcome.x))
+        lr=lr, tol=tol, seed=seed, warnings=problem.final_warnings(outcome.x),
+        output=problem.program.tape.output_name())
 
 
 def check_settings(method: str, lr: Optional[float], steps: int, tol: float) -> None:

@@ -40,6 +40,7 @@ class MinimizeResult:
     tol: float = 0.0
     seed: int = 0
     warnings: list[Notice] = field(default_factory=list)
+    output: str = "f"  # the loss's name in the header (Tape.output_name)
 
     @property
     def exit_status(self) -> ExitStatus:

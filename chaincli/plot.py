@@ -31,6 +31,7 @@ class Curve:
     value: Any                  # f, NaN where undefined
     derivative: Any             # ∂f/∂wrt, NaN where undefined
     warnings: tuple[Notice, ...] = ()
+    output: str = "f"           # f's name in the title (Tape.output_name)
 
 
 def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
@@ -67,4 +68,5 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
             warnings.append(Notice("domain", f"{name} is undefined or infinite at {missing:,} "
                                    f"of {samples:,} samples: gaps in the plot, empty cells "
                                    "in CSV", variables=(wrt,)))
-    return Curve(program.text, wrt, held, xs, values, derivative, tuple(warnings))
+    return Curve(program.text, wrt, held, xs, values, derivative, tuple(warnings),
+                 program.tape.output_name())

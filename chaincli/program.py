@@ -130,7 +130,7 @@ class CompiledExpression:
             value = tensor_program.value(self.tape, used)
         else:
             value = evaluate.primal(self.tape, used)[self.tape.output]
-        return ValueResult(self.text, used, value, notices)
+        return ValueResult(self.text, used, value, notices, self.tape.output_name())
 
     def gradient(self, point: Mapping[str, float] | None = None, *,
                  mode: str = "reverse", wrt: Iterable[str] | None = None,

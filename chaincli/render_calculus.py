@@ -15,12 +15,27 @@ def plain_matrix(rows: list[list[float]]) -> str:
     return "".join(" ".join(plain_number(v) for v in row) + "\n" for row in rows)
 
 
+def worst_of(row) -> str | None:
+    """For a tensor variable's row, how many elements its worst one was picked
+    from: ``worst of 4``, or ``worst of 200, a sample of 600`` (nothing for one element)."""
+    if row.size is None or row.size == 1:
+        return None
+    if row.checked == row.size:
+        return f"worst of {row.checked:,}"
+    return f"worst of {row.checked:,}, a sample of {row.size:,}"
+
+
 def plain_check(result: CheckResult) -> str:
-    """``variable reverse forward numeric relative_error ok|FAIL`` per line."""
-    return "".join(
-        f"{row.variable} {plain_number(row.reverse)} {plain_number(row.forward)} "
-        f"{plain_number(row.numeric)} {plain_number(row.error)} "
-        f"{'ok' if row.agree else 'FAIL'}\n" for row in result.rows)
+    """``variable reverse forward numeric relative_error ok|FAIL`` per line, and
+    for a tensor variable ``worst of N`` after it."""
+    lines = []
+    for row in result.rows:
+        line = (f"{row.variable} {plain_number(row.reverse)} {plain_number(row.forward)} "
+                f"{plain_number(row.numeric)} {plain_number(row.error)} "
+                f"{'ok' if row.agree else 'FAIL'}")
+        note = worst_of(row)
+        lines.append(f"{line} {note}\n" if note else line + "\n")
+    return "".join(lines)
 
 
 def plain_directional(along: dict) -> str:
@@ -54,10 +69,10 @@ def _matrix_table(title: str, row_names: list[str], column_names: list[str],
     return table
 
 
-def _header(console, expression: str, point: dict[str, float]) -> None:
+def _header(console, output: str, expression: str, point: dict[str, float]) -> None:
     from rich.text import Text
-    from .render_table import _expression_line
-    console.print(Text("f = ") + _expression_line(expression))
+    from .render_table import header_text
+    console.print(Text(header_text(output, expression)))
     if point:
         if any(getattr(value, "ndim", 0) for value in point.values()):
             from .render_tensor import point_text
@@ -71,12 +86,12 @@ def print_hessian(result: HessianResult, console=None) -> None:
     from rich.text import Text
     from .render_table import make_console
     console = console or make_console()
-    _header(console, result.expression, result.point)
-    console.print(Text(f"f = {plain_number(result.value)}"))
+    _header(console, result.output, result.expression, result.point)
+    console.print(Text(f"{result.output} = {plain_number(result.value)}"))
     method = "forward-over-reverse" if result.method == "ad" else "symbolic"
     console.print(Text(f"Hessian by {method}:"))
     console.print(_matrix_table("", result.variables, result.variables, result.hessian,
-                                "∂²f"))
+                                f"∂²{result.output}"))
 
 
 def print_jacobian(result: JacobianResult, console=None) -> None:
@@ -100,7 +115,7 @@ def print_check(result: CheckResult, console=None) -> None:
     from rich.text import Text
     from .render_table import make_console
     console = console or make_console()
-    _header(console, result.expression, result.point)
+    _header(console, result.output, result.expression, result.point)
     table = Table(title=Text(f"gradient check, tolerance {result.tolerance:g}"),
                   header_style="bold")
     for heading in ("variable", "analytic", "numeric", "rel. error", ""):
@@ -111,3 +126,7 @@ def print_check(result: CheckResult, console=None) -> None:
                       Text(plain_number(row.numeric)), Text(f"{row.error:.1e}"),
                       Text("ok" if row.agree else "FAIL"))
     console.print(table)
+    notes = [f"{row.variable}: {worst_of(row)}" for row in result.rows if worst_of(row)]
+    if notes:
+        # A tensor variable's row is its worst element: say what it was picked from.
+        console.print(Text("each tensor row is its worst element; " + "; ".join(notes)))

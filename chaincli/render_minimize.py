@@ -43,9 +43,9 @@ def plain_result(result: MinimizeResult) -> str:
 def print_result(result: MinimizeResult, console=None) -> None:
     from rich.table import Table
     from rich.text import Text
-    from .render_table import _expression_line, make_console
+    from .render_table import header_text, make_console
     console = console or make_console()
-    console.print(Text("minimize f = ") + _expression_line(result.expression))
+    console.print(Text("minimize " + header_text(result.output, result.expression)))
     summary = Table(show_header=False, box=None)
     summary.add_column(overflow="fold")
     summary.add_column(overflow="fold")

@@ -103,14 +103,15 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     plt.limitsize(False, False)
     plt.plotsize(width, height)
     plt.theme("clear")
-    derivative_name = f"{partial}f/{partial}{curve.wrt}"
+    f = curve.output
+    derivative_name = f"{partial}{f}/{partial}{curve.wrt}"
     xs = curve.x.tolist()
     limits = y_limits(curve.value, curve.derivative)
     series, limits, scale = _drawable(curve.value, curve.derivative, limits)
     # The canvas has a few dots per column; more points only cost time
     # (a million samples would take plotext seconds). Runs end where they end.
     limit = max(2, 4 * width)
-    for ys, name, marker, colour in ((series[0], "f", "*", "blue"),
+    for ys, name, marker, colour in ((series[0], f, "*", "blue"),
                                      (series[1], derivative_name, "+", "red")):
         for n, (start, end) in enumerate(finite_runs(ys)):
             kept = thinned(start, end, limit)
@@ -118,7 +119,7 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
                      color=colour, label=name if n == 0 else None)
     held = ", ".join(f"{k}={v:g}" for k, v in curve.held.items())
     title = " ".join(printable(curve.expression).split())
-    title = f"f = {title}" + (f"  ({held})" if held else "")
+    title = f"{f} = {title}" + (f"  ({held})" if held else "")
     if len(title) > width - 4:
         title = title[:width - 5] + "…"
     plt.title(title)
@@ -127,7 +128,7 @@ def plot_text(curve: Curve, width: int, height: int, color: bool,
     if limits is not None:
         plt.ylim(*limits)
     plt.xlabel(curve.wrt)
-    plt.ylabel(f"f, {derivative_name}" + (f"  (× {scale:.0e})" if scale != 1 else ""))
+    plt.ylabel(f"{f}, {derivative_name}" + (f"  (× {scale:.0e})" if scale != 1 else ""))
     text = plt.build()
     plt.clear_figure()
     if not color:

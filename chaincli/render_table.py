@@ -122,6 +122,13 @@ def _expression_text(text: str, glyphs: Glyphs = UNICODE, limit: int = 200) -> s
     return printable(flat)  # a comment may hold escape sequences
 
 
+def header_text(output: str, expression: str, glyphs: Glyphs = UNICODE,
+                limit: int = 200) -> str:
+    """Every command's header, ``f = expression``: the output by the name the
+    tables below give it (``Tape.output_name``: ``f_`` when the user bound ``f``)."""
+    return f"{output} = " + _expression_text(expression, glyphs, limit)
+
+
 def _expression_line(text: str, glyphs: Glyphs = UNICODE, limit: int = 200):
     """The expression as a Rich ``Text``, one line, shortened past ``limit``."""
     from rich.text import Text
@@ -143,8 +150,7 @@ def print_gradient(result: GradientResult, explanation=None, console=None) -> No
         d = glyphs.partial
         # The output's name in the chain tables below (f_ if the user bound f).
         f = result.evaluation.tape.output_name() if result.evaluation is not None else "f"
-        sheet.line(f"{f} = " + _expression_text(encodable(result.expression, sheet.encoding),
-                                                glyphs))
+        sheet.line(header_text(f, encodable(result.expression, sheet.encoding), glyphs))
         if result.point:
             sheet.line("at " + ", ".join(
                 f"{name} = {plain_number(value)}" for name, value in result.point.items()))

@@ -27,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .render_plain import plain_number
-from .render_table import _encodable, _expression_line, glyphs_for, make_console
+from .render_table import _encodable, glyphs_for, header_text, make_console
 from .results import GradientResult, ValueResult, is_tensor
 
 # At most this many rows of a tensor are printed: half from the top, half from the bottom.
@@ -184,28 +184,29 @@ def print_tensor_gradient(result: GradientResult, console: Console | None = None
     console = console or make_console()
     glyphs = glyphs_for(console)
     d = glyphs.partial
-    console.print(Text("f = ") + _expression_line(_encodable(result.expression, console),
-                                                  glyphs))
+    # The output's name in the backward-pass table too (f_ if the user bound f).
+    f = result.evaluation.tape.output_name() if result.evaluation is not None else "f"
+    console.print(Text(header_text(f, _encodable(result.expression, console), glyphs)))
     if result.point:
         pieces = [point_text(name, value) for name, value in result.point.items()]
         pieces[0] = "at " + pieces[0]
         console.print(Text(_fill(pieces, console.width, ", ")))
     if is_tensor(result.value):
-        _print_tensor("f", result.value, console, "f")
+        _print_tensor(f, result.value, console, f)
     else:
-        console.print(Text(f"f = {plain_number(result.value)}"))
+        console.print(Text(f"{f} = {plain_number(result.value)}"))
     console.print(Text(f"gradient ({result.mode} mode)"))
     scalars = {name: value for name, value in result.gradient.items() if not is_tensor(value)}
     if scalars:
         table = Table(header_style="bold")
         table.add_column("variable", overflow="fold")
-        table.add_column(f"{d}f/{d}variable", justify="right", overflow="fold")
+        table.add_column(f"{d}{f}/{d}variable", justify="right", overflow="fold")
         for name, value in scalars.items():
             table.add_row(Text(name), Text(plain_number(value)))
         console.print(table)
     tensors = [(name, value) for name, value in result.gradient.items() if is_tensor(value)]
     for name, value in tensors:
-        _print_tensor(f"{d}f/{d}{name}", value, console, f"{d}f/{d}{name}")
+        _print_tensor(f"{d}{f}/{d}{name}", value, console, f"{d}{f}/{d}{name}")
     if tensors or is_tensor(result.value):
         _precision_note(console)
 
@@ -214,7 +215,7 @@ def print_tensor_value(result: ValueResult, console: Console | None = None) -> N
     """``eval`` of an expression whose value is an array."""
     console = console or make_console()
     glyphs = glyphs_for(console)
-    console.print(Text("f = ") + _expression_line(_encodable(result.expression, console),
-                                                  glyphs))
-    _print_tensor("value", result.value, console, "f")
+    console.print(Text(header_text(result.output, _encodable(result.expression, console),
+                                   glyphs)))
+    _print_tensor("value", result.value, console, result.output)
     _precision_note(console)

@@ -133,6 +133,7 @@ class ValueResult:
     point: dict[str, Any]
     value: Any
     warnings: list[Notice] = field(default_factory=list)
+    output: str = "f"  # the output's name (Tape.output_name: f_ when the user bound f)
 
     def to_dict(self) -> dict[str, Any]:
         if not has_tensors(self):

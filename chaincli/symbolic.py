@@ -56,6 +56,11 @@ class ExpressionBuilder:
         self._builder = TapeBuilder(source="")
         self.tape = self._builder.tape
 
+    @property
+    def tape_builder(self) -> TapeBuilder:
+        """The hash-consing builder underneath, for entries built as given (not simplified)."""
+        return self._builder
+
     # ----- Leaves -----
 
     def variable(self, name: str) -> int:

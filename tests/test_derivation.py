@@ -151,6 +151,9 @@ def test_table_has_an_expression_and_a_rule_column_in_80_columns():
     print_table(steps_of("exp(x*y)/x + atan2(x^2, y)", point={"x": 1.0, "y": 2.0}), console)
     lines = buffer.getvalue().splitlines()
     assert lines and all(len(line) <= 80 for line in lines)
+    # The piece the derivative binds is listed first, as the input's pieces are.
+    assert lines[0] == "where u1 = exp(x*y)"
+    lines = lines[1:]
     assert lines[0].lstrip().startswith("d/dx(")
     assert any(line.startswith("=") and "quotient rule" not in line for line in lines)
     # The rule column starts at one place and is at most RULE_WIDTH wide.
@@ -305,7 +308,11 @@ def test_value_at_a_point_equals_grad_to_the_last_bit(run):
     assert data["value"] == gradient
     assert data["steps"][-1]["expression"] == repr(gradient)
     assert data["steps"][-1]["rule"] == "value at x = 0.3, y = 1.7"
-    assert data["steps"][-2]["expression"] == data["derivative"]
+    # The last line is the derivative in the names of the bindings listed;
+    # "derivative" is the whole, which parses back.
+    bindings = "".join(f"{b['name']} = {b['expression']}; " for b in data["bindings"]
+                       if b["name"] in ("u", "u1", "u2"))
+    assert data["derivative"] == bindings + data["steps"][-2]["expression"]
     assert data["point"] == {"x": 0.3, "y": 1.7}
 
 
@@ -523,7 +530,28 @@ def test_mutated_expressions_keep_the_contract(cli, text):
     check_run(code, out, err, json_output=True)
     if code == 0:
         data = json.loads(out)
-        assert data["derivative"] == data["steps"][-1]["expression"]
+        assert_last_line_is_the_derivative(data)
+
+
+def assert_last_line_is_the_derivative(data, point=None):
+    """The last line, read with the bindings listed, is ``derivative`` (the whole)."""
+    from types import SimpleNamespace
+    from chaincli.errors import ChaincliError
+    last = data["steps"][-1]["expression"]
+    if "; " not in data["derivative"]:
+        assert data["derivative"] == last
+        return
+    bindings = [SimpleNamespace(**b) for b in data["bindings"] if b["order"] == data["order"]]
+    whole = chaincli.compile(data["derivative"])
+    line = chaincli.compile(_with_bindings(last, bindings))
+    assert set(line.variables) == set(whole.variables)
+    point = point or {name: 0.3 + 0.2 * k for k, name in enumerate(whole.variables)}
+    try:
+        expected = whole.value(point)
+    except ChaincliError:
+        return
+    got = line.value(point)
+    assert got == expected or (got != got and expected != expected), (last, data)
 
 
 @pytest.mark.parametrize("fmt", ["text", "table"])
@@ -532,3 +560,82 @@ def test_an_ascii_terminal_gets_stand_ins(run, fmt):
                          env={"PYTHONIOENCODING": "ascii"})
     assert code == 0, err
     assert "d/dx max(x, w)" in out and "∂" not in out
+
+
+# ----- The last line is a formula, not a program -----
+
+def test_the_last_line_uses_the_names_the_table_lists(run):
+    expr = "q = x*y; sin(q) + q^2"
+    code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--format", "text")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "where q = x*y"
+    assert re.match(r"= cos\(q\)\*y \+ 2\*\(q\*y\) +simplify", lines[-1])
+    assert "q = x*y; cos" not in out
+    code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--json")
+    data = json.loads(out)
+    assert data["derivative"] == "q = x*y; cos(q)*y + 2*(q*y)"
+    assert data["steps"][-1]["expression"] == "cos(q)*y + 2*(q*y)"
+    assert_last_line_is_the_derivative(data)
+    code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--format", "latex")
+    assert r"&= \cos\left(q\right) y + 2 \left(q y\right) && \text{simplify}" in out
+    assert "where" not in out
+
+
+@pytest.mark.parametrize("expr", ["exp(x)*exp(x)*x", "sin(x*y) + cos(x*y)",
+                                  "u1 = x*x; exp(u1)*sin(u1) + sqrt(x+1)*cos(x+1)",
+                                  "sin(x^2)^2"])
+def test_a_piece_only_the_derivative_binds_is_listed_under_a_name_of_its_own(run, expr):
+    code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    last = data["steps"][-1]["expression"]
+    assert ";" not in last and " = " not in last
+    names = [b["name"] for b in data["bindings"]]
+    assert len(names) == len(set(names))  # no name stands for two things
+    assert_last_line_is_the_derivative(data)
+
+
+def test_exp_squared_keeps_u1_for_the_input_piece(run):
+    code, out, err = run("diff", "--steps", "exp(x)*exp(x)*x", "--wrt", "x", "--format",
+                         "text")
+    assert code == 0, err
+    assert "where u1 = exp(x)\nwhere u2 = exp(x)^2\n" in out
+    assert out.splitlines()[-1].startswith("= 2*(x*u2) + u2 ")
+
+
+def test_order_zero_ends_in_names_too(run):
+    code, out, err = run("diff", "--steps", "exp(x)*exp(x) + exp(x)*x", "--wrt", "x",
+                         "--order", "0", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["steps"][-1]["expression"] == "u1^2 + u1*x"
+    assert data["bindings"] == [{"name": "u1", "expression": "exp(x)", "kind": "repeated",
+                                 "order": 0}]
+    assert_last_line_is_the_derivative(data)
+
+
+# ----- A value that is not finite, in words -----
+
+@pytest.mark.parametrize("expr, words", [("sqrt(x)", "infinity"),
+                                         ("-sqrt(x)", "minus infinity")])
+def test_a_value_that_is_not_finite_is_said_in_words(run, expr, words):
+    for fmt in ("text", "table"):
+        code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--at", "x=0",
+                             "--format", fmt)
+        assert code == 1 and "is infinite at x = 0" in err
+        assert any(re.match(rf"=  ?{words} +value at x = 0", line)
+                   for line in out.splitlines()), out
+        assert not re.search(r"\b(inf|nan)\b", out)
+    code, out, err = run("diff", "--steps", expr, "--wrt", "x", "--at", "x=0", "--json")
+    data = json.loads(out)
+    assert data["steps"][-1]["expression"] == words
+    assert data["value"] in ("Infinity", "-Infinity")
+
+
+def test_nan_is_undefined_in_words():
+    from chaincli.derivation import StepsResult
+    result = StepsResult("x", "x", 1, [], point={"x": 0.0}, value=math.nan)
+    assert result.value_step().expression == "undefined (NaN)"
+    result.value = 2.5
+    assert result.value_step().expression == "2.5"

@@ -341,3 +341,96 @@ def test_a_zero_factor_is_exact_in_path_products(text, max_paths):
     assert all(math.isfinite(p) for p in products)
     assert math.isfinite(variable.unlisted_contribution)
     assert sum(products) + variable.unlisted_contribution == result.gradient["x"]
+
+
+# ----- Rules printed as a textbook prints them -----
+
+def _argument_sets(prim, rng):
+    """The shapes of arguments a rule is printed for: names, one name twice,
+    and a short constant in a slot, each with a point in the smooth region."""
+    names = ("x", "y")[:prim.arity]
+    regions = list(prim.smooth_region) * prim.arity
+    sets = [tuple(("name", n) for n in names)]
+    if prim.arity == 2:
+        sets.append((("name", "x"), ("name", "x")))
+        for slot in range(2):
+            low, high = regions[slot]
+            for value in {round(low + (high - low) * t, 1) for t in (0.25, 0.5, 0.9)}:
+                arguments = [("name", n) for n in names]
+                arguments[slot] = ("number", value, None)
+                sets.append(tuple(arguments))
+    for arguments in sets:
+        for _ in range(8):
+            point, args = {}, []
+            for slot, argument in enumerate(arguments):
+                if argument[0] == "number":
+                    args.append(argument[1])
+                    continue
+                if argument[1] not in point:
+                    point[argument[1]] = rng.uniform(*regions[slot])
+                args.append(point[argument[1]])
+            if prim.domain is not None and prim.domain(*args):
+                continue
+            if prim.kink is not None and prim.kink(*args):
+                continue
+            yield arguments, point, tuple(args)
+
+
+@pytest.mark.parametrize("prim", sorted(ELEMENTWISE.values(), key=lambda p: p.name),
+                         ids=lambda p: p.name)
+def test_every_printed_rule_evaluates_to_the_local_partial(prim):
+    """The simplified rule text, read back by chaincli, is the partial the sweeps use."""
+    import random
+    rng = random.Random(f"printed-rule-{prim.name}")
+    checked = 0
+    for arguments, point, args in _argument_sets(prim, rng):
+        out = prim.value(*args)
+        for k in range(prim.arity):
+            expected = prim.partials[k](*args, out)
+            for own in (None, "o"):
+                text = explain.partial_text(prim.name, k, arguments, own)
+                program = chaincli.compile(text)
+                values = {**point, "o": out}
+                got = program.value({name: values[name] for name in program.variables})
+                assert math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-14), \
+                    (prim.name, k, arguments, own, text, got, expected)
+                checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("text, point, line", [
+    ("w^2", {"w": 3.0}, "∂f/∂w = 2*w = 6"),
+    ("w^3 + 1", {"w": 2.0}, "∂v2/∂w = 3*w^2 = 12"),
+    ("x/w", {"x": 3.0, "w": 2.0}, "∂f/∂w = -x/w^2 = -0.75"),
+    ("x^0.5", {"x": 4.0}, "∂f/∂x = 0.5/x^0.5 = 0.25"),
+])
+def test_chain_tables_print_the_simplified_rule(text, point, line):
+    from chaincli.render_table import make_console, print_gradient
+    import io
+    result = gradient_of(text, point)
+    out = io.StringIO()
+    print_gradient(result, explain.explain(result, "reverse"),
+                   console=make_console(file=out, width=100))
+    assert line in out.getvalue()
+    assert "- 1)" not in out.getvalue()
+
+
+@pytest.mark.parametrize("prim", sorted(ELEMENTWISE.values(), key=lambda p: p.name),
+                         ids=lambda p: p.name)
+def test_the_table_writes_each_partial_as_the_simplifier_would(prim):
+    # On distinct names partial_text prints the formula as written, without
+    # running the simplifier: that is right only while this holds.
+    arguments = tuple(("name", n) for n in ("p", "q")[:prim.arity])
+    for k, formula in enumerate(prim.partial_formulas):
+        written = explain.instantiate(formula, {"a": "p", "b": "q"})
+        assert explain.simplified_partial_text(prim.name, k, arguments) == written
+        assert explain.partial_text(prim.name, k, arguments) == written
+
+
+def test_a_rule_using_a_piece_twice_writes_it_out():
+    assert explain.partial_text("sigmoid", 0, (("name", "x"), )) == \
+        "sigmoid(x)*(1 - sigmoid(x))"
+    assert explain.partial_text("sigmoid", 0, (("name", "x"),), own="s") == "s*(1 - s)"
+    assert explain.partial_text("mul", 0, (("name", "x"), ("name", "x"))) == "x"
+    assert explain.partial_text("pow", 0, (("name", "w"), ("number", 2.0, None))) == "2*w"
+    assert explain.partial_text("pow", 0, (("name", "w"), ("number", 3.0, None))) == "3*w^2"

@@ -8,6 +8,7 @@ run time, and through the installed script where it is fixed at start-up
 from __future__ import annotations
 
 import os
+import json
 import re
 import signal
 import subprocess
@@ -164,3 +165,47 @@ def test_a_full_disk_or_closed_stdout_is_an_error_not_a_crash(fmt):
                           preexec_fn=lambda: os.close(1))
     assert done.returncode == 2
     assert done.stderr == b"Error: cannot write the output: stdout is closed\n"
+
+
+# ----- The output's name in every header -----
+
+_BOUND_F = [
+    (["grad", "f = x*y; f^2", "--at", "x=1,y=2"], ["f_ = f = x*y; f^2", "f_ = 4.0"]),
+    (["hessian", "f = x*y; f^2", "--at", "x=1,y=2"], ["f_ = f = x*y; f^2", "f_ = 4.0"]),
+    (["check", "f = x*y; f^2", "--at", "x=1,y=2"], ["f_ = f = x*y; f^2"]),
+    (["minimize", "f = x*x; f^2 + 1", "--wrt", "x", "--at", "x=1"],
+     ["minimize f_ = f = x*x; f^2 + 1"]),
+    (["grad", "f = W @ x; sum(f)", "--at", "W=[[1,2],[3,4]]", "--at", "x=[1,1]"],
+     ["f_ = f = W @ x; sum(f)", "f_ = 10.0", "∂f_/∂W  shape (2, 2)", "∂f_/∂x  shape (2,)"]),
+    (["eval", "f = W @ x; f", "--at", "W=[[1,2],[3,4]]", "--at", "x=[1,1]"],
+     ["f_ = f = W @ x; f"]),
+    (["hessian", "f = W @ x; sum(f^2)", "--at", "W=[[1,2],[3,4]]", "--at", "x=[1,1]"],
+     ["f_ = f = W @ x; sum(f^2)", "f_ = 58.0"]),
+    (["check", "f = W @ x; sum(f)", "--at", "W=[[1,2],[3,4]]", "--at", "x=[1,1]"],
+     ["f_ = f = W @ x; sum(f)"]),
+]
+
+
+@pytest.mark.parametrize("args, lines", _BOUND_F, ids=lambda a: " ".join(a)[:40])
+def test_headers_name_the_output_as_the_tables_do(run, args, lines):
+    code, out, err = run(*args, env={"COLUMNS": "100"})
+    assert code == 0, err
+    shown = [line.rstrip() for line in out.splitlines()]
+    for line in lines:
+        assert any(shown_line.startswith(line) for shown_line in shown), (line, out)
+    assert "f = f = " not in out.replace("_ = f = ", "")
+
+
+def test_the_plot_title_and_legend_name_the_output(run):
+    code, out, err = run("plot", "f = x*y; f^2", "--wrt", "x", "--at", "y=2", "--from", "0",
+                         "--to", "1", env={"COLUMNS": "100", "LINES": "30"})
+    assert code == 0, err
+    assert "f_ = f = x*y; f^2" in out and "∂f_/∂x" in out
+    assert "f = f = " not in out.replace("_ = f = ", "")
+
+
+def test_the_hessian_json_has_no_new_key(run):
+    code, out, err = run("hessian", "f = x*y; f^2", "--at", "x=1,y=2", "--json")
+    assert code == 0, err
+    assert set(json.loads(out)) == {"expression", "point", "value", "variables", "hessian",
+                                    "method", "warnings"}

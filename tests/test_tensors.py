@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -106,6 +107,28 @@ def test_check_samples_large_variables_and_reports_the_worst_element():
     row = next(r for r in result.rows if r.variable.startswith("W["))
     assert row.checked == calculus.CHECK_SAMPLE and row.size == 600
     assert result.agree and row.to_dict()["elements_checked"] == calculus.CHECK_SAMPLE
+
+
+def test_check_says_how_many_elements_the_worst_was_picked_from():
+    import io
+
+    from chaincli.render_calculus import plain_check, print_check
+    from chaincli.render_table import make_console
+    rng = np.random.default_rng(3)
+    point = {"W": rng.normal(size=(30, 20)), "x": rng.normal(size=20), "c": 0.5}
+    result = calculus.check_gradient(chaincli.compile("sum(tanh(W @ x)) * c"), point)
+    lines = {line.split(" ")[0].split("[")[0]: line for line in plain_check(result).splitlines()}
+    assert lines["W"].endswith(" ok worst of 200, a sample of 600")
+    assert lines["x"].endswith(" ok worst of 20")
+    assert lines["c"].endswith(" ok")  # one element: nothing to pick from
+    buffer = io.StringIO()
+    print_check(result, make_console(buffer, width=160))
+    table = buffer.getvalue()
+    assert "W[" in table and ": worst of 200, a sample of 600" in table
+    assert re.search(r"x\[[0-9]+\]: worst of 20\b", table)
+    data = {row["variable"].split("[")[0]: row for row in result.to_dict()["variables"]}
+    assert (data["W"]["elements_checked"], data["W"]["elements"]) == (200, 600)
+    assert (data["x"]["elements_checked"], data["x"]["elements"]) == (20, 20)
 
 
 def test_check_catches_a_wrong_rule(monkeypatch):
