@@ -252,7 +252,12 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                 continue
             contribution = _scalar_or_array(contribution) if not entry_shapes[j] \
                 else contribution
-            adjoint[j] = contribution if adjoint[j] is None else adjoint[j] + contribution
+            if adjoint[j] is None:
+                adjoint[j] = contribution
+            else:
+                # ∞ − ∞ is NaN here, and the notices say so: no NumPy warning.
+                with np.errstate(invalid="ignore"):
+                    adjoint[j] = adjoint[j] + contribution
     return adjoint
 
 
@@ -351,7 +356,11 @@ def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                     continue
                 term = _times(t, elementwise_partial(prim, k, inputs, values[i]),
                               nonfinite, (i, k))
-                total = term if total is None else total + term
+                if total is None:
+                    total = term
+                else:
+                    with np.errstate(invalid="ignore"):  # ∞ − ∞, as in reverse mode
+                        total = total + term
             if shape_of(total) != entry_shapes[i]:
                 total = np.broadcast_to(total, entry_shapes[i]).copy()
         else:

@@ -282,3 +282,13 @@ def test_random_tensor_programs_agree_with_their_element_expansion(case):
                 for result in (reverse, forward):
                     assert any(w.kind == "nonfinite-derivative" for w in result.warnings), \
                         where
+
+
+def test_infinities_that_cancel_are_nan_with_a_warning_and_no_numpy_noise(run):
+    # v + v*w is 0 at v = w = -1: reverse mode meets ∞ − ∞ adding up v's adjoint.
+    code, out, err = run("grad", "sum(cbrt(v + v*w))", "--at", "v=[-1, -1]", "--at",
+                         "w=[-1, -1]", "--format", "plain")
+    assert code == 1
+    assert out.split() == ["v[0]", "nan", "v[1]", "nan", "w[0]", "-inf", "w[1]", "-inf"]
+    assert "RuntimeWarning" not in err
+    assert "the partial derivative by v is not finite" in err
