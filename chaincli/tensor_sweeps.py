@@ -17,7 +17,9 @@ derivative is a rule, not a number:
 known: a mismatch is a ``ShapeError`` (exit 2) with a caret under the
 operation, before any arithmetic. Scalars are Python floats throughout;
 arrays are float64. Like the scalar sweeps, a zero adjoint or tangent passes
-nothing on through an infinite or NaN partial (0·∞ is taken as 0).
+nothing on through an infinite or NaN partial, nor a zero partial from an
+infinite or NaN adjoint or tangent (0·∞ is taken as 0, zero_rule.py), element
+by element and through the tensor family's rules too.
 """
 
 from __future__ import annotations
