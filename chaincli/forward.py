@@ -8,7 +8,8 @@ the directional derivative in one go.
 A zero tangent and a zero partial are symbolic zeros: their product with an
 infinite or NaN factor contributes nothing (0·∞ is taken as 0 on the chain),
 so forward mode agrees with reverse mode, which applies the same rule, at
-points like ``x^y`` at (0, 0), ``sqrt(x^2)`` or ``0*sqrt(x)`` at 0.
+points like ``x^y`` at (0, 0), ``sqrt(x^2)`` or ``0*sqrt(x)`` at 0. The rule
+is ``zero_rule.times``, shared by every sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .tape import Tape
+from .zero_rule import times
 
 
 def tangent_sweep(tape: Tape, partials: list[tuple[float, ...]],
@@ -31,9 +33,7 @@ def tangent_sweep(tape: Tape, partials: list[tuple[float, ...]],
             continue
         total = 0.0
         for j, partial in zip(inputs, partials[i]):
-            t = tangent[j]
-            if t != 0.0 and partial != 0.0:
-                total += partial * t
+            total += times(partial, tangent[j])
         tangent[i] = total
     return tangent
 

@@ -32,6 +32,7 @@ from .results import Evaluation
 from .reverse import adjoint_sweep
 from .symbolic import FORMULA_ARGUMENTS, derivative, partial_template
 from .tape import CONST, VAR, Tape
+from .zero_rule import times
 
 SecondPartials = list[tuple[tuple[float, ...], ...]]
 
@@ -78,8 +79,9 @@ def forward_over_reverse(evaluation: Evaluation, variables: list[str]) -> list[l
 
 def _adjoint_tangent_sweep(tape: Tape, partials, seconds: SecondPartials,
                            adjoint: list[float], tangent: list[float]) -> list[float]:
-    # Zero adjoints and tangents are symbolic zeros, as in the first-order
-    # sweeps: they pass nothing on even through an infinite or NaN partial.
+    # Zero adjoints, tangents and partials are symbolic zeros, as in the
+    # first-order sweeps: they pass nothing on even through an infinite or
+    # NaN factor.
     adjoint_tangent = [0.0] * len(tape)
     args = tape.args
     for i in range(tape.output, -1, -1):
@@ -88,14 +90,12 @@ def _adjoint_tangent_sweep(tape: Tape, partials, seconds: SecondPartials,
             continue
         inputs = args[i]
         for k, j in enumerate(inputs):
-            total = partials[i][k] * a_dot if a_dot != 0.0 else 0.0
+            total = times(partials[i][k], a_dot)
             if a != 0.0:
                 p_dot = 0.0
                 for m, jm in enumerate(inputs):
-                    if tangent[jm] != 0.0:
-                        p_dot += seconds[i][k][m] * tangent[jm]
-                if p_dot != 0.0:
-                    total += p_dot * a
+                    p_dot += times(seconds[i][k][m], tangent[jm])
+                total += times(p_dot, a)
             adjoint_tangent[j] += total
     return adjoint_tangent
 

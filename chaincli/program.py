@@ -32,7 +32,7 @@ from .forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
 from .reverse import adjoint_sweep
 from .syntax import parse
-from .tape import Tape, depends_on_variables, lower, reaches_output
+from .tape import Tape, depends_on, depends_on_variables, lower, reaches_output
 
 MODES = ("reverse", "forward")
 
@@ -219,22 +219,6 @@ class CompiledExpression:
 def compile_expression(text: str) -> CompiledExpression:
     """Parse and lower ``text`` once; evaluate the result at many points."""
     return CompiledExpression(text, lower(parse(text)))
-
-
-def depends_on(tape: Tape, index: int) -> tuple[str, ...]:
-    """The variables entry ``index`` depends on, in the tape's variable order."""
-    seen = {index}
-    stack = [index]
-    found = set()
-    while stack:
-        i = stack.pop()
-        if tape.ops[i] == "var":
-            found.add(tape.labels[i])
-        for j in tape.args[i]:
-            if j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return tuple(name for name in tape.variables if name in found)
 
 
 def _kink_notices(evaluation: Evaluation, wrt: list[str], entries=None) -> list[Notice]:

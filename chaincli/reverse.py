@@ -7,12 +7,13 @@ Adjoints live in an array indexed like the tape, never on the nodes.
 
 An entry whose adjoint is zero passes nothing on, even through an infinite or
 NaN partial, and a zero partial passes nothing on even from an infinite
-adjoint (the same symbolic-zero rule as forward mode).
+adjoint (the same symbolic-zero rule as forward mode, ``zero_rule.times``).
 """
 
 from __future__ import annotations
 
 from .tape import Tape
+from .zero_rule import times
 
 
 def adjoint_sweep(tape: Tape, partials: list[tuple[float, ...]],
@@ -27,8 +28,7 @@ def adjoint_sweep(tape: Tape, partials: list[tuple[float, ...]],
         if a == 0.0:
             continue
         for j, partial in zip(args[i], partials[i]):
-            if partial != 0.0:
-                adjoint[j] += partial * a
+            adjoint[j] += times(partial, a)
     return adjoint
 
 

@@ -126,6 +126,22 @@ def depends_on_variables(tape: Tape, names: Container[str] | None = None) -> lis
     return depends
 
 
+def depends_on(tape: Tape, index: int) -> tuple[str, ...]:
+    """The variables entry ``index`` depends on, in the tape's variable order."""
+    seen = {index}
+    stack = [index]
+    found = set()
+    while stack:
+        i = stack.pop()
+        if tape.ops[i] == VAR:
+            found.add(tape.labels[i])
+        for j in tape.args[i]:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return tuple(name for name in tape.variables if name in found)
+
+
 class TapeBuilder:
     """Appends entries to a new tape, merging identical ones (hash-consing).
 

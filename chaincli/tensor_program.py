@@ -20,7 +20,7 @@ from . import tensor_sweeps as sweeps
 from .errors import UsageError
 from .primitives import np
 from .results import Notice
-from .tape import Tape, depends_on_variables, reaches_output
+from .tape import Tape, depends_on, depends_on_variables, reaches_output
 from .tensor_primitives import shape_text
 
 # Forward mode takes one sweep per input element; past this it is refused.
@@ -65,15 +65,19 @@ def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: st
     values = sweeps.primal(tape, point, entry_shapes)
     wanted = depends_on_variables(tape, set(names))
     adjoints = None
+    # The edges whose partial was not finite somewhere, for the notices.
+    nonfinite: set[tuple[int, int]] = set()
     if mode == "reverse":
-        adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, wanted)
+        adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, wanted,
+                                        nonfinite=nonfinite)
         result = {name: _as_gradient(adjoints[tape.variable_index[name]],
                                      entry_shapes[tape.variable_index[name]])
                   for name in names}
     else:
-        result = _forward_gradient(tape, values, entry_shapes, names)
+        result = _forward_gradient(tape, values, entry_shapes, names, nonfinite)
     evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
-    notices = _kink_notices(evaluation, names) + _nonfinite_notices(evaluation, result)
+    notices = (_kink_notices(evaluation, names) + _nonfinite_notices(evaluation, result)
+               + _absorbed_notices(evaluation, result, nonfinite))
     return values[tape.output], result, evaluation, notices
 
 
@@ -110,7 +114,8 @@ def _as_gradient(adjoint, shape):
     return np.array(adjoint, dtype=float)  # a copy the caller owns, never a view
 
 
-def _forward_gradient(tape: Tape, values: list, entry_shapes, names: list[str]) -> dict:
+def _forward_gradient(tape: Tape, values: list, entry_shapes, names: list[str],
+                      nonfinite: set | None = None) -> dict:
     sizes = {name: int(np.prod(entry_shapes[tape.variable_index[name]], dtype=np.int64))
              for name in names}
     total = sum(sizes.values())
@@ -123,14 +128,16 @@ def _forward_gradient(tape: Tape, values: list, entry_shapes, names: list[str]) 
         index = tape.variable_index[name]
         shape = entry_shapes[index]
         if not shape:
-            tangents = sweeps.tangent_sweep(tape, values, entry_shapes, {index: 1.0})
+            tangents = sweeps.tangent_sweep(tape, values, entry_shapes, {index: 1.0},
+                                            nonfinite)
             result[name] = _as_gradient(tangents[tape.output], ())
             continue
         column = np.zeros(shape)
         for element in np.ndindex(*shape):
             seed = np.zeros(shape)
             seed[element] = 1.0
-            tangent = sweeps.tangent_sweep(tape, values, entry_shapes, {index: seed})
+            tangent = sweeps.tangent_sweep(tape, values, entry_shapes, {index: seed},
+                                           nonfinite)
             column[element] = 0.0 if tangent[tape.output] is None else tangent[tape.output]
         result[name] = column
     return result
@@ -144,10 +151,11 @@ def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice
     found = [(i, message) for i, message in sweeps.kinks(tape, evaluation.values,
                                                          evaluation.shapes, used)
              if depends[i]]
+    wanted = set(names)
     for i, message in found[:_MAX_NODE_NOTICES]:
         text = tape.source_text(i)
-        notices.append(Notice("kink", f"{text}: {message}", tape.name(i), text,
-                              tuple(names)))
+        variables = tuple(v for v in depends_on(tape, i) if v in wanted)
+        notices.append(Notice("kink", f"{text}: {message}", tape.name(i), text, variables))
     if len(found) > _MAX_NODE_NOTICES:
         notices.append(Notice("kink", f"{len(found) - _MAX_NODE_NOTICES} more nodes sit on "
                                       "a kink"))
@@ -204,3 +212,53 @@ def _nonfinite_partial(evaluation: TensorEvaluation, name: str) -> Notice | None
                           f"{where} ({arg_text} = {format_number(argument)}), so the "
                           "gradient is not finite there", tape.name(i), text, (name,))
     return None
+
+
+def _absorbed_notices(evaluation: TensorEvaluation, gradient: dict,
+                      nonfinite: set[tuple[int, int]]) -> list[Notice]:
+    """Infinite or NaN partials on a path to a gradient that came out finite.
+
+    As in the scalar sweeps (program.py), such a partial met an exact zero
+    tangent or adjoint and counted as 0 there (0·∞ = 0, zero_rule.py): the
+    answer rests on that rule, and the user is told where."""
+    finite = {name for name, g in gradient.items() if sweeps.all_finite(g)}
+    if not finite or not nonfinite:
+        return []
+    tape = evaluation.tape
+    used = reaches_output(tape)
+    notices = []
+    for i, k in sorted(nonfinite):
+        arg = tape.args[i][k]
+        variables = tuple(v for v in depends_on(tape, arg) if v in finite)
+        if not used[i] or not variables:
+            continue
+        if len(notices) == _MAX_NODE_NOTICES:
+            notices.append(Notice("nonfinite-derivative",
+                                  "more infinite or NaN partials count as 0 (0·∞ = 0)"))
+            break
+        notices.append(_absorbed_notice(evaluation, i, k, variables))
+    return notices
+
+
+def _absorbed_notice(evaluation: TensorEvaluation, i: int, k: int,
+                     variables: tuple[str, ...]) -> Notice:
+    from .evaluate import format_number
+    from .primitives import PRIMITIVES
+    tape, values = evaluation.tape, evaluation.values
+    arg = tape.args[i][k]
+    prim = PRIMITIVES[tape.ops[i]]
+    inputs = [values[j] for j in tape.args[i]]
+    partial = np.broadcast_to(sweeps.elementwise_partial(prim, k, inputs, values[i]),
+                              evaluation.shapes[i])
+    bad = np.argwhere(~np.isfinite(partial))
+    index = tuple(bad[0]) if len(bad) else ()
+    kind = "infinite" if np.isinf(partial[index]) else "undefined (NaN)"
+    where = f" at element {sweeps.element_text(index)}" if index else ""
+    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+    text = tape.source_text(i)
+    arg_text = tape.source_text(arg, limit=40) or tape.name(arg)
+    element = float(np.broadcast_to(values[arg], evaluation.shapes[i])[index])
+    return Notice("nonfinite-derivative",
+                  f"{text}: its derivative with respect to {arg_text} is {kind}{where}{more} "
+                  f"({arg_text} = {format_number(element)}); it meets a zero factor in the "
+                  "chain rule and counts as 0 there (0·∞ = 0)", tape.name(i), text, variables)

@@ -17,7 +17,9 @@ derivative is a rule, not a number:
 known: a mismatch is a ``ShapeError`` (exit 2) with a caret under the
 operation, before any arithmetic. Scalars are Python floats throughout;
 arrays are float64. Like the scalar sweeps, a zero adjoint or tangent passes
-nothing on through an infinite or NaN partial (0·∞ is taken as 0).
+nothing on through an infinite or NaN partial, nor a zero partial from an
+infinite or NaN adjoint or tangent (0·∞ is taken as 0, zero_rule.py), element
+by element and through the tensor family's rules too.
 
 NumPy's floating-point warnings are off in every sweep (``quiet``): an
 overflow or an undefined element is judged from the values, and reported in
@@ -35,6 +37,7 @@ from .errors import DomainError, ShapeError
 from .primitives import PRIMITIVES, Primitive, ShapeProblem, np
 from .tape import CONST, VAR, Tape
 from .tensor_primitives import shape_text
+from .zero_rule import times, times_elementwise
 
 Shape = tuple[int, ...]
 
@@ -203,8 +206,11 @@ def unbroadcast(adjoint, shape: Shape):
     return _scalar_or_array(adjoint) if not shape else adjoint
 
 
-def _times(factor, partial):
-    """``factor · partial`` elementwise, with 0·∞ taken as 0 (module docstring)."""
+def _times(factor, partial, nonfinite: set | None = None, edge=None):
+    """``factor · partial`` elementwise, with 0·∞ taken as 0 (zero_rule.py).
+
+    When ``partial`` is not finite somewhere, ``edge`` (entry, argument) is
+    added to ``nonfinite``: the notices name those partials."""
     if isinstance(partial, float):
         if partial == 1.0:
             return factor
@@ -214,11 +220,15 @@ def _times(factor, partial):
             return 0.0
         if math.isfinite(partial):
             return factor * partial
-    with np.errstate(all="ignore"):
-        product = factor * partial
-        if not all_finite(partial):
-            product = np.where((np.asarray(factor) == 0.0) | (np.asarray(partial) == 0.0),
-                               0.0, product)
+        if isinstance(factor, float):
+            if nonfinite is not None:
+                nonfinite.add(edge)
+            return times(factor, partial)
+    product, finite = times_elementwise(factor, partial)
+    # A finite product needs finite factors, so the partial is looked at only
+    # when the product was not.
+    if not finite and nonfinite is not None and not all_finite(partial):
+        nonfinite.add(edge)
     return _scalar_or_array(product)
 
 
@@ -231,12 +241,14 @@ def elementwise_partial(prim: Primitive, k: int, inputs: list, out):
 
 @quiet
 def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
-                  wanted: list[bool], output: int | None = None, seed=1.0) -> list:
+                  wanted: list[bool], output: int | None = None, seed=1.0,
+                  nonfinite: set | None = None) -> list:
     """The adjoint of every entry ``wanted`` marks (None where nothing arrived).
 
     ``wanted[j]`` says whether entry ``j``'s adjoint is needed (it leads to a
     variable of the gradient); rules skip the work for the rest, as the
-    adjoint of a data matrix ``X`` in ``X @ W`` is."""
+    adjoint of a data matrix ``X`` in ``X @ W`` is. ``nonfinite`` collects
+    the edges (entry, argument) whose elementwise partial was not finite."""
     adjoint: list = [None] * len(tape)
     start = tape.output if output is None else output
     adjoint[start] = seed
@@ -249,20 +261,25 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
         inputs = [values[j] for j in arguments]
         if prim.elementwise:
             contributions = [
-                unbroadcast(_times(g, elementwise_partial(prim, k, inputs, values[i])),
+                unbroadcast(_times(g, elementwise_partial(prim, k, inputs, values[i]),
+                                   nonfinite, (i, k)),
                             entry_shapes[j]) if wanted[j] else None
                 for k, j in enumerate(arguments)]
         else:
             flags = tuple(wanted[j] for j in arguments)
-            with np.errstate(all="ignore"):
-                contributions = prim.vjp(g, [_as_array(v) for v in inputs], values[i],
-                                         tape.options[i], flags)
+            contributions = _vjp(prim, g, [_as_array(v) for v in inputs], values[i],
+                                 tape.options[i], flags)
         for j, contribution in zip(arguments, contributions):
             if contribution is None or not wanted[j]:
                 continue
             contribution = _scalar_or_array(contribution) if not entry_shapes[j] \
                 else contribution
-            adjoint[j] = contribution if adjoint[j] is None else adjoint[j] + contribution
+            if adjoint[j] is None:
+                adjoint[j] = contribution
+            else:
+                # ∞ − ∞ is NaN here, and the notices say so: no NumPy warning.
+                with np.errstate(invalid="ignore"):
+                    adjoint[j] = adjoint[j] + contribution
     return adjoint
 
 
@@ -270,12 +287,79 @@ def _as_array(value):
     return np.asarray(value, dtype=float) if isinstance(value, float) else value
 
 
+# ----- The 0·∞ rule through the tensor family's rules -----
+#
+# A vector-Jacobian or Jacobian-vector product is linear in what arrives, so
+# an infinite or NaN element of it can be taken apart from the rest: the
+# finite elements go through the rule as they are, and each non-finite one
+# times its own column of the Jacobian, elementwise under the 0·∞ rule (the
+# edges the element expansion sees, where a zero matrix entry blocks an
+# infinite adjoint). Only a non-finite adjoint or tangent takes this path;
+# past this many non-finite elements the plain product stands.
+MAX_SPLIT_ELEMENTS = 1_000
+
+
+def _vjp(prim: Primitive, g, args: list, out, options, flags):
+    with np.errstate(all="ignore"):
+        contributions = prim.vjp(g, args, out, options, flags)
+        if all_finite(g):
+            return contributions
+        return _split(lambda incoming: prim.vjp(incoming, args, out, options, flags),
+                      g, contributions, several=True)
+
+
+def _jvp(prim: Primitive, tangents: list, args: list, out, options):
+    with np.errstate(all="ignore"):
+        total = prim.jvp(tangents, args, out, options)
+        if all(t is None or all_finite(t) for t in tangents):
+            return total
+        total = None  # linear in each tangent: one argument's at a time
+        for k, t in enumerate(tangents):
+            if t is None:
+                continue
+
+            def alone(incoming, k=k):
+                return prim.jvp([incoming if m == k else None for m in range(len(tangents))],
+                                args, out, options)
+
+            part = alone(t) if all_finite(t) else _split(alone, t, None, several=False)
+            total = part if total is None else total + part
+        return total
+
+
+def _split(rule, incoming, plain, several: bool):
+    """``rule(incoming)`` (``plain``, if already known) with its non-finite
+    elements taken one by one under the 0·∞ rule; ``several``: the rule
+    gives a tuple."""
+    incoming = np.asarray(incoming, dtype=float)
+    bad = np.argwhere(~np.isfinite(incoming))
+    if len(bad) > MAX_SPLIT_ELEMENTS:
+        return rule(incoming) if plain is None else plain
+    finite = np.where(np.isfinite(incoming), incoming, 0.0)
+    total = rule(float(finite) if finite.ndim == 0 else finite)
+    total = list(total) if several else [total]
+    for element in bad:
+        element = tuple(element)
+        unit = 1.0
+        if incoming.ndim:
+            unit = np.zeros(incoming.shape)
+            unit[element] = 1.0
+        column = rule(unit)
+        column = column if several else [column]
+        for k, part in enumerate(column):
+            if part is not None and total[k] is not None:
+                product, _ = times_elementwise(incoming[element], part)
+                total[k] = total[k] + product
+    return tuple(total) if several else total[0]
+
+
 # ----- Forward mode -----
 
 @quiet
 def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
-                  seed: Mapping[int, object]) -> list:
-    """The tangent of every entry for ``seed`` ({entry: tangent}); None is zero."""
+                  seed: Mapping[int, object], nonfinite: set | None = None) -> list:
+    """The tangent of every entry for ``seed`` ({entry: tangent}); None is zero.
+    ``nonfinite`` collects the edges whose elementwise partial was not finite."""
     tangent: list = [None] * len(tape)
     for index, value in seed.items():
         tangent[index] = value
@@ -293,14 +377,18 @@ def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
             for k, t in enumerate(incoming):
                 if t is None:
                     continue
-                term = _times(t, elementwise_partial(prim, k, inputs, values[i]))
-                total = term if total is None else total + term
+                term = _times(t, elementwise_partial(prim, k, inputs, values[i]),
+                              nonfinite, (i, k))
+                if total is None:
+                    total = term
+                else:
+                    with np.errstate(invalid="ignore"):  # ∞ − ∞, as in reverse mode
+                        total = total + term
             if shape_of(total) != entry_shapes[i]:
                 total = np.broadcast_to(total, entry_shapes[i]).copy()
         else:
-            with np.errstate(all="ignore"):
-                total = prim.jvp([None if t is None else _as_array(t) for t in incoming],
-                                 [_as_array(v) for v in inputs], values[i], tape.options[i])
+            total = _jvp(prim, [None if t is None else _as_array(t) for t in incoming],
+                         [_as_array(v) for v in inputs], values[i], tape.options[i])
         tangent[i] = _scalar_or_array(total)
     return tangent
 

@@ -1,0 +1,48 @@
+"""The chain rule's one product: a partial times a tangent or an adjoint, 0·∞ = 0.
+
+Every sweep multiplies a local partial by what arrives along an edge (a
+tangent going up the tape, an adjoint coming down) and nothing else; this
+module is that product, the lowest layer of the sweeps, importing nothing of
+the package. A zero partial, tangent or adjoint is an exact zero (the edge
+carries nothing), so its product with an infinite or NaN factor is 0, not
+NaN: forward and reverse mode then agree at ``sqrt(x^2)`` or ``0*sqrt(x)``
+at 0, and the tensor sweeps agree with the element-by-element expansion of
+their tape (scalarize.py), whose scalar sweeps apply the rule edge by edge.
+
+``times`` is the rule on two floats (the scalar sweeps, the dual-number
+sweep of the Hessian, the path products of the explanations);
+``times_elementwise`` is the same rule on arrays, element by element (the
+tensor sweeps). Neither loads NumPy unless handed an array.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def times(a: float, b: float) -> float:
+    """``a · b``, with 0 · anything (∞ and NaN too) taken as 0."""
+    return 0.0 if a == 0.0 or b == 0.0 else a * b
+
+
+def times_elementwise(a, b):
+    """``(a · b, finite)`` element by element (broadcasting), 0·∞ taken as 0.
+
+    ``finite`` says whether the plain product was finite everywhere; when it
+    was not, the elements with an exact zero factor were set to 0, and the
+    caller may look for the non-finite factor to report it. The finite case,
+    the common one, costs one multiplication and one sum: the sum of a
+    product with an inf or NaN element is not finite, so only then is the
+    product looked at element by element."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        product = np.multiply(a, b)
+        if math.isfinite(float(np.sum(product))):
+            return product, True
+        if bool(np.isfinite(product).all()):  # finite elements whose sum overflowed
+            return product, True
+        zero = (np.asarray(a) == 0.0) | (np.asarray(b) == 0.0)
+        if zero.any():
+            product = np.where(zero, 0.0, product)
+    return product, False
