@@ -29,6 +29,9 @@ from .terminal import write_all
 
 CHUNK_ROWS = 8192
 FORMATS = ("jsonl", "csv")
+# A stream may be endless, but one row is a point: a line past this is no
+# point (``/dev/zero`` is one endless line) and stops the stream.
+MAX_LINE_CHARS = 1_000_000
 
 
 class Row:
@@ -54,12 +57,26 @@ def read_rows(handle: IO[bytes], fmt: str) -> Iterator[list[Row]]:
     """Chunks of rows from a binary stream."""
     text = io.TextIOWrapper(handle, encoding="utf-8", errors="strict", newline="")
     if fmt == "csv":
-        yield from _csv_chunks(text)
+        yield from _csv_chunks(_bounded_lines(text))
     else:
-        yield from _jsonl_chunks(text)
+        yield from _jsonl_chunks(_bounded_lines(text))
 
 
-def _jsonl_chunks(text: IO[str]) -> Iterator[list[Row]]:
+def _bounded_lines(text: IO[str]) -> Iterator[str]:
+    """The lines of ``text``, each read to at most ``MAX_LINE_CHARS``."""
+    number = 0
+    while True:
+        line = text.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise PointError(f"line {number:,} of the points is longer than "
+                             f"{MAX_LINE_CHARS:,} characters")
+        yield line
+
+
+def _jsonl_chunks(text: Iterator[str]) -> Iterator[list[Row]]:
     line_number = 0
     while True:
         lines = _read_lines(text, CHUNK_ROWS)
@@ -77,7 +94,7 @@ def _jsonl_chunks(text: IO[str]) -> Iterator[list[Row]]:
         yield [_row(first + k, item) for k, item in enumerate(decoded)]
 
 
-def _read_lines(text: IO[str], count: int) -> list[str]:
+def _read_lines(text: Iterator[str], count: int) -> list[str]:
     try:
         return [line.strip() for line in islice(text, count)]
     except UnicodeDecodeError as error:
@@ -119,7 +136,7 @@ def _row(line: int, item) -> Row:
     return Row(line, item)
 
 
-def _csv_chunks(text: IO[str]) -> Iterator[list[Row]]:
+def _csv_chunks(text: Iterator[str]) -> Iterator[list[Row]]:
     reader = csv.reader(text)
     try:
         header = next(reader)

@@ -147,3 +147,31 @@ def test_csv_points_take_plain_decimals_only(cli, tmp_path):
     assert code == 1
     assert ["error" in row for row in rows] == [True, True, True, False]
     assert rows[3]["gradient"] == {"x": 1.0, "y": 2.5}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_endless_line_stops_at_the_bound(run, fmt):
+    # /dev/zero is one line that never ends: refused at the bound, not read on.
+    import resource
+
+    def cap():  # a reader that kept the line would reach this and fail otherwise
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))
+
+    import subprocess
+    from conftest import CHAINCLI
+    done = subprocess.run([CHAINCLI, "grad", "x", "--points", "/dev/zero",
+                           "--points-format", fmt], capture_output=True, timeout=60,
+                          preexec_fn=cap)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        f"Error: line 1 of the points is longer than {stream.MAX_LINE_CHARS:,} characters"]
+
+
+def test_lines_up_to_the_bound_are_read(monkeypatch):
+    monkeypatch.setattr(stream, "MAX_LINE_CHARS", 12)
+    rows = [row for chunk in stream.read_rows(io.BytesIO(b'{"x": 1}\n{"x":    2}\n'), "jsonl")
+            for row in chunk]
+    assert [row.point for row in rows] == [{"x": 1}, {"x": 2}]
+    with pytest.raises(chaincli.errors.PointError, match="line 2 of the points"):
+        list(stream.read_rows(io.BytesIO(b'{"x": 1}\n{"x":      2}\n'), "jsonl"))
