@@ -254,8 +254,15 @@ def _nonfinite_notices(evaluation: Evaluation, gradient: dict[str, float]) -> li
     # Nodes with a non-zero adjoint first; when the adjoints cancelled (forward
     # mode met the inf or NaN that reverse mode's 0·∞ = 0 passed over), any
     # node the output depends on, so a non-finite answer never goes unexplained.
-    notices = _name_nonfinite_partials(evaluation, bad, [a != 0.0 for a in adjoints])
-    return notices or _name_nonfinite_partials(evaluation, bad, reaches_output(evaluation.tape))
+    notices = (_name_nonfinite_partials(evaluation, bad, [a != 0.0 for a in adjoints])
+               or _name_nonfinite_partials(evaluation, bad, reaches_output(evaluation.tape)))
+    explained = {name for notice in notices for name in notice.variables}
+    # Every local partial finite, and still no finite answer: the products
+    # along the chain (or their sum) left the doubles.
+    return notices + [Notice("nonfinite-derivative", f"the partial derivative by {name} is not "
+                             "finite: each local derivative on its paths is finite, but "
+                             "their product overflows a double", variables=(name,))
+                      for name in bad if name not in explained]
 
 
 def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],

@@ -205,3 +205,19 @@ def test_check_says_when_rounding_leaves_no_digits_to_check():
     assert not result.agree
     assert any(w.kind == "finite-difference" and "rounding" in w.message
                for w in result.warnings)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_chain_of_finite_partials_that_overflows_is_explained(mode):
+    # 1e300 · (0.5/sqrt(1e-20)) leaves the doubles though each factor is finite.
+    result = chaincli.compile("1e300*sqrt(x)").gradient({"x": 1e-20}, mode=mode)
+    assert math.isinf(result.gradient["x"])
+    notices = [w for w in result.warnings if w.kind == "nonfinite-derivative"]
+    assert [w.variables for w in notices] == [("x",)]
+    assert "their product overflows a double" in notices[0].message
+
+
+def test_an_infinite_partial_is_named_without_the_overflow_notice():
+    result = chaincli.compile("sqrt(x) + y").gradient({"x": 0.0, "y": 1.0})
+    messages = [w.message for w in result.warnings if w.kind == "nonfinite-derivative"]
+    assert len(messages) == 1 and messages[0].startswith("sqrt(x): its derivative")
