@@ -120,8 +120,13 @@ class _Emitter:
         if index >= MAX_ENTRIES:
             raise UsageError(f"the expression is too large to expand element by element "
                              f"(more than {MAX_ENTRIES:,} scalar operations)")
-        value = PRIMITIVES[op].value(*(e.value for e in elements))
-        return _Element(self, index, float(value))
+        try:
+            value = float(PRIMITIVES[op].value(*(e.value for e in elements)))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            # Out of the primitive's domain: the sweeps over the expanded tape
+            # meet the same element and raise the domain error with its wording.
+            value = float("nan")
+        return _Element(self, index, value)
 
 
 def scalarize(tape: Tape, shapes: list[tuple[int, ...]], point) -> tuple[Tape, dict]:
