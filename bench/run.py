@@ -126,6 +126,26 @@ def big_expressions(folder: Path, repeat: int, slow: bool) -> None:
     stages(folder / "expr10000.txt", folder / "point10000.json", "140k")
 
 
+def array_literals(folder: Path, repeat: int) -> None:
+    """Parse time of [d, d, ...] literals: the driver grows lists in place, so
+    the time per element stays flat as the literal grows 100-fold."""
+    from chaincli.syntax import parse
+    print("Array literals (in process: parse; whole process: eval sum(@lit) --json)")
+    per_element = {}
+    # The largest fills the 2,000,000-byte cap on an expression.
+    for n in (10_000, 100_000, 999_990):
+        text = "sum([" + ",".join(str(i % 10) for i in range(n)) + "])"
+        path = folder / f"literal{n}.txt"
+        path.write_text(text)
+        seconds = median_time(lambda: parse(text), repeat if n < 999_990 else max(2, repeat // 2))
+        whole = process_time([CHAINCLI, "eval", f"@{path}", "--json"], max(2, repeat // 2))
+        per_element[n] = seconds / n
+        row(f"literal of {n:,} numbers: parse", ms(seconds), "", "",
+            f"eval, whole process {ms(whole)}")
+    row("growth: time per element, 10^6 / 10^4", f"{per_element[999_990] / per_element[10_000]:.2f}",
+        note="1.00 is linear (a quadratic parse gives about 100)")
+
+
 def _count_nodes(text: str) -> int:
     from chaincli.syntax import parse
     from chaincli.ast_nodes import Binary, Call, Unary
@@ -340,6 +360,7 @@ def main() -> None:
         folder = Path(name)
         cold_start(repeat)
         big_expressions(folder, max(3, repeat // 2), options.slow)
+        array_literals(folder, max(3, repeat // 2))
         in_process(folder, max(3, repeat // 2))
         batch(max(3, repeat // 2))
         streaming(folder, max(3, repeat // 2))

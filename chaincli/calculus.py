@@ -479,6 +479,10 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
     if isinstance(evaluation, tensor_program.TensorEvaluation):
         value = _tensor_directional(evaluation, full)
     else:
+        for name, component in full.items():
+            if not isinstance(component, float):   # an array for a scalar variable
+                raise PointError(f"--direction {name} has shape {component.shape}, but "
+                                 f"{name} is a number")
         value = _directional_sweep(tape, evaluation.partials, full)
     if not math.isfinite(value):
         # As a non-finite partial is: a notice, and exit status 1 (commands.grad).

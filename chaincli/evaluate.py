@@ -93,7 +93,7 @@ def format_number(value: float) -> str:
         return {math.inf: "inf", -math.inf: "-inf"}.get(value, "nan")
     if value == int(value) and abs(value) < 1e16:
         return str(int(value))
-    return repr(value)
+    return repr(float(value))  # a NumPy scalar too, without its type name
 
 
 def argument_values(tape: Tape, i: int, inputs) -> list[str]:

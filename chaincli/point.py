@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any, Iterable
 
-from .errors import ChaincliError, PointError
+from .errors import ChaincliError, ParseError, PointError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A plain decimal literal, as the grammar spells one. float() alone would also
@@ -80,6 +80,8 @@ def _split_pair(pair: str, option: str, read_file=None,
                          "example x=1,y=2)")
     name, _, text = pair.partition("=")
     name = name.strip()
+    if not name:
+        raise PointError(f"{option} {pair.strip()!r}: the name before '=' is missing")
     if not _NAME.match(name):
         raise PointError(f"{option} {_abbreviate(pair.strip())!r}: {_abbreviate(name)!r} is "
                          "not a variable name")
@@ -185,8 +187,24 @@ def _constant_expression(name: str, text: str, option: str, label: str | None) -
         return program.value({})
     except PointError:
         raise
+    except ParseError as error:
+        raise PointError(f"{label} {short!r} is not a number ({_parse_reason(text, error)})") \
+            from None
     except ChaincliError as error:
         raise PointError(f"{label} {short!r} is not a number ({error.message})")
+
+
+def _parse_reason(text: str, error: ParseError) -> str:
+    """A value's syntax error in one phrase: the grammar's list of what could
+    come next speaks of programs, not of numbers."""
+    if ";" in text or "\n" in text:
+        return "a value is one number or expression; separate elements with ','"
+    reason = error.message.split("; expected")[0]
+    if error.span and not reason.startswith("the expression ends"):
+        reason += f" at character {error.span[0] + 1}"
+    if reason.startswith('unexpected ","'):
+        reason += "; an array is written in brackets, [1, 2]"
+    return reason.replace("the expression ends", "it ends")
 
 
 def _read_point_file(path: str, read_file, option: str) -> dict[str, Any]:

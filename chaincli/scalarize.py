@@ -148,7 +148,12 @@ class _Emitter:
 
     def apply(self, op: str, args) -> _Element:
         elements = [self.element(a) for a in args]
-        value = float(PRIMITIVES[op].value(*(e.value for e in elements)))
+        try:
+            value = float(PRIMITIVES[op].value(*(e.value for e in elements)))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            # Out of the primitive's domain: the sweeps over the expanded tape
+            # meet the same element and raise the domain error with its wording.
+            value = float("nan")
         if self.in_rule and op == "sub" and value == -math.inf and \
                 all(math.isfinite(e.value) for e in elements):
             return _Overflowed(self, op, elements, value)

@@ -123,7 +123,12 @@ def apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
     """One primitive's value on scalars or arrays."""
     with np.errstate(all="ignore"):
         if prim.elementwise:
-            return _scalar_or_array(prim.vector_value(*inputs))
+            try:
+                return _scalar_or_array(prim.vector_value(*inputs))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                # Python floats raise where NumPy's elements give inf or NaN:
+                # a non-finite value, which the domain check names as for arrays.
+                return math.nan
         return _scalar_or_array(prim.value([_as_array(v) for v in inputs], options))
 
 
@@ -181,7 +186,10 @@ def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,
         finite = all(all_finite(value) for value in elements)
         reason = f"{prim.name} {'overflows a double' if finite else 'is undefined here'}"
     shown = argument_values(tape, i, elements) if prim.elementwise else []
-    at = f" ({', '.join(shown)})" if shown else ""
+    if shown and not where:    # a scalar entry: worded as the scalar sweeps word it
+        at = f" at {', '.join(shown)}"
+    else:
+        at = f" ({', '.join(shown)})" if shown else ""
     return DomainError(f"{text}: {reason}{where}{at}", reason=reason, source=tape.source,
                        span=tape.spans[i])
 
@@ -235,7 +243,12 @@ def _times(factor, partial, nonfinite: set | None = None, edge=None):
 def elementwise_partial(prim: Primitive, k: int, inputs: list, out):
     """∂out/∂(argument k), elementwise, at these inputs."""
     with np.errstate(all="ignore"):
-        partial = prim.vector_partials[k](*inputs, out)
+        try:
+            partial = prim.vector_partials[k](*inputs, out)
+        except ZeroDivisionError:   # as the scalar sweeps take it (evaluate.local_partials)
+            return math.inf
+        except (ValueError, OverflowError):
+            return math.nan
     return partial if isinstance(partial, float) else _scalar_or_array(partial)
 
 

@@ -55,3 +55,28 @@ def test_deeply_nested_input_parses_without_recursion():
     depth = 100_000
     text = "(" * depth + "x" + ")" * depth + " + " + "-" * depth + "x"
     assert chaincli.compile(text).value({"x": 2.0}) == 2.0 + 2.0
+
+
+def _spliced_while_parsing(text: str) -> int:
+    parser = syntax._parser()
+    before = parser.spliced
+    syntax.parse(text)
+    return parser.spliced - before
+
+
+def test_long_lists_are_parsed_without_copying_them_at_every_element():
+    # Children copied between reductions' lists: linear in the input, not
+    # quadratic (a list copied into a new one at each element).
+    for make in (lambda n: "[" + ",".join(["1"] * n) + "]",
+                 lambda n: "max(" + ",".join(["x"] * n) + ")",
+                 lambda n: "".join(f"a{i} = {i}\n" for i in range(n)) + "a0"):
+        small, large = _spliced_while_parsing(make(1_000)), _spliced_while_parsing(make(10_000))
+        assert large <= 11 * small
+        assert large <= 4 * 10_000
+
+
+def test_a_long_literal_keeps_every_element_in_order():
+    program = syntax.parse("[" + ",".join(str(i) for i in range(50_000)) + ",]")
+    assert [node.value for node in program.output.elements] == list(range(50_000))
+    start = sum(len(str(i)) + 1 for i in range(12_345)) + 1
+    assert program.output.elements[12_345].span == (start, start + 5)
