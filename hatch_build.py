@@ -1,6 +1,6 @@
 """Build hook: ship the grammar's LALR tables, generated from grammar/chaincli.lark.
 
-The wheel gets ``chaincli/_parser_tables.py`` (plain Python literals made by
+The wheel gets ``chaincli/language/_parser_tables.py`` (plain Python literals made by
 Lark from the grammar), so the installed parser starts without compiling the
 grammar and without a cache. The grammar file itself ships too and stays the
 one definition of the syntax; chaincli checks the tables against it.
@@ -32,7 +32,7 @@ class ParserTablesHook(BuildHookInterface):
         path = os.path.join(self._folder, "_parser_tables.py")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(source)
-        build_data["force_include"][path] = "chaincli/_parser_tables.py"
+        build_data["force_include"][path] = "chaincli/language/_parser_tables.py"
 
     def finalize(self, version, build_data, artifact_path):
         folder = getattr(self, "_folder", None)

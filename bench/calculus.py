@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 
 import chaincli
-from chaincli.calculus import hessian
+from chaincli.calculus.derivatives import hessian
 from chaincli.printer import to_text
 from chaincli.symbolic import derivative, operation_count
-from chaincli.syntax import parse
+from chaincli.language.parser import parse
 from chaincli.tape import lower
 
 
@@ -31,8 +31,8 @@ def nested(levels: int) -> str:
 
 def steps_of(text: str, label: str) -> None:
     """diff --steps end to end (library and text renderer), and how much it prints."""
-    from chaincli.calculus import differentiate_steps
-    from chaincli.render_derivation import text as render
+    from chaincli.calculus.derivatives import differentiate_steps
+    from chaincli.render.derivation import text as render
     program = chaincli.compile(text)
     shown = timed(f"diff --steps, {label}",
                   lambda: render(differentiate_steps(program, "x")))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import chaincli
-from chaincli.explain import explain
+from chaincli.explain.chain import explain
 
 
 def squaring_chain(n: int) -> str:

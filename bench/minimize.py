@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import chaincli
-from chaincli.minimize import Problem, run
+from chaincli.optimize.problem import Problem, run
 from timing import median_time as median
 
 PYTHON = sys.executable

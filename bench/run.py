@@ -129,7 +129,7 @@ def big_expressions(folder: Path, repeat: int, slow: bool) -> None:
 def array_literals(folder: Path, repeat: int) -> None:
     """Parse time of [d, d, ...] literals: the driver grows lists in place, so
     the time per element stays flat as the literal grows 100-fold."""
-    from chaincli.syntax import parse
+    from chaincli.language.parser import parse
     print("Array literals (in process: parse; whole process: eval sum(@lit) --json)")
     per_element = {}
     # The largest fills the 2,000,000-byte cap on an expression.
@@ -147,8 +147,8 @@ def array_literals(folder: Path, repeat: int) -> None:
 
 
 def _count_nodes(text: str) -> int:
-    from chaincli.syntax import parse
-    from chaincli.ast_nodes import Binary, Call, Unary
+    from chaincli.language.parser import parse
+    from chaincli.language.nodes import Binary, Call, Unary
     count = 0
     stack = [parse(text).output]
     while stack:
@@ -164,10 +164,10 @@ def _count_nodes(text: str) -> int:
 
 
 def stages(expr_path: Path, point_path: Path, label: str) -> None:
-    from chaincli import evaluate
-    from chaincli.point import parse_points
-    from chaincli.reverse import adjoint_sweep
-    from chaincli.syntax import parse
+    from chaincli.engine.scalar import evaluate
+    from chaincli.io.point import parse_points
+    from chaincli.engine.scalar.reverse import adjoint_sweep
+    from chaincli.language.parser import parse
     from chaincli.tape import lower
     text = expr_path.read_text()
     timings = {}
@@ -231,7 +231,7 @@ def _sympy_peer(expr_path: Path, point_path: Path) -> None:
 
 def in_process(folder: Path, repeat: int) -> None:
     import chaincli
-    from chaincli.program import COMPILE_AFTER
+    from chaincli.engine.program import COMPILE_AFTER
     print("In process (the 14k-node expression, 1,000 variables)")
     text = (folder / "expr1000.txt").read_text()
     point = json.loads((folder / "point1000.json").read_text())

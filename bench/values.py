@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from chaincli.jsonout import dumps
-from chaincli.point import parse_points
-from chaincli.render_plain import plain_gradient
-from chaincli.render_tensor import print_tensor_gradient
-from chaincli.results import GradientResult
+from chaincli.base.jsonout import dumps
+from chaincli.io.point import parse_points
+from chaincli.render.plain import plain_gradient
+from chaincli.render.tensor import print_tensor_gradient
+from chaincli.engine.results import GradientResult
 from timing import median_time as median
 
 

@@ -13,5 +13,5 @@ __all__ = ["compile", "__version__"]
 
 def compile(text: str):  # noqa: A001 - the public name the API is known by
     """Parse and lower ``text`` into a ``CompiledExpression``."""
-    from .program import compile_expression
+    from .engine.program import compile_expression
     return compile_expression(text)

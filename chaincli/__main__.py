@@ -1,5 +1,5 @@
 """``python -m chaincli``: the same entry point as the installed ``chaincli`` script."""
 
-from .cli_fast import main
+from .cli.fast import main
 
 main()

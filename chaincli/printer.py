@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from .evaluate import format_number
+from .base.numbers import format_number
 from .primitives import CONSTANTS, PRIMITIVES, UNARY_OPERATORS, callable_names
 from .tape import CONST, VAR, Tape
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterable
 
-from .evaluate import format_number
+from .base.numbers import format_number
 from .primitives import PRIMITIVES
-from .syntax import parse
+from .language.parser import parse
 from .tape import CONST, VAR, Tape, TapeBuilder, lower, reaches_output
 
 # The argument names the partial formulas are written in.

@@ -16,10 +16,10 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Container
 
-from .ast_nodes import Array, Binary, Call, Name, Number, Program, Subscript, Unary
-from .errors import ArityError, UnknownNameError
-from .primitives import (BINARY_OPERATORS, CONSTANTS, FUNCTIONS, PRIMITIVES,
-                         UNARY_OPERATORS, callable_names, lookup_function)
+from .language.nodes import Array, Binary, Call, Name, Number, Program, Subscript, Unary
+from .base.errors import ArityError, UnknownNameError
+from .primitives import (BINARY_OPERATORS, CONSTANTS, FUNCTIONS, PRIMITIVES, UNARY_OPERATORS,
+                         callable_names, lookup_function)
 
 VAR = "var"
 CONST = "const"

@@ -27,7 +27,7 @@ if Path(chaincli.__file__).resolve().parent == ROOT / "chaincli":
 
 from typer.testing import CliRunner  # noqa: E402
 
-from chaincli.cli import app  # noqa: E402
+from chaincli.cli.framework.main import app  # noqa: E402
 
 
 def _script() -> str:

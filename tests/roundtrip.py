@@ -14,11 +14,11 @@ import math
 from typer.testing import CliRunner
 
 import chaincli
-from chaincli.cli import app
-from chaincli.errors import DomainError
+from chaincli.cli.framework.main import app
+from chaincli.base.errors import DomainError
 from chaincli.printer import to_text
 from chaincli.symbolic import derivative
-from chaincli.syntax import parse
+from chaincli.language.parser import parse
 from chaincli.tape import lower
 from clicheck import strict_json
 

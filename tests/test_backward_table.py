@@ -16,15 +16,16 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli import backward_table as bt
-from chaincli.jsonout import dumps
-from chaincli.primitives import PRIMITIVES, Primitive
-from chaincli.render_backward import print_backward
-from chaincli.render_table import make_console
+from chaincli.explain import backward as bt
+from chaincli.base.jsonout import dumps
+from chaincli.primitives import PRIMITIVES
+from chaincli.primitives.base import Primitive
+from chaincli.render.backward import print_backward
+from chaincli.render.table import make_console
 from chaincli.tape import TapeBuilder
-from chaincli.tensor_explain import TensorExplanation
-from chaincli.tensor_program import TensorEvaluation
-from chaincli import tensor_sweeps as sweeps
+from chaincli.explain.tensor import TensorExplanation
+from chaincli.engine.results import TensorEvaluation
+from chaincli.engine.tensor import sweeps
 
 NETWORK = ("u1 = W1 @ x; a1 = u1 + b1; h = tanh(a1); z = W2 @ h; z2 = z + b2; "
            "p = softmax(z2); -sum(t * log(p))")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli.errors import DomainError, PointError, UsageError
+from chaincli.base.errors import DomainError, PointError, UsageError
 from chaincli.primitives import ELEMENTWISE
 from expressions import CORPUS
 from test_primitives import ALL, sample_points
@@ -200,7 +200,7 @@ SMOOTH_YS = np.array([1.3, 1.1, 2.0, 0.9])
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize("text", CORPUS)
 def test_trapped_fast_path_equals_checked_path_and_scalar(text, mode, monkeypatch):
-    from chaincli import batch
+    from chaincli.engine import batch
     expr = chaincli.compile(text)
     point = {k: v for k, v in {"x": SMOOTH_XS, "y": SMOOTH_YS}.items() if k in expr.variables}
     fast = expr.gradient(point, mode=mode, batch=True)
@@ -263,7 +263,7 @@ def _needs(rule, args, out, hidden: str) -> bool:
 
 
 def test_release_plan_keeps_what_the_reverse_sweep_reads():
-    from chaincli.batch import reverse_release_plan
+    from chaincli.engine.batch import reverse_release_plan
     tape = chaincli.compile("sin(x*y) + x^2").tape
     freed = sorted(j for entries in reverse_release_plan(tape) for j in entries)
     # x*y is read by sin's partial and x^2 by pow's own (exponent) partial;
@@ -313,7 +313,7 @@ def batch_gradient(expr, point, **options):
     "u = tanh(x); u*u + u^5 - exp(u)*exp(u)",
 ])
 def test_a_batch_swept_in_slices_equals_one_sweep_to_the_bit(text, mode, monkeypatch):
-    from chaincli import batch
+    from chaincli.engine import batch
     expr = chaincli.compile(text)
     rng = np.random.default_rng(7)
     point = {name: rng.uniform(0.3, 1.7, 1000) for name in expr.variables}

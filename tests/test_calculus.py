@@ -8,9 +8,9 @@ import random
 import pytest
 
 import chaincli
-from chaincli.calculus import (STEP, check_gradient, directional, hessian, jacobian,
-                               relative_error)
-from chaincli.errors import DomainError, PointError
+from chaincli.calculus.derivatives import (STEP, check_gradient, directional, hessian, jacobian,
+                                           relative_error)
+from chaincli.base.errors import DomainError, PointError
 from chaincli.primitives import ELEMENTWISE
 from expressions import CORPUS, CORPUS_POINT
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli.calculus import MAX_MATRIX_ENTRIES, check_gradient, hessian, jacobian
-from chaincli.errors import PointError, UsageError
+from chaincli.calculus.derivatives import MAX_MATRIX_ENTRIES, check_gradient, hessian, jacobian
+from chaincli.base.errors import PointError, UsageError
 from clicheck import strict_json
 
 NETWORK = "h = tanh(W1@x + b1); p = softmax(W2@h + b2); -sum(t*log(p))"

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import chaincli
-from chaincli.cli import app
+from chaincli.cli.framework.main import app
 
 EXPECTED_SIN_XY = {
     "expression": "sin(x*y)",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaincli.cli_fast import recognize
+from chaincli.cli.fast import recognize
 from conftest import CHAINCLI
 
 HERE = Path(__file__).parent
@@ -46,7 +46,7 @@ def _run(prefix, args, stdin=b""):
     return done.returncode, done.stdout, done.stderr
 
 
-FRAMEWORK = [sys.executable, "-c", "import sys; from chaincli.cli import main; "
+FRAMEWORK = [sys.executable, "-c", "import sys; from chaincli.cli.framework.main import main; "
              "sys.argv[0] = 'chaincli'; main()"]
 
 
@@ -80,8 +80,8 @@ def test_fast_path_knows_every_option_of_its_commands(command):
     (``grad -e --at x=1`` computing -e) while the framework reads it as an option."""
     import typer.main
 
-    from chaincli import cli_fast
-    from chaincli.cli import app
+    from chaincli.cli import fast as cli_fast
+    from chaincli.cli.framework.main import app
     group = typer.main.get_command(app)
     names = {name for param in group.commands[command].params
              for name in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]

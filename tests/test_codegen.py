@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import chaincli
-from chaincli import evaluate
-from chaincli.codegen import compile_tape
-from chaincli.errors import DomainError
-from chaincli.program import COMPILE_AFTER
-from chaincli.reverse import adjoint_sweep
+from chaincli.engine.scalar import evaluate
+from chaincli.engine.scalar.codegen import compile_tape
+from chaincli.base.errors import DomainError
+from chaincli.engine.program import COMPILE_AFTER
+from chaincli.engine.scalar.reverse import adjoint_sweep
 from expressions import CORPUS, CORPUS_POINT, expressions, points
 
 

@@ -147,7 +147,7 @@ def test_plain_grad_does_not_load_the_framework(tmp_path):
             "atexit.register(lambda: sys.stderr.write(str(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('typer', 'click', 'rich', 'shellingham')))))\n"
             "sys.argv = ['chaincli', 'grad', '-tanh(x)', '--at', 'x=1', '--json']\n"
-            "from chaincli.cli_fast import main\n"
+            "from chaincli.cli.fast import main\n"
             "main()\n")
     env = {k: v for k, v in os.environ.items() if k != "_CHAINCLI_COMPLETE"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

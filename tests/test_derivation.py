@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import chaincli
-from chaincli.calculus import differentiate, differentiate_steps
-from chaincli.derivation import MAX_LINES, derive
+from chaincli.calculus.derivatives import differentiate, differentiate_steps
+from chaincli.explain.derivation import MAX_LINES, derive
 from chaincli.primitives import PRIMITIVES
 from chaincli.printer import to_text
-from chaincli.syntax import parse
+from chaincli.language.parser import parse
 from chaincli.tape import lower
 from expressions import CORPUS, CORPUS_POINT, expressions, points
 
@@ -144,8 +144,8 @@ def test_the_example_as_json(cli):
 
 def test_table_has_an_expression_and_a_rule_column_in_80_columns():
     import io
-    from chaincli.render_derivation import RULE_WIDTH, print_table
-    from chaincli.render_table import make_console
+    from chaincli.render.derivation import RULE_WIDTH, print_table
+    from chaincli.render.table import make_console
     buffer = io.StringIO()
     console = make_console(buffer, width=80)
     print_table(steps_of("exp(x*y)/x + atan2(x^2, y)", point={"x": 1.0, "y": 2.0}), console)
@@ -448,7 +448,7 @@ def _assert_balanced(row):
 
 
 def test_latex_escapes_the_text_it_writes():
-    from chaincli.render_derivation import _latex_text
+    from chaincli.render.derivation import _latex_text
     assert _latex_text("a_b^c & 50% {x} #1 ~ \\") == \
         r"a\_b\^{}c \& 50\% \{x\} \#1 \~{} \textbackslash{}"
 
@@ -536,7 +536,7 @@ def test_mutated_expressions_keep_the_contract(cli, text):
 def assert_last_line_is_the_derivative(data, point=None):
     """The last line, read with the bindings listed, is ``derivative`` (the whole)."""
     from types import SimpleNamespace
-    from chaincli.errors import ChaincliError
+    from chaincli.base.errors import ChaincliError
     last = data["steps"][-1]["expression"]
     if "; " not in data["derivative"]:
         assert data["derivative"] == last
@@ -634,7 +634,7 @@ def test_a_value_that_is_not_finite_is_said_in_words(run, expr, words):
 
 
 def test_nan_is_undefined_in_words():
-    from chaincli.derivation import StepsResult
+    from chaincli.explain.derivation import StepsResult
     result = StepsResult("x", "x", 1, [], point={"x": 0.0}, value=math.nan)
     assert result.value_step().expression == "undefined (NaN)"
     result.value = 2.5

@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import chaincli
-from chaincli import evaluate, explain
-from chaincli.errors import DomainError
-from chaincli.forward import directional_derivative, forward_gradient
-from chaincli.jsonout import dumps
+from chaincli.engine.scalar import evaluate
+from chaincli.explain import chain as explain
+from chaincli.base.errors import DomainError
+from chaincli.engine.scalar.forward import directional_derivative, forward_gradient
+from chaincli.base.jsonout import dumps
 from chaincli.primitives import ELEMENTWISE, PRIMITIVES
 from expressions import CORPUS, CORPUS_POINT, expressions, points
 
@@ -405,7 +406,7 @@ def test_every_printed_rule_evaluates_to_the_local_partial(prim):
     ("x^0.5", {"x": 4.0}, "∂f/∂x = 0.5/x^0.5 = 0.25"),
 ])
 def test_chain_tables_print_the_simplified_rule(text, point, line):
-    from chaincli.render_table import make_console, print_gradient
+    from chaincli.render.table import make_console, print_gradient
     import io
     result = gradient_of(text, point)
     out = io.StringIO()

@@ -7,8 +7,8 @@ import math
 import pytest
 
 import chaincli
-from chaincli.errors import ChaincliError, ParseError
-from chaincli.syntax import build_parser, parse
+from chaincli.base.errors import ChaincliError, ParseError
+from chaincli.language.parser import build_parser, parse
 
 
 def value(text: str, **point: float) -> float:

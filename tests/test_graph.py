@@ -11,11 +11,11 @@ import subprocess
 import pytest
 
 import chaincli
-from chaincli.graph import build_graph, graph_of
-from chaincli.render_graph import graph_tree, to_dot, to_mermaid
-from chaincli.render_table import ASCII as ASCII_GLYPHS
-from chaincli.reverse import adjoint_sweep
-from chaincli import evaluate
+from chaincli.explain.graph import build_graph, graph_of
+from chaincli.render.graph import graph_tree, to_dot, to_mermaid
+from chaincli.render.table import ASCII as ASCII_GLYPHS
+from chaincli.engine.scalar.reverse import adjoint_sweep
+from chaincli.engine.scalar import evaluate
 
 
 def _graph(text, point=None):
@@ -92,7 +92,7 @@ def test_dot_structure_and_escaping():
     assert dot.count(" -> ") == 6
     assert '"x" -> "v2" [label="2"];' in dot
     # A label with quotes and backslashes stays one valid DOT string.
-    from chaincli.render_graph import _dot_string
+    from chaincli.render.graph import _dot_string
     assert _dot_string('a"b\\c') == '"a\\"b\\\\c"'
 
 

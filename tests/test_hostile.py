@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import chaincli
-from chaincli.cli_io import MAX_INPUT_BYTES
+from chaincli.cli.plumbing import MAX_INPUT_BYTES
 from clicheck import check_run, strict_json
 
 DEPTH = 100_000

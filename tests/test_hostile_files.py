@@ -28,9 +28,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaincli import array_input
-from chaincli.errors import ChaincliError, PointError
-from chaincli.point import parse_points
+from chaincli.io import arrays as array_input
+from chaincli.base.errors import ChaincliError, PointError
+from chaincli.io.point import parse_points
 from clicheck import strict_json
 from conftest import CHAINCLI
 
@@ -266,8 +266,8 @@ def test_csv_pointing_at_an_endless_file(tmp_path):
 def test_json_read_through_the_python_api_is_bounded(tmp_path):
     (tmp_path / "p.json").symlink_to("/dev/zero")
     (tmp_path / "v.json").symlink_to("/dev/zero")
-    script = ("import sys; from chaincli.point import parse_points\n"
-              "from chaincli.errors import ChaincliError\n"
+    script = ("import sys; from chaincli.io.point import parse_points\n"
+              "from chaincli.base.errors import ChaincliError\n"
               "for spec in ('@p.json', 'v=@v.json'):\n"
               "    try: parse_points([spec])\n"
               "    except ChaincliError as error: print(error.message)\n")

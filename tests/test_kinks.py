@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chaincli
-from chaincli.errors import ChaincliError
+from chaincli.base.errors import ChaincliError
 from clicheck import check_run, strict_json
 
 MODES = ("reverse", "forward")

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli import optimize
-from chaincli.errors import UsageError
-from chaincli.minimize import Layout, Problem, parse_init, random_start, run
+from chaincli.optimize import methods as optimize
+from chaincli.base.errors import UsageError
+from chaincli.optimize.problem import Layout, Problem, parse_init, random_start, run
 
 from clicheck import check_run, strict_json
 
@@ -454,7 +454,7 @@ def test_no_progress_bar_off_a_terminal(run):
 
 
 def test_progress_reporter_runs():
-    from chaincli.render_minimize import StepReporter
+    from chaincli.render.minimize import StepReporter
     reporter = StepReporter(progress=True, total=10)
     for step in range(11):
         reporter(step, 1.0 / (step + 1), 0.5, 0.1)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli.minimize import Problem, run
+from chaincli.optimize.problem import Problem, run
 
 from clicheck import check_run, strict_json
 

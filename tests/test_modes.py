@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import chaincli
-from chaincli.errors import DomainError
+from chaincli.base.errors import DomainError
 from expressions import CORPUS, CORPUS_POINT, expressions, points
 
 

@@ -15,7 +15,8 @@ import math
 import pytest
 import typer.main
 
-from chaincli.cli import ExpressionSettings, app
+from chaincli.cli.framework.app import ExpressionSettings
+from chaincli.cli.framework.main import app
 from clicheck import strict_json
 from roundtrip import run_diff
 

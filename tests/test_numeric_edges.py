@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli import calculus
+from chaincli.calculus import derivatives as calculus
 from chaincli.primitives import PRIMITIVES
 from clicheck import check_run, strict_json
 

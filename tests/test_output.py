@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chaincli.cli import app
+from chaincli.cli.framework.main import app
 from clicheck import check_run, strict_json
 from conftest import CHAINCLI
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import chaincli
-from chaincli import _parser_tables, syntax
-from chaincli.lalr import Parser
-from chaincli.parser_tables import make_tables
+from chaincli.language import _parser_tables, parser as syntax
+from chaincli.language.lalr import Parser
+from chaincli.language.tables import make_tables
 
 TABLE_NAMES = ("GRAMMAR", "TERMINALS", "IGNORE", "RULES", "STATES", "START", "END")
 

@@ -9,8 +9,8 @@ import math
 import pytest
 
 import chaincli
-from chaincli.plot import sample_curve
-from chaincli.render_plot import finite_runs, plot_text
+from chaincli.calculus.curve import sample_curve
+from chaincli.render.plot import finite_runs, plot_text
 
 NO_TERMINAL = {"COLUMNS": "", "NO_COLOR": ""}
 
@@ -154,7 +154,7 @@ def test_help_has_example(cli):
 
 
 def test_thinning_keeps_the_ends_of_each_run():
-    from chaincli.render_plot import thinned
+    from chaincli.render.plot import thinned
     assert thinned(3, 8, 10) == [3, 4, 5, 6, 7]
     kept = thinned(10, 1_000_010, 320)
     assert len(kept) == 320 and kept[0] == 10 and kept[-1] == 1_000_009
@@ -193,7 +193,7 @@ def test_unused_values_are_warned_about(cli):
 
 def test_a_pole_does_not_flatten_the_plot():
     import numpy as np
-    from chaincli.render_plot import y_limits
+    from chaincli.render.plot import y_limits
     x = np.linspace(-1, 1, 201)
     with np.errstate(divide="ignore"):
         f = 1 / x
@@ -226,7 +226,7 @@ def test_lines_leaving_the_chart_cost_a_bounded_drawing():
     # A pole's band fixes the chart; a point 1e89 band widths away is drawn
     # at the edge's side of the canvas, not dot by dot along the whole way.
     import numpy as np
-    from chaincli.render_plot import _CLIP_BANDS, _drawable
+    from chaincli.render.plot import _CLIP_BANDS, _drawable
     x = np.linspace(-1, 1, 201)
     f = np.where(x == 0, 1e90, 1 / np.where(x == 0, 1, x))
     d = np.full_like(x, 1.0)

@@ -11,7 +11,8 @@ import random
 import pytest
 
 import chaincli
-from chaincli.primitives import FUNCTIONS, PRIMITIVES, Primitive
+from chaincli.primitives import FUNCTIONS, PRIMITIVES
+from chaincli.primitives.base import Primitive
 
 # The scalar definitions of the elementwise primitives; tests/test_tensor_rules.py
 # checks every primitive, these included, on arrays.

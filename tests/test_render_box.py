@@ -14,9 +14,9 @@ import sys
 import pytest
 
 import chaincli
-from chaincli import render_table
-from chaincli.explain import explain
-from chaincli.render_box import Grid, NotPlain, draw
+from chaincli.render import table as render_table
+from chaincli.explain.chain import explain
+from chaincli.render.box import Grid, NotPlain, draw
 from expressions import CORPUS
 
 
@@ -70,7 +70,7 @@ def test_gradient_tables_are_drawn_as_rich_draws_them(monkeypatch, width, view, 
     point = {name: POINT.get(name, 0.5) for name in expr.variables}
     try:
         result = expr.gradient(point)
-    except chaincli.errors.DomainError:
+    except chaincli.base.errors.DomainError:
         return
     explanation = explain(result, view, max_paths=4)
     ours, theirs = _both(monkeypatch, width,
@@ -112,7 +112,7 @@ def test_a_plain_grad_table_does_not_import_rich(tmp_path):
             "atexit.register(lambda: sys.stderr.write(str(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('rich', 'typer')))))\n"
             "sys.argv = ['chaincli', 'grad', 'sin(x*y)', '--at', 'x=1,y=2']\n"
-            "from chaincli.cli_fast import main\n"
+            "from chaincli.cli.fast import main\n"
             "main()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin",

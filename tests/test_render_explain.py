@@ -14,8 +14,8 @@ import pytest
 from rich.console import Console
 
 import chaincli
-from chaincli.explain import explain
-from chaincli.render_table import make_console, print_gradient
+from chaincli.explain.chain import explain
+from chaincli.render.table import make_console, print_gradient
 
 SIN_XY = ("sin(x*y)", {"x": 1.0, "y": 2.0})
 
@@ -231,7 +231,7 @@ def test_a_constant_prints_only_its_value(view):
 
 
 def test_caption_says_why_paths_were_cut(monkeypatch):
-    from chaincli import explain as explain_module
+    from chaincli.explain import chain as explain_module
     text = "u = x*x; v = u*u; w = v*v; w*w"
     assert "2 of 16 paths listed (--max-paths)" in render(text, {"x": 1.0}, "paths", 80,
                                                           max_paths=2)

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from chaincli import commands
-from chaincli.jsonout import dumps, json_safe
-from chaincli.render_plain import plain_gradient, plain_lines
-from chaincli.render_tensor import print_tensor_gradient, print_tensor_value
-from chaincli.results import GradientResult, ValueResult, has_tensors, is_tensor
+from chaincli.cli import commands
+from chaincli.base.jsonout import dumps, json_safe
+from chaincli.render.plain import plain_gradient, plain_lines
+from chaincli.render.tensor import print_tensor_gradient, print_tensor_value
+from chaincli.engine.results import GradientResult, ValueResult, has_tensors, is_tensor
 
 from clicheck import strict_json
 
@@ -210,7 +210,7 @@ def test_non_finite_elements_are_shown():
 
 
 def test_ascii_console_gets_ascii_glyphs():
-    from chaincli.render_table import make_console
+    from chaincli.render.table import make_console
 
     class AsciiFile(io.StringIO):
         encoding = "ascii"
@@ -331,7 +331,7 @@ class StandIn:
 @pytest.fixture
 def answers(monkeypatch):
     def install(gradient=None, value=None):
-        monkeypatch.setattr(commands, "_load", lambda expr, at: (StandIn(gradient, value), {}))
+        monkeypatch.setattr(commands, "load_expression", lambda expr, at: (StandIn(gradient, value), {}))
     return install
 
 

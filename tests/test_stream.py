@@ -10,7 +10,7 @@ import math
 import pytest
 
 import chaincli
-from chaincli import stream
+from chaincli.io import stream
 from test_batch import close
 
 EXPR = "sin(x*y) + log(x) + sqrt(y)"
@@ -32,7 +32,7 @@ ROWS = [
 def scalar_error(text, point):
     try:
         chaincli.compile(text).gradient(point)
-    except chaincli.errors.ChaincliError as error:  # type: ignore[attr-defined]
+    except chaincli.base.errors.ChaincliError as error:  # type: ignore[attr-defined]
         return error.message
     return None
 
@@ -173,5 +173,5 @@ def test_lines_up_to_the_bound_are_read(monkeypatch):
     rows = [row for chunk in stream.read_rows(io.BytesIO(b'{"x": 1}\n{"x":    2}\n'), "jsonl")
             for row in chunk]
     assert [row.point for row in rows] == [{"x": 1}, {"x": 2}]
-    with pytest.raises(chaincli.errors.PointError, match="line 2 of the points"):
+    with pytest.raises(chaincli.base.errors.PointError, match="line 2 of the points"):
         list(stream.read_rows(io.BytesIO(b'{"x": 1}\n{"x":      2}\n'), "jsonl"))

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import chaincli
-from chaincli.errors import DomainError
+from chaincli.base.errors import DomainError
 from chaincli.primitives import ELEMENTWISE
 from chaincli.printer import to_latex, to_text
 from chaincli.symbolic import ExpressionBuilder, derivative, operation_count, simplified
-from chaincli.syntax import parse
+from chaincli.language.parser import parse
 from chaincli.tape import lower
 from expressions import CORPUS, CORPUS_POINT, expressions, points
 from roundtrip import diff_text, read_back

@@ -7,8 +7,8 @@ import math
 import pytest
 
 import chaincli
-from chaincli.errors import ArityError, PointError, UnknownNameError
-from chaincli.syntax import parse
+from chaincli.base.errors import ArityError, PointError, UnknownNameError
+from chaincli.language.parser import parse
 from chaincli.tape import lower
 
 

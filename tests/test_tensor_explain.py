@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli import tensor_explain as te
-from chaincli.cli_io import _parse_wrt
-from chaincli.errors import UsageError
+from chaincli.explain import tensor as te
+from chaincli.cli.plumbing import parse_wrt
+from chaincli.base.errors import UsageError
 
 from test_backward_table import NETWORK, PARAMETERS, network_point, same_bits
 
@@ -22,7 +22,7 @@ LITERAL_AT = "a=1,b=2,c=3,d=4"
 
 
 def test_wrt_elements_are_split_from_variables():
-    assert _parse_wrt("W1[0,1],b1, W2[1, -1]") == ["W1[0,1]", "b1", "W2[1, -1]"]
+    assert parse_wrt("W1[0,1],b1, W2[1, -1]") == ["W1[0,1]", "b1", "W2[1, -1]"]
     variables, elements = te.split_wrt(["W1[0,1]", "b1", "W1[2, 0]", "W2[1, -1]"])
     assert variables == ["W1", "b1", "W2"]
     assert elements == [("W1", (0, 1)), ("W1", (2, 0)), ("W2", (1, -1))]
@@ -164,8 +164,8 @@ def test_cli_console_script_prints_the_table_in_ascii(run):
 # ----- graph -----
 
 def test_graph_nodes_carry_shapes_values_and_adjoints():
-    from chaincli.graph import graph_of
-    from chaincli.render_graph import to_dot, to_mermaid
+    from chaincli.explain.graph import graph_of
+    from chaincli.render.graph import to_dot, to_mermaid
     program = chaincli.compile(NETWORK)
     point = network_point(5)
     graph, _ = graph_of(program, point)
@@ -208,9 +208,9 @@ def test_graph_json_and_tree_for_tensors(cli):
 
 
 def test_graph_json_summarizes_big_arrays():
-    from chaincli.backward_table import FULL_ADJOINT_LIMIT
-    from chaincli.graph import graph_of
-    from chaincli.jsonout import dumps
+    from chaincli.explain.backward import FULL_ADJOINT_LIMIT
+    from chaincli.explain.graph import graph_of
+    from chaincli.base.jsonout import dumps
     program = chaincli.compile(NETWORK)
     graph, _ = graph_of(program, network_point(0, sizes=(40, 30, 2)))
     data = json.loads(dumps(graph.to_dict()))

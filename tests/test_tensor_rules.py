@@ -17,8 +17,9 @@ import random
 import numpy as np
 import pytest
 
-from chaincli import tensor_sweeps as sweeps
-from chaincli.primitives import PRIMITIVES, ShapeProblem
+from chaincli.engine.tensor import sweeps
+from chaincli.primitives import PRIMITIVES
+from chaincli.primitives.base import ShapeProblem
 from chaincli.tape import TapeBuilder
 
 ALL = sorted(PRIMITIVES.values(), key=lambda p: p.name)

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 import chaincli
-from chaincli import calculus, evaluate
-from chaincli.errors import DomainError, ParseError, ShapeError, UsageError
-from chaincli.reverse import adjoint_sweep
-from chaincli.scalarize import scalarize
-from chaincli.tensor_program import shapes_at
+from chaincli.calculus import derivatives as calculus
+from chaincli.engine.scalar import evaluate
+from chaincli.base.errors import DomainError, ParseError, ShapeError, UsageError
+from chaincli.engine.scalar.reverse import adjoint_sweep
+from chaincli.engine.tensor.scalarize import scalarize
+from chaincli.engine.tensor.program import shapes_at
 
 NETWORK = "h = tanh(W1 @ x + b1); p = softmax(W2 @ h + b2); -sum(t * log(p))"
 
@@ -112,8 +113,8 @@ def test_check_samples_large_variables_and_reports_the_worst_element():
 def test_check_says_how_many_elements_the_worst_was_picked_from():
     import io
 
-    from chaincli.render_calculus import plain_check, print_check
-    from chaincli.render_table import make_console
+    from chaincli.render.calculus import plain_check, print_check
+    from chaincli.render.table import make_console
     rng = np.random.default_rng(3)
     point = {"W": rng.normal(size=(30, 20)), "x": rng.normal(size=20), "c": 0.5}
     result = calculus.check_gradient(chaincli.compile("sum(tanh(W @ x)) * c"), point)
@@ -242,7 +243,7 @@ def test_shape_mismatches_are_usage_errors_with_a_caret(text, point, words):
     ("[]", "unexpected"),
 ])
 def test_malformed_tensor_syntax_is_refused(text, words):
-    with pytest.raises((ParseError, chaincli.errors.ArityError)) as caught:
+    with pytest.raises((ParseError, chaincli.base.errors.ArityError)) as caught:
         chaincli.compile(text).value({"x": np.zeros(2), "y": 1.0})
     assert words in caught.value.message
 
@@ -273,7 +274,7 @@ def test_bad_api_values_are_point_errors():
     expr = chaincli.compile("sum(x)")
     for bad, words in [([[1, 2], [3]], "rectangular"), (np.zeros(0), "empty"),
                        (np.array([1.0, np.nan]), "finite"), ("abc", "must be a number")]:
-        with pytest.raises(chaincli.errors.PointError, match=words):
+        with pytest.raises(chaincli.base.errors.PointError, match=words):
             expr.value({"x": bad})
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chaincli import terminal
+from chaincli.base import terminal
 
 ABSURD = ["0", "-5", "abc", "100000000", "1e3", " "]
 

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chaincli
-from chaincli import evaluate
-from chaincli.errors import DomainError
-from chaincli.forward import tangent_sweep
-from chaincli.reverse import adjoint_sweep
-from chaincli.scalarize import element_name, scalarize
-from chaincli.tensor_program import shapes_at
+from chaincli.engine.scalar import evaluate
+from chaincli.base.errors import DomainError
+from chaincli.engine.scalar.forward import tangent_sweep
+from chaincli.engine.scalar.reverse import adjoint_sweep
+from chaincli.engine.tensor.scalarize import element_name, scalarize
+from chaincli.engine.tensor.program import shapes_at
 
 # The vector v = [-1, 1]: relu(v) and its kin are 0 at v[0] (min(v, 0)^2 at
 # v[1]) with slope 0 there, where the root's partial is infinite.
@@ -168,7 +168,7 @@ def test_the_cli_kink_warning_in_json_names_v_alone(run):
 # ----- The rule itself -----
 
 def test_times_on_floats():
-    from chaincli import zero_rule
+    from chaincli.base import zero_rule
     assert zero_rule.times(0.0, math.inf) == 0.0
     assert zero_rule.times(math.nan, 0.0) == 0.0
     assert zero_rule.times(-0.0, math.inf) == 0.0
@@ -178,7 +178,7 @@ def test_times_on_floats():
 
 
 def test_times_elementwise_broadcasts_and_fixes_only_the_exact_zeros():
-    from chaincli import zero_rule
+    from chaincli.base import zero_rule
     product, finite = zero_rule.times_elementwise(np.array([0.0, 1.0, np.inf]),
                                                   np.array([[np.inf], [0.0]]))
     assert not finite
@@ -195,7 +195,7 @@ def test_the_hessian_dual_sweep_passes_nothing_through_a_zero_partial():
     # infinite there: the second derivative is 0, not NaN.
     result = chaincli.compile("cbrt(relu(x))").gradient({"x": -1.0})
     assert result.gradient["x"] == 0.0
-    from chaincli.hessian import forward_over_reverse
+    from chaincli.engine.hessian import forward_over_reverse
     assert forward_over_reverse(result.evaluation, ["x"]) == [[0.0]]
 
 

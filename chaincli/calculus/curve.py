@@ -2,7 +2,7 @@
 
 ``sample_curve`` holds every other variable at the given point, spreads the
 samples evenly over ``[start, stop]`` and computes f and ∂f/∂x at all of them
-in one batch sweep (``chaincli.batch``). Where f is undefined (``log(x)`` for
+in one batch sweep (``chaincli.engine.batch``). Where f is undefined (``log(x)`` for
 x ≤ 0) the batch gives NaN; the renderers (``render_plot``) draw those
 samples as gaps and write them as empty CSV cells.
 """
@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import DomainError, UsageError
-from .evaluate import format_number
-from .results import Notice, unused_values
+from ..base.errors import DomainError, UsageError
+from ..base.numbers import format_number
+from ..engine.results import Notice, unused_values
 
 # A million samples take about 100 MB in a deep expression's sweep; more is
 # never needed for a picture and is refused rather than slowly computed.

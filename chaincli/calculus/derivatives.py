@@ -11,17 +11,17 @@ import math
 import re
 from typing import Any, Mapping, Sequence
 
-from . import evaluate, tensor_program
-from .calculus_results import (CheckResult, CheckRow, DerivativeResult, HessianResult,
-                               JacobianResult)
-from .primitives import np
-from .errors import DomainError, PointError, UsageError, unknown_names
-from .forward import directional_derivative as _directional_sweep
-from .hessian import forward_over_reverse, symbolic_hessian
-from .point import parse_points
-from .program import CompiledExpression
-from .results import GradientResult, Notice, unused_values
-from .symbolic import derivative, simplified
+from ..engine.scalar import evaluate
+from ..engine.tensor import program as tensor_program
+from .results import CheckResult, CheckRow, DerivativeResult, HessianResult, JacobianResult
+from ..primitives.base import np
+from ..base.errors import DomainError, PointError, UsageError, unknown_names
+from ..engine.scalar.forward import directional_derivative as _directional_sweep
+from ..engine.hessian import forward_over_reverse, symbolic_hessian
+from ..io.point import parse_points
+from ..engine.program import CompiledExpression
+from ..engine.results import GradientResult, Notice, unused_values
+from ..symbolic import derivative, simplified
 
 HESSIAN_METHODS = ("ad", "symbolic")
 
@@ -79,7 +79,7 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
     the forward-over-reverse Hessian's diagonal for the second; other orders
     evaluate the derivative's formula.
     """
-    from .derivation import StepsResult, derive, restate
+    from ..explain.derivation import StepsResult, derive, restate
     if not 0 <= order <= MAX_ORDER:
         raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
     program.require_variables([wrt], "--wrt")
@@ -148,7 +148,7 @@ def _element_program(program: CompiledExpression, used, chosen=None):
     """The program expanded element by element (scalarize), with its point: every
     element of a tensor variable is then a variable of its own (``W[0,1]``).
     ``chosen``: the Hessian's variables, when not all of them."""
-    from .scalarize import scalarize
+    from ..engine.tensor.scalarize import scalarize
     shapes = tensor_program.shapes_at(program.tape, used)
     output_shape = shapes[program.tape.output]
     if output_shape:
@@ -181,7 +181,7 @@ def _selection(wrt: Sequence[str] | None, shapes: Mapping[str, tuple]):
     element alone. None without ``wrt``: every variable."""
     if wrt is None:
         return None
-    from .tensor_explain import resolve_elements, split_wrt
+    from ..explain.tensor import resolve_elements, split_wrt
     wrt = list(wrt)
     if not wrt:
         raise UsageError("--wrt needs at least one variable name")
@@ -210,13 +210,13 @@ def _columns(selection) -> list[str] | None:
     """The names of a selection's elements, as the expansion calls them."""
     if selection is None:
         return None
-    from .scalarize import element_name
+    from ..engine.tensor.scalarize import element_name
     return [element_name(name, index) if index else name
             for name, indices in selection for index in indices]
 
 
 def _element_names(name: str, shape) -> list[str]:
-    from .scalarize import element_name
+    from ..engine.tensor.scalarize import element_name
     if not shape:
         return [name]
     return [element_name(name, index) for index in np.ndindex(*shape)]
@@ -341,8 +341,8 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float,
     ``selection`` (see ``_selection``): only those variables and elements."""
     import random
 
-    from .scalarize import element_name
-    from .tensor_sweeps import tangent_sweep
+    from ..engine.tensor.scalarize import element_name
+    from ..engine.tensor.sweeps import tangent_sweep
     picked = dict(selection) if selection is not None else None
     reverse = program.gradient(point, mode="reverse",
                                wrt=None if picked is None else list(picked))
@@ -498,7 +498,7 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
 def _tensor_directional(evaluation, direction) -> float:
     """One forward sweep along ``direction``, whose components have the variables' shapes
     (a scalar component of an array variable is that number in every element)."""
-    from .tensor_sweeps import shape_of, tangent_sweep
+    from ..engine.tensor.sweeps import shape_of, tangent_sweep
     tape = evaluation.tape
     seed = {}
     for name, component in direction.items():

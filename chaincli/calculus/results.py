@@ -11,8 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .results import Notice
-from .tape import Tape
+from ..engine.results import Notice
+from ..tape import Tape
 
 
 def _finite(rows: list[list[float]]) -> bool:
@@ -30,17 +30,17 @@ class DerivativeResult:
 
     @property
     def text(self) -> str:
-        from .printer import to_text
+        from ..printer import to_text
         return to_text(self.tape)
 
     @property
     def latex(self) -> str:
-        from .printer import to_latex
+        from ..printer import to_latex
         return to_latex(self.tape)
 
     @property
     def operations(self) -> int:
-        from .symbolic import operation_count
+        from ..symbolic import operation_count
         return operation_count(self.tape)
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from typing import List, Optional
 
 import sys
 
-from .cli_io import (_load, _parse_wrt, _warn, _write_json, _write_stderr, _write_text, emit,
-                     open_input)
-from .errors import ExitStatus, UsageError
-from .results import has_tensors, is_tensor
+from .plumbing import (load_expression, parse_wrt, warn, write_json, write_stderr, write_text, emit,
+                       open_input)
+from ..base.errors import ExitStatus, UsageError
+from ..engine.results import has_tensors, is_tensor
 
 
 def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] = None,
@@ -31,48 +31,48 @@ def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] 
     ``explain_view`` None is the default view, not asked for by name: the
     paths for a scalar expression, the backward-pass table for one with
     tensors. ``wrt`` may name elements (``W1[0,1]``) for the paths view."""
-    from .tensor_explain import split_wrt
-    program, point = _load(expr, at)
-    variables, elements = split_wrt(_parse_wrt(wrt))
+    from ..explain.tensor import split_wrt
+    program, point = load_expression(expr, at)
+    variables, elements = split_wrt(parse_wrt(wrt))
     result = program.gradient(point, mode=mode, wrt=variables)
     if elements:
-        from .tensor_explain import resolve_elements, variable_shapes
+        from ..explain.tensor import resolve_elements, variable_shapes
         elements = resolve_elements(elements, variable_shapes(result))
     if has_tensors(result):
         along = None
         if direction is not None:
-            from .calculus import directional
+            from ..calculus.derivatives import directional
             along = directional(result, direction)
         explanation = _tensor_explanation(program, result, explain_view, elements,
                                           max_paths, fmt)
-        _warn(result.warnings)
+        warn(result.warnings)
         _warn_declined(explanation)
         return _grad_tensors(result, fmt, explanation, along)
     explain_view = explain_view or "paths"
     along = None
     if direction is not None:
-        from .calculus import directional
+        from ..calculus.derivatives import directional
         along = directional(result, direction)
-    _warn(result.warnings)
+    warn(result.warnings)
     if fmt != "plain":
-        from .explain import explain
+        from ..explain.chain import explain
         explanation = explain(result, explain_view, max_paths=max_paths,
                               with_chain=fmt == "json",
                               direction=along["direction"] if along else None)
     if fmt == "json":
-        _write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
+        write_json({**result.to_dict(), **(along or {}), **explanation.to_dict()})
     elif fmt == "plain":
-        from .render_plain import plain_gradient
+        from ..render.plain import plain_gradient
         text = plain_gradient(result)
         if along:
-            from .render_calculus import plain_directional
+            from ..render.calculus import plain_directional
             text += plain_directional(along)
-        _write_text(text)
+        write_text(text)
     else:
-        from .render_table import print_gradient
+        from ..render.table import print_gradient
         print_gradient(result, explanation)
         if along:
-            from .render_calculus import print_directional
+            from ..render.calculus import print_directional
             print_directional(along)
     return _status(result, along)
 
@@ -91,7 +91,7 @@ def _tensor_explanation(program, result, explain_view: Optional[str], elements, 
     backward-pass table, or the element paths of a small network."""
     if fmt == "plain":
         return None
-    from .tensor_explain import explain_tensor
+    from ..explain.tensor import explain_tensor
     return explain_tensor(program, result, explain_view, elements=elements,
                           max_paths=max_paths, with_chain=fmt == "json")
 
@@ -99,7 +99,7 @@ def _tensor_explanation(program, result, explain_view: Optional[str], elements, 
 def _warn_declined(explanation) -> None:
     declined = getattr(explanation, "declined", None)
     if declined:
-        _write_stderr(f"Warning: {declined}\n")
+        write_stderr(f"Warning: {declined}\n")
 
 
 def _grad_tensors(result, fmt: str, explanation, along: Optional[dict] = None) -> int:
@@ -110,19 +110,19 @@ def _grad_tensors(result, fmt: str, explanation, along: Optional[dict] = None) -
                 **(explanation.to_dict() if explanation else {})}
 
     def plain() -> str:
-        from .render_plain import plain_gradient
+        from ..render.plain import plain_gradient
         text = plain_gradient(result)
         if along:
-            from .render_calculus import plain_directional
+            from ..render.calculus import plain_directional
             text += plain_directional(along)
         return text
 
     def table() -> None:
-        from .render_backward import print_tensor_explanation
-        from .render_tensor import print_tensor_gradient
+        from ..render.backward import print_tensor_explanation
+        from ..render.tensor import print_tensor_gradient
         print_tensor_gradient(result)
         if along:
-            from .render_calculus import print_directional
+            from ..render.calculus import print_directional
             print_directional(along)
         print_tensor_explanation(explanation)
 
@@ -132,17 +132,17 @@ def _grad_tensors(result, fmt: str, explanation, along: Optional[dict] = None) -
 
 def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
     """``chaincli eval``: the value alone, in ``fmt``."""
-    program, point = _load(expr, at)
+    program, point = load_expression(expr, at)
     result = program.evaluate(point)
-    _warn(result.warnings)
+    warn(result.warnings)
     if is_tensor(result.value):
         return _evaluate_tensor(result, fmt)
 
     def table() -> None:
-        from .render_table import print_value
+        from ..render.table import print_value
         print_value(result)
 
-    from .render_plain import plain_number
+    from ..base.numbers import plain_number
     emit(fmt, lambda: {"value": result.value}, lambda: plain_number(result.value) + "\n",
          table)
     return ExitStatus.OK
@@ -151,14 +151,14 @@ def evaluate(expr: str, at: List[str], *, fmt: str = "table") -> int:
 def _evaluate_tensor(result, fmt: str) -> int:
     """``eval`` output for an array value: nested lists and a shape, ``[i,j] value``
     lines, or a table."""
-    from .results import plain_data, shape_of
+    from ..engine.results import plain_data, shape_of
 
     def plain() -> str:
-        from .render_plain import plain_lines
+        from ..render.plain import plain_lines
         return plain_lines("", result.value)
 
     def table() -> None:
-        from .render_tensor import print_tensor_value
+        from ..render.tensor import print_tensor_value
         print_tensor_value(result)
 
     emit(fmt, lambda: {"value": plain_data(result.value), "shape": shape_of(result.value)},
@@ -169,14 +169,14 @@ def _evaluate_tensor(result, fmt: str) -> int:
 def grad_points(expr: str, at: List[str], points: str, points_format: Optional[str],
                 out_format: str, mode: str, wrt: Optional[str]) -> int:
     """``chaincli grad --points``: every row of a file or stdin, one output line each."""
-    from .stream import input_format, read_rows, stream_gradient
-    from .terminal import stdout
+    from ..io.stream import input_format, read_rows, stream_gradient
+    from ..base.terminal import stdout
     if points == "-" and expr == "-":
         raise UsageError("the expression and the points cannot both come from stdin")
     fmt = input_format(points, points_format)
-    program, defaults = _load(expr, at)
+    program, defaults = load_expression(expr, at)
     program.require_scalars(defaults, "grad --points")
-    names = _parse_wrt(wrt)
+    names = parse_wrt(wrt)
     out = stdout().buffer
     if points == "-":
         return stream_gradient(program, read_rows(sys.stdin.buffer, fmt), out, out_format,

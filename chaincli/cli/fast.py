@@ -44,7 +44,7 @@ def recognize(argv: list[str]) -> dict | None:
     """The request for a plain command line, or None for anything else."""
     if not argv or argv[0] not in _OPTIONS:
         return None
-    from .cli_args import arrange
+    from .args import arrange
     options = _OPTIONS[argv[0]]
     flags = {"--json", *_HELP}
     words = argv[1:]
@@ -112,7 +112,7 @@ def run(request: dict) -> int:
 
 def guarded(request: dict) -> int:
     """``run`` with errors, Ctrl-C and closed pipes turned into messages and statuses."""
-    from .cli_io import run_guarded
+    from .plumbing import run_guarded
     return run_guarded(lambda: run(request))
 
 
@@ -132,7 +132,7 @@ def main() -> None:
     # A shell asking for completions sets this variable; only Typer answers it.
     request = None if "_CHAINCLI_COMPLETE" in os.environ else recognize(sys.argv[1:])
     if request is None:
-        from .cli import main as framework_main
+        from .framework.main import main as framework_main
         framework_main()
         return
     sys.exit(guarded(request))

@@ -12,8 +12,8 @@ import re
 import sys
 from typing import Callable, List, Optional
 
-from .errors import ChaincliError, ExitStatus, InputError, UsageError
-from .files import open_input
+from ..base.errors import ChaincliError, ExitStatus, InputError, UsageError
+from ..io.files import open_input
 
 
 def _report(error: ChaincliError) -> None:
@@ -23,17 +23,17 @@ def _report(error: ChaincliError) -> None:
         lines.append(context)
     if error.hint:
         lines.append(f"Hint: {error.hint}")
-    _write_stderr("\n".join(lines) + "\n")
+    write_stderr("\n".join(lines) + "\n")
 
 
-def _warn(notices) -> None:
+def warn(notices) -> None:
     for notice in notices:
-        _write_stderr(f"Warning: {notice.message}\n")
+        write_stderr(f"Warning: {notice.message}\n")
 
 
-def _write_stderr(text: str) -> None:
+def write_stderr(text: str) -> None:
     # Messages quote the user's text: no escape sequence reaches the terminal.
-    from .terminal import encodable, printable
+    from ..base.terminal import encodable, printable
     if sys.stderr is not None:  # started with stderr closed: nowhere to say it
         sys.stderr.write(encodable(printable(text), sys.stderr.encoding))
 
@@ -64,22 +64,22 @@ def run_guarded(command: Callable[[], object], passthrough: tuple = ()) -> int:
         _report(error)
         return int(error.exit_status)
     except MemoryError:
-        _write_stderr("Error: not enough memory for this computation\n")
+        write_stderr("Error: not enough memory for this computation\n")
         return int(ExitStatus.MATH_ERROR)
     except KeyboardInterrupt:
-        _write_stderr("Interrupted\n")
+        write_stderr("Interrupted\n")
         return int(ExitStatus.INTERRUPTED)
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitStatus.BROKEN_PIPE)
     except OSError as error:  # stdout closed or its disk full: no output possible
         _silence_stdout()
-        _write_stderr(f"Error: cannot write the output: {error.strerror or error}\n")
+        write_stderr(f"Error: cannot write the output: {error.strerror or error}\n")
         return int(ExitStatus.USAGE_ERROR)
     except Exception as error:  # a bug in chaincli: one line, not a traceback
         if os.environ.get("CHAINCLI_DEBUG"):
             raise
-        _write_stderr(f"Error: internal error: {type(error).__name__}: {error} "
+        write_stderr(f"Error: internal error: {type(error).__name__}: {error} "
                       "(set CHAINCLI_DEBUG=1 for the traceback)\n")
         return int(ExitStatus.MATH_ERROR)
 
@@ -131,7 +131,7 @@ def _decode(data: bytes, where: str) -> str:
                          f"offset {error.start})") from None
 
 
-def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
+def parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
     if wrt is None:
         return None
     # Commas inside brackets belong to an element: --wrt W1[0,1],b1
@@ -141,15 +141,15 @@ def _parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
     return names
 
 
-def _write_json(data) -> None:
-    from .jsonout import dumps
-    from .terminal import write_stdout_bytes
+def write_json(data) -> None:
+    from ..base.jsonout import dumps
+    from ..base.terminal import write_stdout_bytes
     write_stdout_bytes(dumps(data).encode("ascii") + b"\n")
 
 
-def _write_text(text: str) -> None:
+def write_text(text: str) -> None:
     # Through the byte layer, like JSON: a short write must not pass as done.
-    from .terminal import encodable, stdout, write_stdout_bytes
+    from ..base.terminal import encodable, stdout, write_stdout_bytes
     stream = stdout()
     stream.flush()
     encoding = stream.encoding or "utf-8"
@@ -163,25 +163,25 @@ def emit(fmt: str, data: Callable[[], object], plain: Callable[[], str],
     The callables are called only for the format chosen, so a renderer (and
     Rich under it) is imported only when its output is asked for."""
     if fmt == "json":
-        _write_json(data())
+        write_json(data())
     elif fmt == "plain":
-        _write_text(plain())
+        write_text(plain())
     else:
         table()
 
 
 def load_point(at: List[str]) -> dict:
     """The ``--at`` options as a point; remarks on the input go to stderr as warnings."""
-    from .point import parse_points
+    from ..io.point import parse_points
     notices: list[str] = []
     point = parse_points(at, read_file=read_text_file, notices=notices)
     for notice in notices:
-        _write_stderr(f"Warning: {notice}\n")
+        write_stderr(f"Warning: {notice}\n")
     return point
 
 
-def _load(expr: str, at: List[str]):
-    from .program import compile_expression
+def load_expression(expr: str, at: List[str]):
+    from ..engine.program import compile_expression
     text = read_expression(expr)
     program = compile_expression(text)
     point = load_point(at)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from .errors import DomainError, PointError, missing_values
-from .primitives import PRIMITIVES
+from ..base.errors import DomainError, PointError, missing_values
+from ..primitives import PRIMITIVES
 from .results import GradientResult, Notice
-from .tape import CONST, VAR, Tape, depends_on_variables
+from ..tape import CONST, VAR, Tape, depends_on_variables
 
 
 def _numpy():

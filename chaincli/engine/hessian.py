@@ -24,15 +24,15 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from . import evaluate
-from .errors import DomainError
-from .forward import tangent_sweep
-from .printer import to_text
+from .scalar import evaluate
+from ..base.errors import DomainError
+from .scalar.forward import tangent_sweep
+from ..printer import to_text
 from .results import Evaluation
-from .reverse import adjoint_sweep
-from .symbolic import FORMULA_ARGUMENTS, derivative, partial_template
-from .tape import CONST, VAR, Tape
-from .zero_rule import times
+from .scalar.reverse import adjoint_sweep
+from ..symbolic import FORMULA_ARGUMENTS, derivative, partial_template
+from ..tape import CONST, VAR, Tape
+from ..base.zero_rule import times
 
 SecondPartials = list[tuple[tuple[float, ...], ...]]
 

@@ -26,13 +26,13 @@ import math
 import numbers
 from typing import Iterable, Mapping
 
-from . import evaluate
-from .errors import PointError, UsageError, missing_values, unknown_names
-from .forward import forward_gradient
+from .scalar import evaluate
+from ..base.errors import PointError, UsageError, missing_values, unknown_names
+from .scalar.forward import forward_gradient
 from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
-from .reverse import adjoint_sweep
-from .syntax import parse
-from .tape import Tape, depends_on, depends_on_variables, lower, reaches_output
+from .scalar.reverse import adjoint_sweep
+from ..language.parser import parse
+from ..tape import Tape, depends_on, depends_on_variables, lower, reaches_output
 
 MODES = ("reverse", "forward")
 
@@ -58,7 +58,7 @@ class CompiledExpression:
         """The compiled sweeps from the ``COMPILE_AFTER``-th evaluation on, else None."""
         self._evaluations += 1
         if self._compiled is None and self._evaluations == COMPILE_AFTER:
-            from .codegen import compile_tape
+            from .scalar.codegen import compile_tape
             self._compiled = compile_tape(self.tape) or False
         return self._compiled or None
 
@@ -84,7 +84,7 @@ class CompiledExpression:
                     raise PointError(f"the value of {name} must be a number, not {value!r}")
                 if not isinstance(value, numbers.Real):
                     # An array (a tensor), checked as --at values are.
-                    from .point import normalize_value
+                    from .values import normalize_value
                     used[name] = normalize_value(name, value)
                     continue
             value = float(value)
@@ -102,7 +102,7 @@ class CompiledExpression:
         checking that the expression can take them."""
         used, _ = self.check_point(point)
         if self.is_tensor_point(used):
-            from . import tensor_program
+            from .tensor import program as tensor_program
             tensor_program.shapes_at(self.tape, used)
         return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
 
@@ -113,7 +113,7 @@ class CompiledExpression:
             return self._batch_module().value(self, point)
         used, _ = self.check_point(point or {})
         if self.is_tensor_point(used):
-            from . import tensor_program
+            from .tensor import program as tensor_program
             return tensor_program.value(self.tape, used)
         fast = self._fast()
         if fast is not None:
@@ -126,7 +126,7 @@ class CompiledExpression:
         """The value with its notices, for the CLI."""
         used, notices = self.check_point(point or {})
         if self.is_tensor_point(used):
-            from . import tensor_program
+            from .tensor import program as tensor_program
             value = tensor_program.value(self.tape, used)
         else:
             value = evaluate.primal(self.tape, used)[self.tape.output]
@@ -150,7 +150,7 @@ class CompiledExpression:
         names = self._wrt(wrt)
         tape = self.tape
         if self.is_tensor_point(used):
-            from . import tensor_program
+            from .tensor import program as tensor_program
             value, gradient, evaluation, more = tensor_program.gradient(
                 tape, used, names, mode, self.text)
             return GradientResult(self.text, used, value, gradient, mode, notices + more,

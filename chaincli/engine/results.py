@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tape import Tape
+from ..tape import Tape
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Evaluation:
     @property
     def partials(self) -> list[tuple[float, ...]]:
         if self._partials is None:
-            from .evaluate import local_partials
+            from .scalar.evaluate import local_partials
             self._partials = local_partials(self.tape, self.values)
         return self._partials
 
@@ -74,7 +74,7 @@ class Evaluation:
         """The adjoints, swept once when first asked for, whatever the mode
         (a forward-mode answer is explained with them too)."""
         if self._adjoints is None:
-            from .reverse import adjoint_sweep
+            from .scalar.reverse import adjoint_sweep
             self._adjoints = adjoint_sweep(self.tape, self.partials)
         return self._adjoints
 
@@ -87,7 +87,7 @@ def is_tensor(value: Any) -> bool:
 def has_tensors(result: Any) -> bool:
     """Whether ``result`` came from the tensor sweeps, or a value, a point value or
     a partial of it is a tensor (``sum([x, 2*x])`` has only scalars in and out)."""
-    tensors = sys.modules.get("chaincli.tensor_program")  # never loaded for scalars
+    tensors = sys.modules.get("chaincli.engine.tensor.program")  # never loaded for scalars
     evaluation = getattr(result, "evaluation", None)
     if tensors is not None and isinstance(evaluation, tensors.TensorEvaluation):
         return True

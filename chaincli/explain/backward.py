@@ -40,10 +40,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .explain import Names, instantiate
-from .primitives import PRIMITIVES, np
-from .tape import CONST, VAR, depends_on_variables, reaches_output
-from .tensor_primitives import norm_value, shape_text
+from .chain import Names, instantiate
+from ..primitives import PRIMITIVES
+from ..primitives.base import np
+from ..tape import CONST, VAR, depends_on_variables, reaches_output
+from ..primitives.tensor import norm_value, shape_text
 
 # Rows kept (half from the top, half from the bottom) and what a row may hold.
 MAX_ROWS = 60
@@ -270,7 +271,7 @@ def backward_pass(result, adjoints: list | None = None) -> BackwardPass:
     if adjoints is None:
         adjoints = evaluation.adjoints
     if adjoints is None:
-        from .tensor_sweeps import adjoint_sweep
+        from ..engine.tensor.sweeps import adjoint_sweep
         adjoints = adjoint_sweep(tape, evaluation.values, evaluation.shapes,
                                  depends_on_variables(tape, set(parameters)))
     names = Names(tape)

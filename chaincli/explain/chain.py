@@ -47,12 +47,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping
 
-from .evaluate import format_number
-from .forward import tangent_sweep
-from .primitives import PRIMITIVES
-from .results import Evaluation, GradientResult
-from .tape import CONST, VAR, Tape, reaches_output
-from .zero_rule import times as _times  # 0 · ∞ is 0, as in the sweeps
+from ..base.numbers import format_number
+from ..engine.scalar.forward import tangent_sweep
+from ..primitives import PRIMITIVES
+from ..engine.results import Evaluation, GradientResult
+from ..tape import CONST, VAR, Tape, reaches_output
+from ..base.zero_rule import times as _times  # 0 · ∞ is 0, as in the sweeps
 
 VIEWS = ("paths", "forward", "reverse", "none")
 
@@ -121,8 +121,8 @@ def simplified_partial_text(op: str, k: int, arguments: tuple[Argument, ...],
     line: a piece it uses twice (``sigmoid(a)`` in ``sigmoid(a)*(1 -
     sigmoid(a))``) is written out twice rather than bound to a name.
     """
-    from .printer import binding_names, to_text
-    from .symbolic import FORMULA_ARGUMENTS, ExpressionBuilder, partial_template
+    from ..printer import binding_names, to_text
+    from ..symbolic import FORMULA_ARGUMENTS, ExpressionBuilder, partial_template
     builder = ExpressionBuilder()
     entries = [builder.variable(argument[1]) if argument[0] == "name"
                else builder.constant(argument[1], argument[2]) for argument in arguments]

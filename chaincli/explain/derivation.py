@@ -35,11 +35,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from .evaluate import format_number
-from .primitives import CONSTANTS, PRIMITIVES, callable_names
-from .printer import binding_names, latex_name, to_latex, to_text
-from .symbolic import Sweep, derivative_sweep, partial_template, simplified
-from .tape import CONST, VAR, Tape, reaches_output
+from ..base.numbers import format_number
+from ..primitives import CONSTANTS, PRIMITIVES, callable_names
+from ..printer import binding_names, latex_name, to_latex, to_text
+from ..symbolic import Sweep, derivative_sweep, partial_template, simplified
+from ..tape import CONST, VAR, Tape, reaches_output
 
 # Steps shown per derivation; the parts of inner pieces past it are left out.
 MAX_LINES = 60
@@ -772,8 +772,8 @@ class StepsResult:
         """The last line with ``--at``: the value at the point."""
         if self.point is None or self.value is None:
             return None
-        from .evaluate import format_number
-        from .render_plain import plain_number
+        from ..base.numbers import format_number
+        from ..base.numbers import plain_number
         where = ", ".join(f"{name} = {format_number(v)}" for name, v in self.point.items())
         text = plain_number(self.value) if math.isfinite(self.value) \
             else nonfinite_words(self.value)
@@ -811,7 +811,7 @@ def nonfinite_words(value: float) -> str:
 
 def latex_number(value: float) -> str:
     """A number as LaTeX, at full precision: ``1.5``, ``2 \\cdot 10^{-7}``."""
-    from .evaluate import format_number
+    from ..base.numbers import format_number
     text = format_number(value)
     if text in ("inf", "-inf", "nan"):
         return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\mathrm{NaN}"}[text]

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evaluate import format_number
-from .primitives import PRIMITIVES
-from .results import Evaluation
-from .tape import CONST, VAR, Tape, reaches_output
+from ..base.numbers import format_number
+from ..primitives import PRIMITIVES
+from ..engine.results import Evaluation
+from ..tape import CONST, VAR, Tape, reaches_output
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _tensor_numbers(key: str, number) -> dict[str, Any]:
     table's limit, always with its summary (norm, extremes, first entries)."""
     if number is None:  # no adjoint reaches a node that no variable leads to
         return {key: None}
-    from .backward_table import FULL_ADJOINT_LIMIT, summarize
+    from .backward import FULL_ADJOINT_LIMIT, summarize
     summary = summarize(number)
     if not summary.shape:
         return {key: float(number)}

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UsageError
+from ..base.errors import UsageError
 
 # Paths are listed for networks whose every variable has at most this many
 # elements ("a few dozen": a learner's network, checked by hand) ...
@@ -87,7 +87,7 @@ def split_wrt(names: list[str] | None) -> tuple[list[str] | None, list[tuple[str
 def resolve_elements(elements: list[tuple[str, tuple]], shapes: dict[str, tuple]) -> list[str]:
     """The elements' names as the expansion calls them (``W1[0,1]``), checked
     against the variables' shapes (negative indices count from the end)."""
-    from .scalarize import element_name
+    from ..engine.tensor.scalarize import element_name
     resolved = []
     for name, index in elements:
         shape = shapes[name]
@@ -118,7 +118,7 @@ def explain_tensor(program, result, view: str | None, *, elements: list[str] = (
     ``view`` None is the default (the table); ``elements`` are resolved
     element names for the paths view (none: every element of the gradient's
     variables, as far as the scalar explanation lists variables)."""
-    from .backward_table import backward_pass
+    from .backward import backward_pass
     if view == "none" or getattr(result, "evaluation", None) is None:
         return TensorExplanation()  # asked for none, or a result that kept no sweep
     if view in (None, "reverse"):
@@ -132,7 +132,7 @@ def explain_tensor(program, result, view: str | None, *, elements: list[str] = (
                      f"{reason}. The backward-pass table (--explain reverse) is shown "
                      "instead")
     scalar_result = element_gradient(program, result, elements)
-    from .explain import explain
+    from .chain import explain
     return TensorExplanation(scalar=explain(scalar_result, view, max_paths=max_paths,
                                             with_chain=with_chain))
 
@@ -166,9 +166,9 @@ def _too_big(result) -> str | None:
 def element_gradient(program, result, elements: list[str]):
     """The gradient of the expansion into elements, by the scalar sweeps, for
     ``elements`` (or every element of the result's variables)."""
-    from .program import CompiledExpression
-    from .scalarize import element_name, scalarize
-    from .primitives import np
+    from ..engine.program import CompiledExpression
+    from ..engine.tensor.scalarize import element_name, scalarize
+    from ..primitives.base import np
     evaluation = result.evaluation
     tape = evaluation.tape
     scalar_tape, scalar_point = scalarize(tape, evaluation.shapes, result.point)

@@ -33,10 +33,10 @@ from array import array as _doubles
 
 import numpy as np
 
-from .errors import PointError
+from ..base.errors import PointError
 from .files import open_input
 from .point import _abbreviate, json_text
-from .tensor_sweeps import MAX_ELEMENTS
+from ..engine.tensor.sweeps import MAX_ELEMENTS
 
 MAX_DIMS = 32
 # NumPy's own bound on a header; a numeric array's needs a few hundred bytes.
@@ -166,7 +166,7 @@ def normalize(name: str, value, where: str | None = None,
     if isinstance(value, (np.ndarray, np.generic)):
         return checked_array(np.asarray(value), where)
     if isinstance(value, numbers.Real):
-        from .point import finite_number
+        from ..engine.values import finite_number
         return finite_number(value, where)
     raise PointError(f"{where} must be a number or an array of numbers, not "
                      f"{describe(value) if describe else type(value).__name__}")

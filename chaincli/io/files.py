@@ -6,7 +6,7 @@ Expressions, points and streams (``cli_io``) and files of array values
 
 from __future__ import annotations
 
-from .errors import InputError
+from ..base.errors import InputError
 
 
 def open_input(path: str):

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from typing import Any, Mapping
 
-from .errors import UsageError
+from ..base.errors import UsageError
 
 FORMATS = (".npz", ".json")
 
@@ -82,7 +82,7 @@ def check_target(path: str) -> None:
 
 def encode(path: str, parameters: Mapping[str, Any]) -> bytes:
     if path.lower().endswith(".json"):
-        from .jsonout import dumps
+        from ..base.jsonout import dumps
         data = {name: value.tolist() if hasattr(value, "tolist") else float(value)
                 for name, value in parameters.items()}
         return (dumps(data) + "\n").encode("ascii")

@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any, Iterable
 
-from .errors import ChaincliError, ParseError, PointError
+from ..base.errors import ChaincliError, ParseError, PointError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A plain decimal literal, as the grammar spells one. float() alone would also
@@ -87,7 +87,8 @@ def _split_pair(pair: str, option: str, read_file=None,
                          "not a variable name")
     text = text.strip()
     if text.startswith("["):
-        from .array_input import checked_array, literal
+        from ..engine.values import checked_array
+        from .arrays import literal
         where = f"{option} {name}"
         label = f"{option} {name}=[…]: the element"
         return name, checked_array(literal(name, text, option,
@@ -121,7 +122,7 @@ def normalize_value(name: str, value: Any) -> Any:
     raise ``PointError``."""
     if type(value) is float or type(value) is int:
         return finite_number(value, f"the value of {name}")
-    from .array_input import normalize
+    from ..engine.values import normalize
     return normalize(name, value)
 
 
@@ -177,7 +178,7 @@ def json_text(value) -> str:
 
 
 def _constant_expression(name: str, text: str, option: str, label: str | None) -> float:
-    from .program import compile_expression
+    from ..engine.program import compile_expression
     short = _abbreviate(text)
     label = label or f"{option} {name}={short}:"
     try:
@@ -211,7 +212,7 @@ def _read_point_file(path: str, read_file, option: str) -> dict[str, Any]:
     """``--at @path``: an .npz archive (every array a variable) or a JSON object."""
     kind = os.path.splitext(path)[1].lower().lstrip(".")
     if kind == "npz":
-        from .array_input import read_npz
+        from .arrays import read_npz
         return read_npz(path)
     if kind in ("npy", "csv"):
         raise PointError(f"{option} @{path}: a .{kind} file holds one array; give it a "
@@ -221,7 +222,7 @@ def _read_point_file(path: str, read_file, option: str) -> dict[str, Any]:
 
 def _read_value_file(name: str, path: str, read_file, notices, option: str) -> Any:
     """``--at name=@path``: one value from a .npy, .csv or .json file."""
-    from . import array_input
+    from . import arrays as array_input
     where = f"{option} {name}=@{path}"
     kind = array_input.extension(path)
     if kind == ".npy":
@@ -271,7 +272,7 @@ def _load_json(path: str, read_file):
 
 
 def _read_text(path: str) -> str:
-    from .cli_io import read_text_file
+    from ..cli.plumbing import read_text_file
     return read_text_file(path)
 
 
@@ -285,7 +286,7 @@ def point_from_mapping(data, source: str = "the point") -> dict[str, Any]:
         if not isinstance(name, str) or not _NAME.match(name):
             raise PointError(f"{source}: {json_text(name)} is not a variable name")
         if isinstance(value, list):
-            from .array_input import checked_array, from_nested
+            from ..engine.values import checked_array, from_nested
             where = f"{source}: the value of {name}"
             point[name] = checked_array(from_nested(value, where, json_text), where)
             continue

@@ -21,11 +21,11 @@ import json
 from itertools import islice
 from typing import IO, Iterator, Mapping
 
-from .errors import ChaincliError, ExitStatus, PointError, UsageError
-from .jsonout import json_safe
+from ..base.errors import ChaincliError, ExitStatus, PointError, UsageError
+from ..base.jsonout import json_safe
 from .point import _abbreviate, json_text, parse_decimal
-from .render_plain import plain_number
-from .terminal import write_all
+from ..base.numbers import plain_number
+from ..base.terminal import write_all
 
 CHUNK_ROWS = 8192
 FORMATS = ("jsonl", "csv")
@@ -216,7 +216,7 @@ class _Writer:
 def stream_gradient(program, chunks: Iterator[list[Row]], out: IO[bytes], out_format: str,
                     mode: str, wrt: list[str] | None, defaults: Mapping[str, float]) -> int:
     """Evaluate every row; write one line each; the exit status."""
-    from . import batch
+    from ..engine import batch
     import numpy as np
 
     names = program._wrt(wrt)

@@ -3,7 +3,7 @@
 The grammar lives in ``grammar/chaincli.lark`` and ships inside the package
 (``chaincli/grammar/``); it is read from the installed package, never from a
 source tree. Lark turns it into LALR tables when the wheel is built
-(``parser_tables``, shipped as ``chaincli/_parser_tables.py``), and ``lalr``
+(``parser_tables``, shipped as ``chaincli/language/_parser_tables.py``), and ``lalr``
 runs them: no grammar compilation and no cache file at run time, and no
 Lark import at all. Tables that do not match the shipped grammar (or are
 missing, in a source tree) are made again from the grammar with Lark.
@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import unicodedata
 
-from .ast_nodes import Array, Binary, Call, Let, Name, Number, Program, Subscript, Unary
-from .errors import ChaincliError, ParseError
+from .nodes import Array, Binary, Call, Let, Name, Number, Program, Subscript, Unary
+from ..base.errors import ChaincliError, ParseError
 from .lalr import Parser, SyntaxProblem, Token
 
 # Terminal names of the grammar, as a user would say them.
@@ -141,7 +141,7 @@ def load_tables():
         return tables
     from types import SimpleNamespace
 
-    from .parser_tables import make_tables
+    from .tables import make_tables
     return SimpleNamespace(**make_tables(grammar))
 
 

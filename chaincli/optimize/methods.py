@@ -1,7 +1,7 @@
 """The optimizers behind ``minimize``: steps down the gradient on a flat vector.
 
 Every method works on one float64 vector ``x`` (the parameters packed end
-to end, see ``chaincli.minimize``) and asks an objective for the loss and
+to end, see ``chaincli.optimize.problem``) and asks an objective for the loss and
 its gradient at ``x`` in one call. Nothing here knows about expressions,
 files or the terminal: each step is handed to a ``report`` callback, and the
 run ends with an ``Outcome`` that says why it stopped.

@@ -6,8 +6,8 @@ float64 vector in the order given, each tensor flattened in row-major (C)
 order; every other variable keeps its ``--at`` value. One call of the
 compiled expression's ``gradient`` per point gives the loss and the whole
 gradient, which is packed the same way. Newton's Hessian is chaincli's own
-(forward-over-reverse, ``chaincli.hessian``; for tensors on the tape expanded
-element by element, ``chaincli.scalarize``) over the packed elements only, in
+(forward-over-reverse, ``chaincli.engine.hessian``; for tensors on the tape expanded
+element by element, ``chaincli.engine.tensor.scalarize``) over the packed elements only, in
 the same order: the held variables are not its columns.
 
 Variables named in ``--init`` start at random values (``random_start``):
@@ -23,12 +23,11 @@ from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 
-from .array_input import MAX_DIMS
-from .errors import ChaincliError, DomainError, PointError, UsageError
-from .minimize_results import MinimizeResult
-from .optimize import (MAX_NEWTON_SIZE, METHODS, NotFinite, Objective, Report, minimize,
-                       norm)
-from .results import Notice, unused_values
+from ..engine.values import MAX_DIMS
+from ..base.errors import ChaincliError, DomainError, PointError, UsageError
+from .results import MinimizeResult
+from .methods import MAX_NEWTON_SIZE, METHODS, NotFinite, Objective, Report, minimize, norm
+from ..engine.results import Notice, unused_values
 
 
 @dataclass(frozen=True)
@@ -192,13 +191,13 @@ class Problem:
         """The Hessian over the packed variables, by forward-over-reverse; with
         tensors, on the tape expanded element by element (``scalarize``), in
         the order of ``Layout.labels``. The held variables are not columns."""
-        from .hessian import forward_over_reverse
+        from ..engine.hessian import forward_over_reverse
         program, point, names = self.program, self.point(x), self.names
         used, _ = program.check_point(point)
         if program.is_tensor_point(used):
-            from .program import CompiledExpression
-            from .scalarize import scalarize
-            from .tensor_program import shapes_at
+            from ..engine.program import CompiledExpression
+            from ..engine.tensor.scalarize import scalarize
+            from ..engine.tensor.program import shapes_at
             tape, point = scalarize(program.tape, shapes_at(program.tape, used), used)
             program, names = CompiledExpression(program.text, tape), self.layout.labels()
         try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .errors import ExitStatus
-from .results import Notice
+from ..base.errors import ExitStatus
+from ..engine.results import Notice
 
 # How each way of stopping ends the process.
 EXIT_STATUS = {"converged": ExitStatus.OK, "step-limit": ExitStatus.OK,

@@ -539,7 +539,7 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 # The linear algebra, reduction and indexing family lives in its own module
 # (its rules need NumPy); it joins this table here, at the end, because it is
 # built from the ``Primitive`` class above.
-from .tensor_primitives import SYNTAX_ONLY, TENSOR_TABLE  # noqa: E402
+from .tensor import SYNTAX_ONLY, TENSOR_TABLE  # noqa: E402
 
 # The elementwise primitives: those with scalar definitions (value, partials,
 # partial formulas), which symbolic differentiation and the scalar sweeps use.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from .primitives import Primitive, ShapeProblem, np
+from .base import Primitive, ShapeProblem, np
 
 # ----- Shapes -----
 

@@ -1,4 +1,4 @@
-"""Rich output of the backward-pass table (``chaincli.backward_table``).
+"""Rich output of the backward-pass table (``chaincli.explain.backward``).
 
 Reads a ``BackwardPass`` and nothing else. One table row per node, from the
 output down: the node and its definition, its shape, its rule (one line per
@@ -17,10 +17,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .backward_table import AdjointSummary, BackwardPass, BackwardRow
-from .render_table import Glyphs, glyphs_for, make_console, print_explanation, short_number
-from .terminal import printable
-from .tensor_primitives import shape_text
+from ..explain.backward import AdjointSummary, BackwardPass, BackwardRow
+from .table import Glyphs, glyphs_for, make_console, print_explanation, short_number
+from ..base.terminal import printable
+from ..primitives.tensor import shape_text
 
 MARK = "★"
 # Below this width the rows are printed as blocks, not as a four-column table.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .terminal import output_width
+from ..base.terminal import output_width
 
 # Rich's box.HEAVY_HEAD, its default for tables.
 _TOP = "┏━┳┓"

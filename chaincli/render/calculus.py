@@ -7,8 +7,8 @@ round-trip precision (``inf``/``nan`` for non-finite values).
 
 from __future__ import annotations
 
-from .calculus_results import CheckResult, HessianResult, JacobianResult
-from .render_plain import plain_number
+from ..calculus.results import CheckResult, HessianResult, JacobianResult
+from ..base.numbers import plain_number
 
 
 def plain_matrix(rows: list[list[float]]) -> str:
@@ -49,7 +49,7 @@ def _component(value) -> str:
 
 def print_directional(along: dict, console=None) -> None:
     from rich.text import Text
-    from .render_table import make_console
+    from .table import make_console
     console = console or make_console()
     vector = ", ".join(f"{name} = {_component(v)}" for name, v in along["direction"].items())
     console.print(Text(f"directional derivative along ({vector}): "
@@ -71,11 +71,11 @@ def _matrix_table(title: str, row_names: list[str], column_names: list[str],
 
 def _header(console, output: str, expression: str, point: dict[str, float]) -> None:
     from rich.text import Text
-    from .render_table import header_text
+    from .table import header_text
     console.print(Text(header_text(output, expression)))
     if point:
         if any(getattr(value, "ndim", 0) for value in point.values()):
-            from .render_tensor import point_text
+            from .tensor import point_text
             parts = [point_text(name, value) for name, value in point.items()]
         else:
             parts = [f"{name} = {plain_number(value)}" for name, value in point.items()]
@@ -84,7 +84,7 @@ def _header(console, output: str, expression: str, point: dict[str, float]) -> N
 
 def print_hessian(result: HessianResult, console=None) -> None:
     from rich.text import Text
-    from .render_table import make_console
+    from .table import make_console
     console = console or make_console()
     _header(console, result.output, result.expression, result.point)
     console.print(Text(f"{result.output} = {plain_number(result.value)}"))
@@ -96,14 +96,14 @@ def print_hessian(result: HessianResult, console=None) -> None:
 
 def print_jacobian(result: JacobianResult, console=None) -> None:
     from rich.text import Text
-    from .render_table import _expression_line, make_console
+    from .table import expression_line, make_console
     console = console or make_console()
     if result.point:
         console.print(Text("at ") + Text(", ".join(
             f"{name} = {plain_number(value)}" for name, value in result.point.items())))
     names = [f"f{k + 1}" for k in range(len(result.outputs))]
     for name, text, value in zip(names, result.outputs, result.values):
-        console.print(Text(f"{name} = ") + _expression_line(text)
+        console.print(Text(f"{name} = ") + expression_line(text)
                       + Text(f"  = {plain_number(value)}"))
     console.print(_matrix_table("Jacobian", names, result.variables, result.jacobian,
                                 "output"))
@@ -113,7 +113,7 @@ def print_check(result: CheckResult, console=None) -> None:
     """Analytic (reverse mode; forward mode is compared too), numeric, error, verdict."""
     from rich.table import Table
     from rich.text import Text
-    from .render_table import make_console
+    from .table import make_console
     console = console or make_console()
     _header(console, result.output, result.expression, result.point)
     table = Table(title=Text(f"gradient check, tolerance {result.tolerance:g}"),

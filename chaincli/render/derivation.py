@@ -1,6 +1,6 @@
 """Output of ``diff --steps``: a Rich table, plain text, or a LaTeX ``align*`` block.
 
-Renderers only read a ``StepsResult`` (``chaincli.derivation``); the JSON
+Renderers only read a ``StepsResult`` (``chaincli.explain.derivation``); the JSON
 shape is its ``to_dict``. Each line is ``d/dx(…)`` or ``= expression`` with
 the rule that gave it beside it; a derivation's named pieces are listed
 first (``where u = x*y``), and one that left steps out says how many.
@@ -8,7 +8,7 @@ first (``where u = x*y``), and one that left steps out says how many.
 
 from __future__ import annotations
 
-from .derivation import Derivation, Step, StepsResult, pending_text
+from ..explain.derivation import Derivation, Step, StepsResult, pending_text
 
 # In plain text, the rule column starts after at most this many characters.
 TEXT_COLUMN = 40
@@ -92,8 +92,8 @@ def text(result: StepsResult) -> str:
 def print_table(result: StepsResult, console=None) -> None:
     from rich.table import Table
     from rich.text import Text
-    from .render_table import make_console
-    from .terminal import printable
+    from .table import make_console
+    from ..base.terminal import printable
     console = console or make_console()
     for n, derivation in enumerate(result.derivations):
         title = _title(result, derivation)
@@ -121,7 +121,7 @@ def print_table(result: StepsResult, console=None) -> None:
 
 def latex(result: StepsResult) -> str:
     """One ``align*`` block per derivation (amsmath), a ``&=`` per step."""
-    from .printer import latex_name
+    from ..printer import latex_name
     blocks = []
     for n, derivation in enumerate(result.derivations):
         lines: list[str] = []
@@ -163,7 +163,7 @@ def _binding_rule(kind: str) -> str:
 
 
 def _number(value: float) -> str:
-    from .derivation import latex_number
+    from ..explain.derivation import latex_number
     return latex_number(value)
 
 

@@ -1,6 +1,6 @@
 """Pictures of the computational graph: Graphviz DOT, Mermaid, and a terminal tree.
 
-Each renderer reads a ``chaincli.graph.Graph`` and nothing else. DOT and
+Each renderer reads a ``chaincli.explain.graph.Graph`` and nothing else. DOT and
 Mermaid are returned as text holding the whole graph, edges pointing from an
 input to the operation that uses it. The terminal tree hangs the arguments
 under the output; a shared node is drawn once, and every later use of it is a
@@ -16,9 +16,9 @@ from __future__ import annotations
 from rich.text import Text
 from rich.tree import Tree
 
-from .graph import Graph, GraphNode
-from .render_table import Glyphs, glyphs_for, make_console, short_number
-from .terminal import printable
+from ..explain.graph import Graph, GraphNode
+from .table import Glyphs, glyphs_for, make_console, short_number
+from ..base.terminal import printable
 
 # The tree stops after this many lines or this deep; the rest is counted.
 MAX_TREE_LINES = 200
@@ -35,8 +35,8 @@ def _numbers(node: GraphNode) -> tuple[str, str]:
     digits; an array by its norm (and its entries, when there are few)."""
     if node.shape is None:
         return short_number(node.value), short_number(node.adjoint)
-    from .backward_table import summarize
-    from .render_backward import adjoint_text
+    from ..explain.backward import summarize
+    from .backward import adjoint_text
     value = adjoint_text(summarize(node.value)).replace("\n", " ")
     if node.adjoint is None:
         return value, "none"  # no variable leads here

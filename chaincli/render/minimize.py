@@ -14,8 +14,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .minimize_results import MinimizeResult
-from .render_plain import plain_number
+from ..optimize.results import MinimizeResult
+from ..base.numbers import plain_number
 
 # A tensor parameter with at most this many elements is printed in full in
 # the table; a larger one is summarized (--json, --format plain and --out
@@ -43,7 +43,7 @@ def plain_result(result: MinimizeResult) -> str:
 def print_result(result: MinimizeResult, console=None) -> None:
     from rich.table import Table
     from rich.text import Text
-    from .render_table import header_text, make_console
+    from .table import header_text, make_console
     console = console or make_console()
     console.print(Text("minimize " + header_text(result.output, result.expression)))
     summary = Table(show_header=False, box=None)
@@ -75,7 +75,7 @@ def print_result(result: MinimizeResult, console=None) -> None:
 
 
 def trace_line(step: int, loss: float, gradient_norm: float, lr: Optional[float]) -> bytes:
-    from .jsonout import dumps
+    from ..base.jsonout import dumps
     return (dumps({"step": step, "loss": loss, "gradient_norm": gradient_norm,
                    "lr": lr}) + "\n").encode("ascii")
 
@@ -96,7 +96,7 @@ class StepReporter:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
 
-            from .terminal import output_width
+            from ..base.terminal import output_width
             self._bar = Progress(TextColumn("step"), MofNCompleteColumn(), BarColumn(),
                                  TextColumn("loss {task.fields[loss]}  |grad| "
                                             "{task.fields[norm]}"),
@@ -130,7 +130,7 @@ def loss_plot(history: list[tuple[int, float]], width: int, height: int,
               color: bool) -> str:
     """The loss against the step, on a log scale when every loss is positive."""
     import plotext as plt
-    from .render_plot import thinned
+    from .plot import thinned
     plt.clear_figure()
     plt.limitsize(False, False)
     plt.plotsize(width, height)

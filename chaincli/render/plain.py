@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from itertools import product
 
-from .results import GradientResult, is_tensor
+from ..engine.results import GradientResult, is_tensor
 
 
 def plain_number(value: float) -> str:

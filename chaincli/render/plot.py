@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
-from .plot import Curve
-from .terminal import printable
+from ..calculus.curve import Curve
+from ..base.terminal import printable
 
 
 def finite_runs(values) -> list[tuple[int, int]]:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import errno
 from typing import NamedTuple
 
-from .explain import approximate_count
-from .render_box import Grid, NotPlain, draw, draw_line, plain_width, to_rich
-from .render_plain import plain_number
-from .results import GradientResult, ValueResult
-from .terminal import (EncodingSafeStream, can_encode, encodable, output_width, printable,
-                       stdout)
+from ..explain.chain import approximate_count
+from .box import Grid, NotPlain, draw, draw_line, plain_width, to_rich
+from ..base.numbers import plain_number
+from ..engine.results import GradientResult, ValueResult
+from ..base.terminal import (EncodingSafeStream, can_encode, encodable, output_width, printable,
+                             stdout)
 
 
 class Glyphs(NamedTuple):
@@ -64,7 +64,7 @@ def glyphs_for(console) -> Glyphs:
     return UNICODE if can_encode(symbols, console.encoding) else ASCII
 
 
-def _encodable(text: str, console) -> str:
+def console_encodable(text: str, console) -> str:
     # Expression text may carry any character in a comment; one the output
     # cannot encode gets an ASCII stand-in rather than raising.
     return encodable(text, console.encoding)
@@ -129,7 +129,7 @@ def header_text(output: str, expression: str, glyphs: Glyphs = UNICODE,
     return f"{output} = " + _expression_text(expression, glyphs, limit)
 
 
-def _expression_line(text: str, glyphs: Glyphs = UNICODE, limit: int = 200):
+def expression_line(text: str, glyphs: Glyphs = UNICODE, limit: int = 200):
     """The expression as a Rich ``Text``, one line, shortened past ``limit``."""
     from rich.text import Text
     return Text(_expression_text(text, glyphs, limit))

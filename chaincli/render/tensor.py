@@ -26,9 +26,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .render_plain import plain_number
-from .render_table import _encodable, glyphs_for, header_text, make_console
-from .results import GradientResult, ValueResult, is_tensor
+from ..base.numbers import plain_number
+from .table import console_encodable, glyphs_for, header_text, make_console
+from ..engine.results import GradientResult, ValueResult, is_tensor
 
 # At most this many rows of a tensor are printed: half from the top, half from the bottom.
 MAX_ROWS = 16
@@ -186,7 +186,7 @@ def print_tensor_gradient(result: GradientResult, console: Console | None = None
     d = glyphs.partial
     # The output's name in the backward-pass table too (f_ if the user bound f).
     f = result.evaluation.tape.output_name() if result.evaluation is not None else "f"
-    console.print(Text(header_text(f, _encodable(result.expression, console), glyphs)))
+    console.print(Text(header_text(f, console_encodable(result.expression, console), glyphs)))
     if result.point:
         pieces = [point_text(name, value) for name, value in result.point.items()]
         pieces[0] = "at " + pieces[0]
@@ -215,7 +215,7 @@ def print_tensor_value(result: ValueResult, console: Console | None = None) -> N
     """``eval`` of an expression whose value is an array."""
     console = console or make_console()
     glyphs = glyphs_for(console)
-    console.print(Text(header_text(result.output, _encodable(result.expression, console),
+    console.print(Text(header_text(result.output, console_encodable(result.expression, console),
                                    glyphs)))
     _print_tensor("value", result.value, console, result.output)
     _precision_note(console)

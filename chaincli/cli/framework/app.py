@@ -18,12 +18,12 @@ from typing import Callable, List, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
-from . import commands
-from .cli_args import arrange
-from .cli_complete import at_file, file_name
-from .cli_io import _write_text, run_guarded
-from .errors import UsageError
+from ... import __version__
+from .. import commands
+from ..args import arrange
+from ..complete import at_file, file_name
+from ..plumbing import write_text, run_guarded
+from ...base.errors import UsageError
 
 
 class ExpressionSettings(dict):
@@ -105,7 +105,7 @@ class ExplainView(str, Enum):
 
 def _version(value: bool) -> None:
     if value:
-        _write_text(f"chaincli {__version__}\n")
+        write_text(f"chaincli {__version__}\n")
         raise typer.Exit(0)
 
 
@@ -128,7 +128,7 @@ FORMAT_HELP = "Output format: table (default), json or plain."
 JSON_HELP = "Same as --format json."
 
 
-def _handle_errors(command: Callable) -> Callable:
+def handle_errors(command: Callable) -> Callable:
     """Turn library errors, Ctrl-C and closed pipes into messages and exit codes."""
 
     @functools.wraps(command)
@@ -139,7 +139,7 @@ def _handle_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def _output_format(fmt: Optional[Enum], json_flag: bool, default: Enum = Format.table):
+def chosen_format(fmt: Optional[Enum], json_flag: bool, default: Enum = Format.table):
     """The format chosen by --format or --json (which must agree), else ``default``.
 
     ``fmt`` and ``default`` are members of the command's own format enum,
@@ -155,7 +155,7 @@ def _output_format(fmt: Optional[Enum], json_flag: bool, default: Enum = Format.
 # ----- Commands -----
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def grad(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -205,7 +205,7 @@ def grad(
 
     Example: chaincli grad "sin(x*y)" --at x=1,y=2 --explain reverse
     """
-    fmt = _output_format(output_format, json_flag, GradFormat.table)
+    fmt = chosen_format(output_format, json_flag, GradFormat.table)
     if points is not None:
         _check_points_options(fmt, output_format, explain_view, max_paths, direction)
         return commands.grad_points(expr, at, points, points_format,
@@ -234,7 +234,7 @@ def _check_points_options(fmt, output_format, explain_view, max_paths, direction
 
 
 @app.command("eval", context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def eval_command(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -248,12 +248,12 @@ def eval_command(
 
     Example: chaincli eval "u = x*y; sin(u) + u^2" --at x=1,y=2
     """
-    return commands.evaluate(expr, at, fmt=_output_format(output_format, json_flag).value)
+    return commands.evaluate(expr, at, fmt=chosen_format(output_format, json_flag).value)
 
 
-from . import cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
-from . import cli_pictures  # noqa: E402,F401 - registers graph, plot
-from . import cli_minimize  # noqa: E402,F401 - registers minimize
+from . import calculus as cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
+from . import pictures as cli_pictures  # noqa: E402,F401 - registers graph, plot
+from . import minimize as cli_minimize  # noqa: E402,F401 - registers minimize
 
 
 def main() -> None:

@@ -13,11 +13,12 @@ from typing import List, Optional
 
 import typer
 
-from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
-                  _handle_errors, _output_format, app)
-from .cli_complete import at_file
-from .cli_io import _load, _parse_wrt, _warn, _write_json, _write_text, emit, read_expression
-from .errors import ExitStatus, UsageError
+from .app import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format, handle_errors,
+                  chosen_format, app)
+from ..complete import at_file
+from ..plumbing import (load_expression, parse_wrt, warn, write_json, write_text, emit,
+                        read_expression)
+from ...base.errors import ExitStatus, UsageError
 
 
 def _wrt_option(what: str):
@@ -39,7 +40,7 @@ class HessianMethod(str, Enum):
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def diff(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -67,7 +68,7 @@ def diff(
 
     Example: chaincli diff "sin(x^2)" --wrt x --steps
     """
-    from .program import compile_expression
+    from ...engine.program import compile_expression
     if steps:
         return _diff_steps(expr, wrt, order, output_format, json_flag, at)
     if at:
@@ -75,37 +76,37 @@ def diff(
                          "alone use grad")
     if output_format is DiffFormat.table:
         raise UsageError("--format table is for diff --steps")
-    from .calculus import differentiate
-    fmt = _output_format(output_format, json_flag, DiffFormat.text)
+    from ...calculus.derivatives import differentiate
+    fmt = chosen_format(output_format, json_flag, DiffFormat.text)
     program = compile_expression(read_expression(expr))
     result = differentiate(program, wrt.strip(), order)
     if fmt is DiffFormat.json:
-        _write_json(result.to_dict())
+        write_json(result.to_dict())
     elif fmt is DiffFormat.latex:
-        _write_text(result.latex + "\n")
+        write_text(result.latex + "\n")
     else:
-        _write_text(result.text + "\n")
+        write_text(result.text + "\n")
     return ExitStatus.OK
 
 
 def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
                 at: List[str]):
     import math
-    from .calculus import differentiate_steps
-    from .cli_io import load_point
-    from .program import compile_expression
-    fmt = _output_format(output_format, json_flag, DiffFormat.table)
+    from ...calculus.derivatives import differentiate_steps
+    from ..plumbing import load_point
+    from ...engine.program import compile_expression
+    fmt = chosen_format(output_format, json_flag, DiffFormat.table)
     program = compile_expression(read_expression(expr))
     point = load_point(at) if at else None
     result = differentiate_steps(program, wrt.strip(), order, point)
-    _warn(result.warnings)
-    from . import render_derivation as shown
+    warn(result.warnings)
+    from ...render import derivation as shown
     if fmt is DiffFormat.json:
-        _write_json(result.to_dict())
+        write_json(result.to_dict())
     elif fmt is DiffFormat.latex:
-        _write_text(shown.latex(result))
+        write_text(shown.latex(result))
     elif fmt is DiffFormat.text:
-        _write_text(shown.text(result))
+        write_text(shown.text(result))
     else:
         shown.print_table(result)
     finite = result.value is None or math.isfinite(result.value)
@@ -113,7 +114,7 @@ def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def hessian(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -132,19 +133,19 @@ def hessian(
 
     Example: chaincli hessian "x^2*y + sin(y)" --at x=1,y=2
     """
-    from .calculus import hessian as compute_hessian
-    fmt = _output_format(output_format, json_flag)
-    program, point = _load(expr, at)
-    result = compute_hessian(program, point, method.value, wrt=_parse_wrt(wrt))
-    _warn(result.warnings)
-    from . import render_calculus as shown
+    from ...calculus.derivatives import hessian as compute_hessian
+    fmt = chosen_format(output_format, json_flag)
+    program, point = load_expression(expr, at)
+    result = compute_hessian(program, point, method.value, wrt=parse_wrt(wrt))
+    warn(result.warnings)
+    from ...render import calculus as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_matrix(result.hessian),
          lambda: shown.print_hessian(result))
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def jacobian(
     exprs: List[str] = typer.Argument(..., autocompletion=at_file,
                                       help="The expressions, one per output; "
@@ -161,24 +162,24 @@ def jacobian(
 
     Example: chaincli jacobian "x*y" "x + y" --at x=1,y=2
     """
-    from .calculus import jacobian as compute_jacobian
-    from .cli_io import load_point
-    from .program import compile_expression
-    fmt = _output_format(output_format, json_flag)
+    from ...calculus.derivatives import jacobian as compute_jacobian
+    from ..plumbing import load_point
+    from ...engine.program import compile_expression
+    fmt = chosen_format(output_format, json_flag)
     if list(exprs).count("-") > 1:
         raise UsageError("only one expression can be read from stdin ('-')")
     programs = [compile_expression(read_expression(expr)) for expr in exprs]
     point = load_point(at)
-    result = compute_jacobian(programs, point, wrt=_parse_wrt(wrt))
-    _warn(result.warnings)
-    from . import render_calculus as shown
+    result = compute_jacobian(programs, point, wrt=parse_wrt(wrt))
+    warn(result.warnings)
+    from ...render import calculus as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_matrix(result.jacobian),
          lambda: shown.print_jacobian(result))
     return ExitStatus.OK if result.all_finite else ExitStatus.MATH_ERROR
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def check(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -199,14 +200,14 @@ def check(
 
     Example: chaincli check "sin(x*y)" --at x=1,y=2
     """
-    from .calculus import DEFAULT_TOLERANCE, check_gradient
-    fmt = _output_format(output_format, json_flag)
-    program, point = _load(expr, at)
+    from ...calculus.derivatives import DEFAULT_TOLERANCE, check_gradient
+    fmt = chosen_format(output_format, json_flag)
+    program, point = load_expression(expr, at)
     result = check_gradient(program, point,
                             DEFAULT_TOLERANCE if tolerance is None else tolerance,
-                            wrt=_parse_wrt(wrt))
-    _warn(result.warnings)
-    from . import render_calculus as shown
+                            wrt=parse_wrt(wrt))
+    warn(result.warnings)
+    from ...render import calculus as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_check(result),
          lambda: shown.print_check(result))
     return ExitStatus.OK if result.agree else ExitStatus.MATH_ERROR

@@ -2,7 +2,7 @@
 
 It registers on the one Typer ``app`` of ``chaincli.cli`` (imported at the
 bottom of that module) and shares its options and error handling. Like
-``cli.py`` it parses arguments, calls the library (``chaincli.minimize``),
+``cli.py`` it parses arguments, calls the library (``chaincli.optimize.problem``),
 writes the result and picks the exit status; it also owns what only a
 command line has: Ctrl-C, the progress bar, the trace file and ``--out``.
 """
@@ -17,10 +17,10 @@ from typing import List, Optional
 
 import typer
 
-from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format,
-                  _handle_errors, _output_format, app)
-from .cli_io import _load, _parse_wrt, _warn, _write_stderr, _write_text, emit
-from .errors import UsageError
+from .app import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format, handle_errors,
+                  chosen_format, app)
+from ..plumbing import load_expression, parse_wrt, warn, write_stderr, write_text, emit
+from ...base.errors import UsageError
 
 
 class Method(str, Enum):
@@ -32,7 +32,7 @@ class Method(str, Enum):
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def minimize(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR"),
     wrt: Optional[str] = typer.Option(
@@ -82,9 +82,9 @@ def minimize(
 
     Example: chaincli minimize "(1 - x)^2 + 100*(y - x^2)^2" --at x=-1.2,y=1
     """
-    from . import fitfile
-    from .minimize import Problem, check_settings, parse_init
-    fmt = _output_format(output_format, json_flag)
+    from ...io import fitfile
+    from ...optimize.problem import Problem, check_settings, parse_init
+    fmt = chosen_format(output_format, json_flag)
     check_settings(method.value, lr, steps, tol)
     if trace == "-" and fmt is Format.table:
         raise UsageError("--trace - writes JSON lines to stdout; give --format json or "
@@ -98,37 +98,37 @@ def minimize(
             raise UsageError("--out and --trace name the same file; the parameters would "
                              "overwrite the trace")
     shapes = parse_init(init)
-    program, point = _load(expr, at)
-    problem = Problem(program, point, _parse_wrt(wrt), shapes, seed)
+    program, point = load_expression(expr, at)
+    problem = Problem(program, point, parse_wrt(wrt), shapes, seed)
     result = _run_reporting(problem, method.value, lr, steps, tol, seed, trace)
     if out is not None:
         fitfile.write(out, result.parameters)
-    _warn(result.warnings)
+    warn(result.warnings)
     if result.stopped in ("diverged", "no-minimum"):
-        _write_stderr(f"Warning: {result.message}\n")
+        write_stderr(f"Warning: {result.message}\n")
     elif result.stopped == "interrupted":
-        _write_stderr(f"Interrupted: {result.message}\n")
+        write_stderr(f"Interrupted: {result.message}\n")
     elif fmt is Format.plain:
-        _write_stderr(f"minimize: {result.message}\n")
-    from . import render_minimize as shown
+        write_stderr(f"minimize: {result.message}\n")
+    from ...render import minimize as shown
     emit(fmt.value, result.to_dict, lambda: shown.plain_result(result),
          lambda: shown.print_result(result))
     if plot:
-        from .cli_pictures import _plot_size, _use_colour
-        width, height = _plot_size()
-        _write_text(shown.loss_plot(result.history, width, min(height, 20), _use_colour()))
+        from .pictures import plot_size, use_colour
+        width, height = plot_size()
+        write_text(shown.loss_plot(result.history, width, min(height, 20), use_colour()))
     return result.exit_status
 
 
 def _run_reporting(problem, method: str, lr, steps: int, tol: float, seed: int,
                    trace: Optional[str]):
     """Run the optimizer with the trace and progress bar attached, Ctrl-C caught."""
-    from .cli_io import open_output
-    from .minimize import run
-    from .render_minimize import StepReporter
+    from ..plumbing import open_output
+    from ...optimize.problem import run
+    from ...render.minimize import StepReporter
     stream = None
     if trace == "-":
-        from .terminal import stdout
+        from ...base.terminal import stdout
         stream = stdout().buffer
     elif trace is not None:
         stream = _TraceFile(open_output(trace, "--trace"), trace)

@@ -3,7 +3,7 @@
 They register on the one Typer ``app`` of ``chaincli.cli`` (imported at the
 bottom of that module) and share its options, error handling and writers;
 like ``cli.py``, this module only parses arguments, calls the library
-(``chaincli.graph``, ``chaincli.plot``) and picks a renderer.
+(``chaincli.explain.graph``, ``chaincli.calculus.curve``) and picks a renderer.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import List, Optional
 
 import typer
 
-from .cli import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, _handle_errors, _output_format,
-                  app)
-from .cli_complete import at_file
-from .cli_io import _load, _warn, _write_json, _write_text
-from .errors import ExitStatus, PointError, UsageError
+from .app import AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, handle_errors, chosen_format, app
+from ..complete import at_file
+from ..plumbing import load_expression, warn, write_json, write_text
+from ...base.errors import ExitStatus, PointError, UsageError
 
 
 class GraphFormat(str, Enum):
@@ -35,7 +34,7 @@ class PlotFormat(str, Enum):
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def graph(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -59,28 +58,28 @@ def graph(
 
     Example: chaincli graph "sin(x*y) + cos(x*y)" --at x=1,y=2
     """
-    from .graph import graph_of
-    fmt = _output_format(output_format, json_flag, GraphFormat.tree)
-    program, point = _load(expr, at)
+    from ...explain.graph import graph_of
+    fmt = chosen_format(output_format, json_flag, GraphFormat.tree)
+    program, point = load_expression(expr, at)
     pictured, warnings = graph_of(program, point if at else None)
-    _warn(warnings)
+    warn(warnings)
     if fmt is GraphFormat.json:
-        _write_json(pictured.to_dict())
+        write_json(pictured.to_dict())
     elif fmt is GraphFormat.dot:
-        from .render_graph import to_dot
-        _write_text(to_dot(pictured))
+        from ...render.graph import to_dot
+        write_text(to_dot(pictured))
     elif fmt is GraphFormat.mermaid:
-        from .render_graph import to_mermaid
-        _write_text(to_mermaid(pictured))
+        from ...render.graph import to_mermaid
+        write_text(to_mermaid(pictured))
     else:
-        from .render_graph import print_graph_tree
+        from ...render.graph import print_graph_tree
         print_graph_tree(pictured)
     # A partial that is not finite at the point exits 1, as it does for grad.
     return ExitStatus.OK if pictured.gradient_finite else ExitStatus.MATH_ERROR
 
 
 def _bound(option: str, text: str) -> float:
-    from .point import parse_value
+    from ...io.point import parse_value
     try:
         return parse_value(option.lstrip("-"), text.strip())
     except PointError:
@@ -88,9 +87,9 @@ def _bound(option: str, text: str) -> float:
                          "expression (such as -pi/2)") from None
 
 
-def _plot_size() -> tuple[int, int]:
+def plot_size() -> tuple[int, int]:
     """Width and height: the terminal's, or 80×24 when stdout is not one; COLUMNS wins."""
-    from .terminal import columns_setting, stdout, terminal_columns
+    from ...base.terminal import columns_setting, stdout, terminal_columns
     stream = stdout()
     on_terminal = bool(getattr(stream, "isatty", lambda: False)())
     height = shutil.get_terminal_size((80, 24)).lines if on_terminal else 24
@@ -100,15 +99,15 @@ def _plot_size() -> tuple[int, int]:
     return max(40, min(width, 400)), height
 
 
-def _use_colour() -> bool:
-    from .terminal import stdout
+def use_colour() -> bool:
+    from ...base.terminal import stdout
     stream = stdout()
     return (bool(getattr(stream, "isatty", lambda: False)())
             and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb")
 
 
 @app.command(context_settings=EXPR_SETTINGS)
-@_handle_errors
+@handle_errors
 def plot(
     expr: str = typer.Argument(..., help=EXPR_HELP, show_default=False, metavar="EXPR",
                                autocompletion=at_file),
@@ -136,20 +135,20 @@ def plot(
 
     Example: chaincli plot "sin(x)" --wrt x --from -3 --to 3
     """
-    from .plot import sample_curve
-    program, point = _load(expr, at)
+    from ...calculus.curve import sample_curve
+    program, point = load_expression(expr, at)
     curve = sample_curve(program, wrt.strip(), _bound("--from", start), _bound("--to", stop),
                          samples, point)
-    _warn(curve.warnings)
+    warn(curve.warnings)
     if output_format is PlotFormat.csv:
-        from .render_plot import plot_csv
-        _write_text(plot_csv(curve))
+        from ...render.plot import plot_csv
+        write_text(plot_csv(curve))
     else:
-        from .render_plot import plot_text
-        from .terminal import can_encode, stdout
-        width, height = _plot_size()
+        from ...render.plot import plot_text
+        from ...base.terminal import can_encode, stdout
+        width, height = plot_size()
         encoding = getattr(stdout(), "encoding", None) or "utf-8"
         partial = "∂" if can_encode("∂", encoding) else "d"
-        _write_text(plot_text(curve, width, height, _use_colour(), partial))
+        write_text(plot_text(curve, width, height, use_colour(), partial))
     return ExitStatus.OK
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .primitives import PRIMITIVES
-from .tape import CONST, VAR, Tape, depends_on_variables
+from ...primitives import PRIMITIVES
+from ...tape import CONST, VAR, Tape, depends_on_variables
 
 # Tapes longer than this are left to the interpreter: compiling costs more
 # memory than it saves time.

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-from .errors import DomainError
-from .primitives import PRIMITIVES, Primitive
-from .tape import CONST, VAR, Tape
+from ...base.errors import DomainError
+from ...primitives import PRIMITIVES
+from ...primitives.base import Primitive
+from ...tape import CONST, VAR, Tape
 
 
 def _primitives_of(tape: Tape) -> list[Primitive | None]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .tape import Tape
-from .zero_rule import times
+from ...tape import Tape
+from ...base.zero_rule import times
 
 
 def tangent_sweep(tape: Tape, partials: list[tuple[float, ...]],

@@ -12,8 +12,8 @@ adjoint (the same symbolic-zero rule as forward mode, ``zero_rule.times``).
 
 from __future__ import annotations
 
-from .tape import Tape
-from .zero_rule import times
+from ...tape import Tape
+from ...base.zero_rule import times
 
 
 def adjoint_sweep(tape: Tape, partials: list[tuple[float, ...]],

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from . import tensor_sweeps as sweeps
-from .errors import UsageError
-from .primitives import np
-from .results import Notice
-from .tape import Tape, depends_on, depends_on_variables, reaches_output
-from .tensor_primitives import shape_text
+from . import sweeps
+from ...base.errors import UsageError
+from ...primitives.base import np
+from ..results import Notice
+from ...tape import Tape, depends_on, depends_on_variables, reaches_output
+from ...primitives.tensor import shape_text
 
 # Forward mode takes one sweep per input element; past this it is refused.
 FORWARD_SWEEP_LIMIT = 10_000
@@ -178,8 +178,8 @@ def _nonfinite_notices(evaluation: TensorEvaluation, gradient: dict) -> list[Not
 
 
 def _nonfinite_partial(evaluation: TensorEvaluation, name: str) -> Notice | None:
-    from .evaluate import format_number
-    from .primitives import PRIMITIVES
+    from ...base.numbers import format_number
+    from ...primitives import PRIMITIVES
     tape, values, shapes = evaluation.tape, evaluation.values, evaluation.shapes
     used = reaches_output(tape)
     depends = depends_on_variables(tape, {name})
@@ -242,8 +242,8 @@ def _absorbed_notices(evaluation: TensorEvaluation, gradient: dict,
 
 def _absorbed_notice(evaluation: TensorEvaluation, i: int, k: int,
                      variables: tuple[str, ...]) -> Notice:
-    from .evaluate import format_number
-    from .primitives import PRIMITIVES
+    from ...base.numbers import format_number
+    from ...primitives import PRIMITIVES
     tape, values = evaluation.tape, evaluation.values
     arg = tape.args[i][k]
     prim = PRIMITIVES[tape.ops[i]]

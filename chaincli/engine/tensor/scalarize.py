@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import math
 
-from .errors import UsageError
-from .primitives import PRIMITIVES, np
-from .tape import CONST, VAR, Tape, TapeBuilder
+from ...base.errors import UsageError
+from ...primitives import PRIMITIVES
+from ...primitives.base import np
+from ...tape import CONST, VAR, Tape, TapeBuilder
 
 MAX_ENTRIES = 200_000
 

@@ -33,11 +33,12 @@ import functools
 import math
 from typing import Mapping
 
-from .errors import DomainError, ShapeError
-from .primitives import PRIMITIVES, Primitive, ShapeProblem, np
-from .tape import CONST, VAR, Tape
-from .tensor_primitives import shape_text
-from .zero_rule import times, times_elementwise
+from ...base.errors import DomainError, ShapeError
+from ...primitives import PRIMITIVES
+from ...primitives.base import Primitive, ShapeProblem, np
+from ...tape import CONST, VAR, Tape
+from ...primitives.tensor import shape_text
+from ...base.zero_rule import times, times_elementwise
 
 Shape = tuple[int, ...]
 
@@ -167,7 +168,7 @@ def element_text(index: tuple[int, ...]) -> str:
 
 def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,
                   entry_shapes: list[Shape]) -> DomainError:
-    from .evaluate import argument_values
+    from ..scalar.evaluate import argument_values
     text = tape.source_text(i) or tape.name(i)
     where = ""
     elements = inputs
