@@ -23,7 +23,7 @@ class ParserTablesHook(BuildHookInterface):
             return
         root = self.root
         spec = importlib.util.spec_from_file_location(
-            "_chaincli_parser_tables", os.path.join(root, "chaincli", "parser_tables.py"))
+            "_chaincli_parser_tables", os.path.join(root, "chaincli", "language", "tables.py"))
         generator = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(generator)
         with open(os.path.join(root, "grammar", "chaincli.lark"), encoding="utf-8") as handle:

@@ -392,7 +392,8 @@ def test_normalize_value_refuses(value, words):
 # ----- Cold start and the command line -----
 
 def test_scalar_points_do_not_import_numpy(tmp_path):
-    code = ("import sys; from chaincli.io.point import parse_points; from chaincli.engine.values import normalize_value; "
+    code = ("import sys; from chaincli.io.point import parse_points; "
+            "from chaincli.engine.values import normalize_value; "
             "p = parse_points(['x=1,y=pi/2', 'z=atan2(1, 2)']); normalize_value('x', 2); "
             "print('numpy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -79,6 +79,17 @@ class Evaluation:
         return self._adjoints
 
 
+class TensorEvaluation:
+    """What one evaluation computed on the tape: values, shapes and adjoints by entry."""
+
+    def __init__(self, tape: Tape, values: list, shapes: list[tuple[int, ...]],
+                 adjoints: list | None):
+        self.tape = tape
+        self.values = values
+        self.shapes = shapes
+        self.adjoints = adjoints
+
+
 def is_tensor(value: Any) -> bool:
     """Whether ``value`` is an array with at least one axis (not a number)."""
     return getattr(value, "ndim", 0) > 0
@@ -87,9 +98,7 @@ def is_tensor(value: Any) -> bool:
 def has_tensors(result: Any) -> bool:
     """Whether ``result`` came from the tensor sweeps, or a value, a point value or
     a partial of it is a tensor (``sum([x, 2*x])`` has only scalars in and out)."""
-    tensors = sys.modules.get("chaincli.engine.tensor.program")  # never loaded for scalars
-    evaluation = getattr(result, "evaluation", None)
-    if tensors is not None and isinstance(evaluation, tensors.TensorEvaluation):
+    if isinstance(getattr(result, "evaluation", None), TensorEvaluation):
         return True
     if is_tensor(result.value) or any(map(is_tensor, result.point.values())):
         return True

@@ -19,6 +19,7 @@ import re
 from typing import Any, Iterable
 
 from ..base.errors import ChaincliError, ParseError, PointError
+from ..engine.values import finite_number
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A plain decimal literal, as the grammar spells one. float() alone would also
@@ -98,32 +99,6 @@ def _split_pair(pair: str, option: str, read_file=None,
     if text.startswith("@") and len(text) > 1:
         return name, _read_value_file(name, text[1:], read_file, notices, option)
     return name, parse_value(name, text, option)
-
-
-def finite_number(value, where: str) -> float:
-    """``value`` (an int or float) as a finite float, or a ``PointError`` saying
-    that ``where`` (``the value of x``) must be one."""
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond the doubles
-        number = math.inf
-    if not math.isfinite(number):
-        raise PointError(f"{where} must be a finite number")
-    return number
-
-
-def normalize_value(name: str, value: Any) -> Any:
-    """A value given through the Python API, checked as ``--at`` values are.
-
-    A finite int or float gives a float (without importing NumPy); a nested
-    list, NumPy scalar or array gives a float, or a float64 C-contiguous array
-    with no empty axis and finite elements (0-d arrays become floats). Bools,
-    strings, complex, object arrays, ragged lists and NaN or infinite elements
-    raise ``PointError``."""
-    if type(value) is float or type(value) is int:
-        return finite_number(value, f"the value of {name}")
-    from ..engine.values import normalize
-    return normalize(name, value)
 
 
 def parse_value(name: str, text: str, option: str = "--at", label: str | None = None) -> float:

@@ -40,7 +40,8 @@ LOOKALIKES = {
     "∂": "chaincli grad", "（": "(", "）": ")", "，": ",", "＝": "=", "…": "...",
 }
 
-GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "grammar",
+# The grammar ships at the package root (chaincli/grammar/), one folder up.
+GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "grammar",
                             "chaincli.lark")
 
 

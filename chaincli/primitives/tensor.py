@@ -1,6 +1,6 @@
 """The primitive table's tensor family: products, reductions, softmax, indexing.
 
-Elementwise primitives (primitives.py) work on arrays as they are. These do
+Elementwise primitives (primitives/elementwise.py) work on arrays as they are. These do
 not: each output element depends on many input elements, so each entry
 carries its own rules, written beside its value:
 

@@ -8,17 +8,10 @@ A tensor gives one ``name[i,j] value`` line per element, in row-major
 
 from __future__ import annotations
 
-import math
 from itertools import product
 
+from ..base.numbers import plain_number
 from ..engine.results import GradientResult, is_tensor
-
-
-def plain_number(value: float) -> str:
-    value = float(value)  # a NumPy float64's repr would be "np.float64(…)"
-    if math.isfinite(value):
-        return repr(value)
-    return "nan" if value != value else ("inf" if value > 0 else "-inf")
 
 
 def plain_lines(name: str, value) -> str:

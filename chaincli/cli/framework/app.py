@@ -11,7 +11,6 @@ imported only when a table is printed, so the JSON path stays light.
 from __future__ import annotations
 
 import functools
-import sys
 from enum import Enum
 from typing import Callable, List, Optional
 
@@ -249,34 +248,3 @@ def eval_command(
     Example: chaincli eval "u = x*y; sin(u) + u^2" --at x=1,y=2
     """
     return commands.evaluate(expr, at, fmt=chosen_format(output_format, json_flag).value)
-
-
-from . import calculus as cli_calculus  # noqa: E402,F401 - registers diff, hessian, jacobian, check
-from . import pictures as cli_pictures  # noqa: E402,F401 - registers graph, plot
-from . import minimize as cli_minimize  # noqa: E402,F401 - registers minimize
-
-
-def main() -> None:
-    """Entry point of the Typer app (``cli_fast.main`` hands it what it does not run)."""
-    # What escapes the app (Ctrl-C, a closed or full stdout while printing
-    # help) gets the usual message; completion requests exit by themselves.
-    sys.exit(run_guarded(_run_app, passthrough=(SystemExit,)))
-
-
-def _run_app() -> int:
-    """The app, with the framework's usage errors as one ``Error:`` line like any other."""
-    try:  # Typer carries its own copy of Click; earlier releases used Click itself
-        from typer._click import exceptions
-    except ImportError:  # pragma: no cover - depends on the Typer release
-        from click import exceptions
-    try:
-        return app(standalone_mode=False) or 0
-    except getattr(exceptions, "NoArgsIsHelpError", ()) as error:
-        error.show()  # the help text itself
-        return error.exit_code
-    except exceptions.ClickException as error:
-        context = getattr(error, "ctx", None)
-        hint = f"{context.command_path} -h lists the options" if context else None
-        raise UsageError(error.format_message().rstrip("."), hint=hint) from None
-    except typer.Abort:
-        raise KeyboardInterrupt from None

@@ -15,6 +15,7 @@ import math
 from typing import Mapping
 
 from ...base.errors import DomainError
+from ...base.numbers import format_number
 from ...primitives import PRIMITIVES
 from ...primitives.base import Primitive
 from ...tape import CONST, VAR, Tape
@@ -86,15 +87,6 @@ def kinks(tape: Tape, values: list[float],
         if message:
             found.append((i, message))
     return found
-
-
-def format_number(value: float) -> str:
-    """A float as short as it can be while reading back the same."""
-    if not math.isfinite(value):
-        return {math.inf: "inf", -math.inf: "-inf"}.get(value, "nan")
-    if value == int(value) and abs(value) < 1e16:
-        return str(int(value))
-    return repr(float(value))  # a NumPy scalar too, without its type name
 
 
 def argument_values(tape: Tape, i: int, inputs) -> list[str]:

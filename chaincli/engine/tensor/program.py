@@ -19,7 +19,7 @@ from typing import Mapping
 from . import sweeps
 from ...base.errors import UsageError
 from ...primitives.base import np
-from ..results import Notice
+from ..results import Notice, TensorEvaluation
 from ...tape import Tape, depends_on, depends_on_variables, reaches_output
 from ...primitives.tensor import shape_text
 
@@ -28,17 +28,6 @@ FORWARD_SWEEP_LIMIT = 10_000
 
 # Kink warnings name at most this many nodes; the rest are counted.
 _MAX_NODE_NOTICES = 10
-
-
-class TensorEvaluation:
-    """What one evaluation computed on the tape: values, shapes and adjoints by entry."""
-
-    def __init__(self, tape: Tape, values: list, shapes: list[tuple[int, ...]],
-                 adjoints: list | None):
-        self.tape = tape
-        self.values = values
-        self.shapes = shapes
-        self.adjoints = adjoints
 
 
 def shapes_at(tape: Tape, point: Mapping[str, object]) -> list[tuple[int, ...]]:

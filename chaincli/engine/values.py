@@ -1,0 +1,159 @@
+"""What a value is: a finite float, or a checked float64 array.
+
+The library's own check of the values a point gives (``CompiledExpression``
+runs it on every value of the Python API) and the one the readers in
+``chaincli.io`` finish with, so every value that reaches the sweeps has one
+form: a ``float``, or a float64, C-contiguous NumPy array with at least one
+axis, no empty axis and only finite elements. Anything else is a
+``PointError`` saying where and why. A scalar never imports NumPy (``np`` is
+imported on first use); nested lists are walked level by level, never
+recursively, and at most ``MAX_DIMS`` deep, NumPy's own limit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from ..base.errors import PointError
+from ..primitives.base import np
+
+MAX_DIMS = 32
+# Dtype kinds read as numbers: bool, signed and unsigned integers, floats.
+_NUMERIC_KINDS = "biuf"
+
+
+def finite_number(value, where: str) -> float:
+    """``value`` (an int or float) as a finite float, or a ``PointError`` saying
+    that ``where`` (``the value of x``) must be one."""
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the doubles
+        number = math.inf
+    if not math.isfinite(number):
+        raise PointError(f"{where} must be a finite number")
+    return number
+
+
+def normalize_value(name: str, value: Any) -> Any:
+    """A value given through the Python API, checked as ``--at`` values are.
+
+    A finite int or float gives a float (without importing NumPy); a nested
+    list, NumPy scalar or array gives a float, or a float64 C-contiguous array
+    with no empty axis and finite elements (0-d arrays become floats). Bools,
+    strings, complex, object arrays, ragged lists and NaN or infinite elements
+    raise ``PointError``."""
+    if type(value) is float or type(value) is int:
+        return finite_number(value, f"the value of {name}")
+    return normalize(name, value)
+
+
+def shape_text(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _index_text(index) -> str:
+    return "[" + ",".join(str(int(i)) for i in index) + "]"
+
+
+def _dtype_problem(dtype: np.dtype) -> str | None:
+    """Why arrays of ``dtype`` cannot be values, or None when they can."""
+    if dtype.hasobject:
+        return "holds Python objects (an object array), which chaincli never loads"
+    if dtype.kind == "c":
+        return "holds complex numbers; chaincli works with real numbers"
+    if dtype.kind in "US":
+        return "holds text, not numbers"
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
+        return f"holds {dtype.name if dtype.kind != 'V' else 'structured'} data, not numbers"
+    return None
+
+
+def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
+    """``arr`` as a value: float64, C-contiguous, finite, no empty axis; 0-d gives a float."""
+    problem = _dtype_problem(arr.dtype)
+    if problem:
+        raise PointError(f"{where} {problem}")
+    if arr.ndim > MAX_DIMS:
+        raise PointError(f"{where} has {arr.ndim} dimensions; at most {MAX_DIMS} are allowed")
+    if arr.size == 0:
+        raise PointError(f"{where} is empty (shape {shape_text(arr.shape)}); a value needs "
+                         "at least one element")
+    arr = np.asarray(arr, dtype=np.float64)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        if arr.ndim == 0:
+            raise PointError(f"{where} must be a finite number")
+        bad = np.argwhere(~finite)[0]
+        number = float(arr[tuple(bad)])
+        raise PointError(f"{where}: the element {_index_text(bad)} is {number!r}; every "
+                         "element must be a finite number")
+    if arr.ndim == 0:
+        return float(arr)
+    return arr
+
+
+def from_nested(data, where: str, describe=None) -> np.ndarray:
+    """A rectangular nested list (or tuple) of numbers as an array.
+
+    Walked one level at a time: ``level`` holds every item at the current
+    depth, so the deepest input costs a loop, not a recursion. ``describe``
+    spells an item that is not a number (``json_text`` for JSON input; by
+    default as Python writes it)."""
+    shape: list[int] = []
+    level = [data]
+    while True:
+        lists = [isinstance(item, (list, tuple)) for item in level]
+        if not any(lists):
+            break
+        if not all(lists):
+            raise PointError(f"{where} is ragged: it mixes numbers and lists at depth "
+                             f"{len(shape) + 1}; an array must be rectangular")
+        lengths = {len(item) for item in level}
+        if len(lengths) > 1:
+            low, high = min(lengths), max(lengths)
+            raise PointError(f"{where} is ragged: lists of {low} and of {high} items at depth "
+                             f"{len(shape) + 1}; an array must be rectangular")
+        length = lengths.pop()
+        if length == 0:
+            raise PointError(f"{where} is empty; a value needs at least one element")
+        shape.append(length)
+        if len(shape) > MAX_DIMS:
+            raise PointError(f"{where} is nested more than {MAX_DIMS} deep")
+        level = [item for items in level for item in items]
+    for item in level:
+        if type(item) is not float and type(item) is not int and (
+                isinstance(item, bool) or not isinstance(item, numbers.Real)):
+            raise PointError(f"{where}: {(describe or _short_repr)(item)} is not a number")
+    try:
+        flat = np.array(level, dtype=np.float64)
+    except OverflowError:  # an integer past 1.8e308
+        raise PointError(f"{where}: every element must be a finite number (at most about "
+                         "1.8e308)") from None
+    return flat.reshape(shape)
+
+
+def _short_repr(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def normalize(name: str, value, where: str | None = None,
+              describe=None) -> float | np.ndarray:
+    """A user-supplied value (number, nested list, NumPy scalar or array) checked and
+    converted: a finite float, or a float64 C-contiguous array (``checked_array``).
+    ``describe`` spells a value that is not a number, as in ``from_nested``."""
+    where = where or f"the value of {name}"
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        raise PointError(f"{where} must be a number, not {(describe or repr)(value)}")
+    if isinstance(value, (list, tuple)):
+        return checked_array(from_nested(value, where, describe), where)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return checked_array(np.asarray(value), where)
+    if isinstance(value, numbers.Real):
+        return finite_number(value, where)
+    raise PointError(f"{where} must be a number or an array of numbers, not "
+                     f"{describe(value) if describe else type(value).__name__}")
