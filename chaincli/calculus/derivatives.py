@@ -20,7 +20,7 @@ from ..engine.scalar.forward import directional_derivative as _directional_sweep
 from ..engine.hessian import forward_over_reverse, symbolic_hessian
 from ..io.point import parse_points
 from ..engine.program import CompiledExpression
-from ..engine.results import GradientResult, Notice, unused_values
+from ..engine.results import GradientResult, Notice, TensorEvaluation, unused_values
 from ..symbolic import derivative, simplified
 
 HESSIAN_METHODS = ("ad", "symbolic")
@@ -476,7 +476,7 @@ def directional(result: GradientResult, direction: str) -> dict[str, Any]:
         raise PointError("--direction needs at least one component, such as x=1")
     full = {name: vector.get(name, 0.0) for name in tape.variables}
     evaluation = result.evaluation
-    if isinstance(evaluation, tensor_program.TensorEvaluation):
+    if isinstance(evaluation, TensorEvaluation):
         value = _tensor_directional(evaluation, full)
     else:
         for name, component in full.items():

@@ -198,6 +198,7 @@ def _read_point_file(path: str, read_file, option: str) -> dict[str, Any]:
 def _read_value_file(name: str, path: str, read_file, notices, option: str) -> Any:
     """``--at name=@path``: one value from a .npy, .csv or .json file."""
     from . import arrays as array_input
+    from ..engine.values import normalize
     where = f"{option} {name}=@{path}"
     kind = array_input.extension(path)
     if kind == ".npy":
@@ -209,7 +210,7 @@ def _read_value_file(name: str, path: str, read_file, notices, option: str) -> A
         if isinstance(data, dict):
             raise PointError(f"{where}: the file holds a JSON object; {option} @{path} "
                              "reads it as a point (name: value)")
-        return array_input.normalize(name, data, where, describe=json_text)
+        return normalize(name, data, where, describe=json_text)
     if kind == ".npz":
         raise PointError(f"{where}: an .npz archive holds named arrays; read all of them "
                          f"with {option} @{path}")
