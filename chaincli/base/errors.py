@@ -1,7 +1,7 @@
 """Errors raised anywhere in the pipeline, each knowing its exit status.
 
-Nothing below ``cli.py`` prints or exits: every stage raises one of these,
-and the CLI turns it into one ``Error: …`` line on stderr (plus the source
+The library (everything below ``chaincli.cli`` and ``chaincli.render``) never
+prints or exits: every stage raises one of these, and ``cli.plumbing`` turns it into one ``Error: …`` line on stderr (plus the source
 line and a caret when the error has a position) and the matching exit code.
 """
 

@@ -1,6 +1,6 @@
 """What reaches the user's terminal or pipe, written so it cannot misbehave.
 
-The renderers and ``cli.py`` hand their final text or bytes to this module:
+The renderers and ``chaincli.cli`` hand their final text or bytes to this module:
 
 * ``write_stdout_bytes`` writes all of a byte string to stdout. Under
   ``python -u`` or ``PYTHONUNBUFFERED`` stdout is a raw file whose ``write``

@@ -12,7 +12,6 @@ so the JSON of a scalar result is what it always was.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 

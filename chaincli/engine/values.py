@@ -57,7 +57,7 @@ def _index_text(index) -> str:
     return "[" + ",".join(str(int(i)) for i in index) + "]"
 
 
-def _dtype_problem(dtype: np.dtype) -> str | None:
+def dtype_problem(dtype: np.dtype) -> str | None:
     """Why arrays of ``dtype`` cannot be values, or None when they can."""
     if dtype.hasobject:
         return "holds Python objects (an object array), which chaincli never loads"
@@ -72,7 +72,7 @@ def _dtype_problem(dtype: np.dtype) -> str | None:
 
 def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
     """``arr`` as a value: float64, C-contiguous, finite, no empty axis; 0-d gives a float."""
-    problem = _dtype_problem(arr.dtype)
+    problem = dtype_problem(arr.dtype)
     if problem:
         raise PointError(f"{where} {problem}")
     if arr.ndim > MAX_DIMS:

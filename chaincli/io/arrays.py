@@ -24,7 +24,6 @@ lines of at most ``MAX_CSV_LINE`` characters.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import io
 import re
@@ -34,7 +33,7 @@ from array import array as _doubles
 import numpy as np
 
 from ..base.errors import PointError
-from ..engine.values import MAX_DIMS, _dtype_problem, checked_array, from_nested, shape_text
+from ..engine.values import MAX_DIMS, checked_array, dtype_problem, from_nested, shape_text
 from .files import open_input
 from .point import _abbreviate, json_text
 from ..engine.tensor.sweeps import MAX_ELEMENTS
@@ -232,7 +231,7 @@ def _read_npy(handle, where: str, available: int | None,
         raise PointError(f"{where} is a truncated .npy file")
     header_start = len(_NPY_MAGIC) + 2 + width + length
     dtype, fortran, shape = _npy_header(header.decode("latin-1"), where)
-    problem = _dtype_problem(dtype)
+    problem = dtype_problem(dtype)
     if problem:
         raise PointError(f"{where} {problem}")
     count = math.prod(shape)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 
-from .base import Check, Primitive, np
+from .base import Check, Partial, Primitive, np
 
 INF = math.inf
 NAN = math.nan

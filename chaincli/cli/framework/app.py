@@ -1,11 +1,14 @@
-"""The command line: parse arguments, call the library, pick a renderer.
+"""The Typer application: its options, shared helpers, and ``grad`` and ``eval``.
 
-This is the only module that prints or exits. Library errors arrive as
-``ChaincliError`` and leave as one ``Error: …`` line on stderr (with the
-source line and a caret when there is one) and the error's exit status:
-0 ok, 1 math or domain error, 2 usage or parse error, 130 interrupted.
-stdout carries only data; warnings and diagnostics go to stderr. Rich is
-imported only when a table is printed, so the JSON path stays light.
+The top of ``chaincli.cli.framework``, the only Typer code: the command modules
+beside it register on ``app`` and share ``handle_errors``, ``chosen_format`` and
+the help texts; ``framework.main`` imports them all and runs the app. Commands
+parse arguments and hand over to ``cli.commands`` and the library; errors arrive
+as ``ChaincliError`` and leave, through ``cli.plumbing``, as one ``Error: …`` line
+on stderr (with the source line and a caret when there is one) and the error's
+exit status: 0 ok, 1 math or domain error, 2 usage or parse error, 130
+interrupted. stdout carries only data; warnings and diagnostics go to stderr.
+Rich is imported only when a table is printed, so the JSON path stays light.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The calculus commands: ``diff``, ``hessian``, ``jacobian`` and ``check``.
 
-They register on the one Typer ``app`` of ``chaincli.cli`` (imported at the
-bottom of that module) and share its options, error handling and writers;
-like ``cli.py``, this module only parses arguments, calls the library
-(``chaincli.calculus``) and picks a renderer.
+They register on the one Typer ``app`` of ``cli.framework.app`` (imported by
+``cli.framework.main``) and share its options, error handling and writers;
+like ``app``, this module only parses arguments, calls the library
+(``chaincli.calculus.derivatives``) and picks a renderer.
 """
 
 from __future__ import annotations

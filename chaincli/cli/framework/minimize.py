@@ -1,8 +1,8 @@
 """The ``minimize`` command: follow the gradient of EXPR down to a minimum.
 
-It registers on the one Typer ``app`` of ``chaincli.cli`` (imported at the
-bottom of that module) and shares its options and error handling. Like
-``cli.py`` it parses arguments, calls the library (``chaincli.optimize.problem``),
+It registers on the one Typer ``app`` of ``cli.framework.app`` (imported by
+``cli.framework.main``) and shares its options and error handling. Like
+``app`` it parses arguments, calls the library (``chaincli.optimize.problem``),
 writes the result and picks the exit status; it also owns what only a
 command line has: Ctrl-C, the progress bar, the trace file and ``--out``.
 """

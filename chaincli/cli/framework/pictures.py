@@ -1,8 +1,8 @@
 """The picture commands: ``graph`` (the computational graph) and ``plot``.
 
-They register on the one Typer ``app`` of ``chaincli.cli`` (imported at the
-bottom of that module) and share its options, error handling and writers;
-like ``cli.py``, this module only parses arguments, calls the library
+They register on the one Typer ``app`` of ``cli.framework.app`` (imported by
+``cli.framework.main``) and share its options, error handling and writers;
+like ``app``, this module only parses arguments, calls the library
 (``chaincli.explain.graph``, ``chaincli.calculus.curve``) and picks a renderer.
 """
 

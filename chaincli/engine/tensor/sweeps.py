@@ -2,7 +2,7 @@
 
 A tape is evaluated here when it holds a tensor primitive (``@``, ``sum``,
 an array literal, …) or when a variable's value is an array; scalar tapes at
-scalar points keep the scalar sweeps (evaluate.py, forward.py, reverse.py)
+scalar points keep the scalar sweeps (``engine/scalar/``: evaluate, forward, reverse)
 and their compiled form. The tape is the same Wengert list either way; what
 changes is that an entry's value may be a NumPy array, and that a local
 derivative is a rule, not a number:
