@@ -17,8 +17,8 @@ from typing import List, Optional
 
 import sys
 
-from .plumbing import (load_expression, parse_wrt, warn, write_json, write_stderr, write_text, emit,
-                       open_input)
+from .plumbing import load_expression, parse_wrt, warn, write_json, write_stderr, write_text, emit
+from ..io.files import open_input
 from ..base.errors import ExitStatus, UsageError
 from ..engine.results import has_tensors, is_tensor
 

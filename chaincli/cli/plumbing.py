@@ -12,8 +12,8 @@ import re
 import sys
 from typing import Callable, List, Optional
 
-from ..base.errors import ChaincliError, ExitStatus, InputError, UsageError
-from ..io.files import open_input
+from ..base.errors import ChaincliError, ExitStatus, UsageError
+from ..io.files import MAX_INPUT_BYTES, decode_text, read_text_file
 
 
 def _report(error: ChaincliError) -> None:
@@ -84,29 +84,15 @@ def run_guarded(command: Callable[[], object], passthrough: tuple = ()) -> int:
         return int(ExitStatus.MATH_ERROR)
 
 
-# Parsing costs up to about 400 bytes of memory per input character; past this
-# size an expression is refused rather than read (README, "Limits and hostile input").
-MAX_INPUT_BYTES = 2_000_000
-
-
 def read_expression(expr: str) -> str:
     """The expression text from argv, stdin ('-') or a file ('@path')."""
     if expr == "-":
-        return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
+        return decode_text(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin")
     if expr.startswith("@") and len(expr) > 1:
         return read_text_file(expr[1:])
     # Python keeps bytes of argv that are not UTF-8 as lone surrogates; refuse
     # them as stdin and files are refused, rather than echo them into JSON.
-    return _decode(os.fsencode(expr), "the expression") if not expr.isascii() else expr
-
-
-def read_text_file(path: str) -> str:
-    with open_input(path) as handle:
-        try:
-            data = handle.read(MAX_INPUT_BYTES + 1)
-        except OSError as error:
-            raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return _decode(data, path)
+    return decode_text(os.fsencode(expr), "the expression") if not expr.isascii() else expr
 
 
 def open_output(path: str, option: str):
@@ -117,18 +103,6 @@ def open_output(path: str, option: str):
         raise UsageError(f"{option} {path}: it is a directory") from None
     except OSError as error:
         raise UsageError(f"{option} {path}: cannot write it ({error.strerror})") from None
-
-
-def _decode(data: bytes, where: str) -> str:
-    if len(data) > MAX_INPUT_BYTES:
-        raise InputError(f"{where} is larger than {MAX_INPUT_BYTES:,} bytes, the most "
-                         "chaincli reads")
-    try:
-        # A byte-order mark (Windows editors write one) is not part of the text.
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{where} is not UTF-8 text (byte 0x{data[error.start]:02x} at "
-                         f"offset {error.start})") from None
 
 
 def parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:

@@ -35,7 +35,7 @@ import numpy as np
 from ..base.errors import PointError
 from ..engine.values import MAX_DIMS, checked_array, dtype_problem, from_nested, shape_text
 from .files import open_input
-from .point import _abbreviate, json_text
+from .quoting import abbreviate, json_text
 from ..engine.tensor.sweeps import MAX_ELEMENTS
 
 # NumPy's own bound on a header; a numeric array's needs a few hundred bytes.
@@ -60,7 +60,7 @@ _LITERAL_TOKEN = re.compile(r"[\[\](),]")
 
 def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
     """``[1, pi/2, [..]]`` as an array; ``parse_element(text)`` gives each element's float."""
-    where = f"{option} {name}={_abbreviate(text)}"
+    where = f"{option} {name}={abbreviate(text)}"
     stack: list[list] = []
     root = None
     last = None  # the previous structural token: "[", ",", "]" or None
@@ -71,7 +71,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
         piece = text[start:end].strip()
         if piece:
             if last == "]":
-                raise PointError(f"{where}: {_abbreviate(piece)!r} follows a closing bracket "
+                raise PointError(f"{where}: {abbreviate(piece)!r} follows a closing bracket "
                                  "without a comma")
             stack[-1].append(parse_element(piece))
         elif last in ("[", ",") and not (last == "[" and token == "]"):
@@ -90,7 +90,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
             continue
         if token == "[":
             if text[start:position].strip():
-                raise PointError(f"{where}: {_abbreviate(text[start:position].strip())!r} is followed by "
+                raise PointError(f"{where}: {abbreviate(text[start:position].strip())!r} is followed by "
                                  "'[' without a comma")
             if stack and last == "]":
                 raise PointError(f"{where}: a comma is missing between ']' and '['")
@@ -188,10 +188,10 @@ def _npy_header(text: str, where: str) -> tuple[np.dtype, bool, tuple[int, ...]]
     for item in items:
         if not _SIZE.match(item):
             if item.isdigit():
-                raise PointError(f"{where} has the size {_abbreviate(item)} in its shape, "
+                raise PointError(f"{where} has the size {abbreviate(item)} in its shape, "
                                  f"more than a value holds (at most {MAX_ELEMENTS:,} "
                                  "elements)")
-            raise _damaged(where, f"its shape lists {_abbreviate(item)}, not a whole "
+            raise _damaged(where, f"its shape lists {abbreviate(item)}, not a whole "
                                   "number of elements")
     try:
         with warnings.catch_warnings():
@@ -236,13 +236,13 @@ def _read_npy(handle, where: str, available: int | None,
         raise PointError(f"{where} {problem}")
     count = math.prod(shape)
     if count == 0:
-        raise PointError(f"{where} is empty (shape {_abbreviate(shape_text(shape))}); a "
+        raise PointError(f"{where} is empty (shape {abbreviate(shape_text(shape))}); a "
                          "value needs at least one element")
     size = count * dtype.itemsize
     if available is not None and size > available - header_start:
         raise PointError(f"{where} is truncated: its header promises "
-                         f"{_abbreviate(f'{size:,}')} bytes of data (shape "
-                         f"{_abbreviate(shape_text(shape))})")
+                         f"{abbreviate(f'{size:,}')} bytes of data (shape "
+                         f"{abbreviate(shape_text(shape))})")
     if count > budget:
         whole = "" if budget == MAX_ELEMENTS else " (counting the arrays before it)"
         raise PointError(f"{where} holds {count:,} elements{whole}; a file of values holds "
@@ -357,10 +357,10 @@ def _check_row(fields: list[str], numbers_: list, where: str) -> None:
         if number is None:
             hint = (" (fields are separated by commas)"
                     if any(sep in field for sep in ";\t") else "")
-            shown = "an empty field" if not field else f"{_abbreviate(field)!r}"
+            shown = "an empty field" if not field else f"{abbreviate(field)!r}"
             raise PointError(f"{where}, column {column + 1}: {shown} is not a number{hint}")
         if not math.isfinite(number):
-            raise PointError(f"{where}, column {column + 1}: {_abbreviate(field)!r} is not a "
+            raise PointError(f"{where}, column {column + 1}: {abbreviate(field)!r} is not a "
                              "finite number")
 
 
@@ -431,7 +431,7 @@ def read_csv(path: str, where: str, notices: list[str] | None,
                     if None in numbers_ and rows == 0 and columns is None and _is_header(
                             fields, numbers_):
                         columns = len(fields)
-                        header = _abbreviate(", ".join(fields), 60)
+                        header = abbreviate(", ".join(fields), 60)
                         if notices is not None:
                             notices.append(f"{where}: skipped the header row of {path} "
                                            f"({header})")

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from ..base.errors import ChaincliError, ParseError, PointError
 from ..engine.values import finite_number
+from .quoting import abbreviate, json_text
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A plain decimal literal, as the grammar spells one. float() alone would also
@@ -77,14 +78,14 @@ def _split_pairs(spec: str) -> list[str]:
 def _split_pair(pair: str, option: str, read_file=None,
                 notices: list[str] | None = None) -> tuple[str, Any]:
     if "=" not in pair:
-        raise PointError(f"{option} {_abbreviate(pair.strip())!r} is not name=value (for "
+        raise PointError(f"{option} {abbreviate(pair.strip())!r} is not name=value (for "
                          "example x=1,y=2)")
     name, _, text = pair.partition("=")
     name = name.strip()
     if not name:
         raise PointError(f"{option} {pair.strip()!r}: the name before '=' is missing")
     if not _NAME.match(name):
-        raise PointError(f"{option} {_abbreviate(pair.strip())!r}: {_abbreviate(name)!r} is "
+        raise PointError(f"{option} {abbreviate(pair.strip())!r}: {abbreviate(name)!r} is "
                          "not a variable name")
     text = text.strip()
     if text.startswith("["):
@@ -112,9 +113,9 @@ def parse_value(name: str, text: str, option: str = "--at", label: str | None = 
         value = _constant_expression(name, text, option, label)
     if not math.isfinite(value):
         if label:
-            raise PointError(f"{label} {_abbreviate(text)!r} is not a finite number (at most "
+            raise PointError(f"{label} {abbreviate(text)!r} is not a finite number (at most "
                              "about 1.8e308)")
-        raise PointError(f"{option} {name}={_abbreviate(text)}: the value must be a finite "
+        raise PointError(f"{option} {name}={abbreviate(text)}: the value must be a finite "
                          "number (at most about 1.8e308)")
     return value
 
@@ -136,25 +137,9 @@ def parse_decimal(text: str) -> float | None:
     return None
 
 
-def _abbreviate(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
-
-
-def json_text(value) -> str:
-    """``value`` as JSON writes it (``true``, ``null``, ``"2"``, ``{"y": 1}``), cut when long.
-
-    Messages about JSON input quote it in JSON, never as Python would."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        text = {dict: "an object", list: "a list", float: repr(value)}.get(
-            type(value), type(value).__name__)
-    return _abbreviate(text)
-
-
 def _constant_expression(name: str, text: str, option: str, label: str | None) -> float:
     from ..engine.program import compile_expression
-    short = _abbreviate(text)
+    short = abbreviate(text)
     label = label or f"{option} {name}={short}:"
     try:
         program = compile_expression(text)
@@ -248,7 +233,7 @@ def _load_json(path: str, read_file):
 
 
 def _read_text(path: str) -> str:
-    from ..cli.plumbing import read_text_file
+    from .files import read_text_file
     return read_text_file(path)
 
 

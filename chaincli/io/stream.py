@@ -23,7 +23,8 @@ from typing import IO, Iterator, Mapping
 
 from ..base.errors import ChaincliError, ExitStatus, PointError, UsageError
 from ..base.jsonout import json_safe
-from .point import _abbreviate, json_text, parse_decimal
+from .point import parse_decimal
+from .quoting import abbreviate, json_text
 from ..base.numbers import plain_number
 from ..base.terminal import write_all
 
@@ -170,7 +171,7 @@ def _csv_row(line: int, names: list[str], fields: list[str]) -> Row:
         value = parse_decimal(field)
         if value is None:
             return Row(line, error=f"the value of {name} must be a number, not "
-                                   f"{_abbreviate(field)!r}")
+                                   f"{abbreviate(field)!r}")
         point[name] = value
     return Row(line, point)
 
