@@ -50,7 +50,7 @@ def test_the_installed_package_keeps_every_contract(tmp_path):
     # a result model reaching up to a renderer, inside a function
     ("engine/batch.py", "\n\ndef _up():\n    from ..render.plain import plain_gradient\n"),
     # a new module nobody placed in a layer
-    ("zero_rule.py", '"""Unplaced."""\n'),
+    ("stray.py", '"""Unplaced."""\n'),
     # the library importing the command-line framework
     ("engine/scalar/forward.py", "\n\ndef _up():\n    import typer\n"),
 ], ids=["upward import", "unplaced module", "typer in the library"])
