@@ -2,12 +2,14 @@
 
 Every sweep multiplies a local partial by what arrives along an edge (a
 tangent going up the tape, an adjoint coming down) and nothing else; this
-module is that product, the lowest layer of the sweeps, importing nothing of
-the package. A zero partial, tangent or adjoint is an exact zero (the edge
-carries nothing), so its product with an infinite or NaN factor is 0, not
-NaN: forward and reverse mode then agree at ``sqrt(x^2)`` or ``0*sqrt(x)``
-at 0, and the tensor sweeps agree with the element-by-element expansion of
-their tape (scalarize.py), whose scalar sweeps apply the rule edge by edge.
+module is that product. It needs no tape and imports nothing of the package,
+so it sits in ``chaincli.base``, below the scalar and tensor sweeps (and the
+explanations' path products) that share it. A zero partial, tangent or
+adjoint is an exact zero (the edge carries nothing), so its product with an
+infinite or NaN factor is 0, not NaN: forward and reverse mode then agree at
+``sqrt(x^2)`` or ``0*sqrt(x)`` at 0, and the tensor sweeps agree with the
+element-by-element expansion of their tape (``engine/tensor/scalarize.py``),
+whose scalar sweeps apply the rule edge by edge.
 
 ``times`` is the rule on two floats (the scalar sweeps, the dual-number
 sweep of the Hessian, the path products of the explanations);
