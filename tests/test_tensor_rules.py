@@ -1,9 +1,10 @@
 """Every primitive, old and new, on arrays: rules against finite differences.
 
 For each entry of the primitive table the test draws argument shapes at
-random (ranks 0 to 2, sizes 1 to 3, so broadcasting and size-1 axes occur)
-and keeps those the primitive's own shape rule accepts; a new primitive is
-covered without a new test. On each it checks, through the engine's sweeps:
+random (ranks 0 to 2, sizes 1 to 3, so broadcasting and size-1 axes occur),
+or from the primitive's own ``sample_shapes`` where those would not fit (a
+convolution's four axes), and keeps those the primitive's own shape rule
+accepts; a new primitive is covered without a new test. On each it checks, through the engine's sweeps:
 
 * reverse mode (the VJP, and the shared unbroadcast) against central
   differences of ``sum(G * f(a, b))`` for a random weighting ``G``;
@@ -40,7 +41,10 @@ def draw_case(prim, rng: random.Random):
         if rng.random() < 0.3 and arity == 2 and prim.elementwise:
             shapes[1] = shapes[0][rng.randint(0, len(shapes[0])):]  # a trailing slice
         options = ()
-        if prim.name == "index" and shapes[0]:
+        if prim.sample_shapes is not None:  # shapes the small draws above would miss
+            shapes, options = prim.sample_shapes(rng)
+            shapes = [tuple(shape) for shape in shapes]
+        elif prim.name == "index" and shapes[0]:
             count = rng.randint(1, len(shapes[0]))
             options = tuple(rng.randint(-n, n - 1) for n in shapes[0][:count])
         elif prim.options and shapes[0] and rng.random() < 0.5:

@@ -1,7 +1,8 @@
 """The primitive registry: every operator and function chaincli knows, in one place.
 
 The families are written in their own modules (``elementwise``: arithmetic and
-the scalar functions; ``tensor``: products, reductions, softmax, indexing), on
+the scalar functions; ``tensor``: products, reductions, softmax, indexing;
+``conv``: convolution, pooling, reshaping), on
 the record of ``base``; this module joins them into the tables that lowering,
 the printer, the sweeps and the explanations look names up in. It sits at the
 bottom of the pipeline above ``chaincli.base`` and imports only its families
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 
 from .base import Primitive
+from .conv import CONV_TABLE
 from .elementwise import TABLE
 from .tensor import SYNTAX_ONLY, TENSOR_TABLE
 
@@ -37,7 +39,7 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 # partial formulas), which symbolic differentiation and the scalar sweeps use.
 ELEMENTWISE: dict[str, Primitive] = dict(PRIMITIVES)
 
-for _prim in TENSOR_TABLE:
+for _prim in [*TENSOR_TABLE, *CONV_TABLE]:
     PRIMITIVES[_prim.name] = _prim
     if _prim.name not in SYNTAX_ONLY:
         FUNCTIONS[_prim.name] = _prim

@@ -77,6 +77,10 @@ class Primitive:
     options: tuple[str, ...] = ()
     # For arrays: a boolean mask of the elements that sit on the kink.
     kink_mask: Callable[..., object] | None = None
+    # sample_shapes(random.Random) -> (argument shapes, options) the rule
+    # accepts, for the automatic tests, where the small random shapes they
+    # draw otherwise would not fit (a convolution's four axes).
+    sample_shapes: Callable[..., tuple] | None = None
 
     @property
     def vector_value(self) -> Callable[..., object]:

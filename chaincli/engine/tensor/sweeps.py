@@ -418,8 +418,8 @@ def kinks(tape: Tape, values: list, entry_shapes: list[Shape],
         if prim is None or prim.kink is None or not used[i]:
             continue
         inputs = [values[j] for j in tape.args[i]]
-        if not prim.elementwise:
-            message = prim.kink(*inputs)
+        if not prim.elementwise:  # its options (a pooling window) follow the arguments
+            message = prim.kink(*inputs, *tape.options[i])
         elif all(isinstance(v, float) for v in inputs):
             message = prim.kink(*inputs)
         else:
