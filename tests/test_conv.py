@@ -244,6 +244,12 @@ def test_the_backward_table_prints_the_convolution_rules_with_shapes(run, tmp_pa
     code, table, err = run("grad", text, "--at", f"@{tmp_path / 'cnn.npz'}", "--wrt",
                            "K", "--explain", "reverse", env={"COLUMNS": "150"})
     assert code == 0 and "correlate(X, δ" in table and "(2, 1, 3, 3)" in table
+    # At 80 columns a four-axis shape fills its column; the rule column gives way
+    # instead of the table being cropped.
+    code, table, err = run("grad", text, "--at", f"@{tmp_path / 'cnn.npz'}", "--wrt",
+                           "K", "--explain", "reverse", env={"COLUMNS": "80"})
+    assert code == 0 and "adjoint arriving ┃" in table
+    assert max(len(line) for line in table.splitlines()) <= 80
 
 
 # ----- Bad input -----

@@ -25,6 +25,10 @@ from ..primitives.tensor import shape_text
 MARK = "★"
 # Below this width the rows are printed as blocks, not as a four-column table.
 NARROW = 64
+# The node, shape and adjoint columns take at most this much, with the borders
+# and padding, the rule column 24 more: below that width the rule column
+# gives way, or the table would be cropped (a 4-axis shape fills its column).
+_CAPPED = 65
 
 
 def adjoint_text(summary: AdjointSummary, ellipsis: str = "…") -> str:
@@ -67,15 +71,15 @@ def _rule_cell(row: BackwardRow, output: str, glyphs: Glyphs, mark: str) -> Text
     return text
 
 
-def backward_table(backward: BackwardPass, glyphs: Glyphs) -> Table:
-    """The table itself, for a console to print."""
+def backward_table(backward: BackwardPass, glyphs: Glyphs, width: int = 200) -> Table:
+    """The table itself, for a console ``width`` columns wide to print."""
     table = Table(title=Text(f"backward pass: δ{backward.output} = 1 at the output, each "
                              "node's rule passes the adjoint to its arguments"),
                   header_style="bold")
     # The rule column gets the room: the others are capped.
     table.add_column("node", overflow="fold", max_width=20)
     table.add_column("shape", overflow="fold", max_width=12)
-    table.add_column("rule", overflow="fold", min_width=24)
+    table.add_column("rule", overflow="fold", min_width=min(24, max(width - _CAPPED, 1)))
     table.add_column("adjoint arriving", justify="right", overflow="fold", max_width=20)
     for position, row in enumerate(backward.rows):
         if position == backward.omitted_after:
@@ -127,7 +131,7 @@ def print_backward(backward: BackwardPass, console: Console) -> None:
     if console.width < NARROW:
         console.print(backward_blocks(backward, glyphs))
     else:
-        console.print(backward_table(backward, glyphs))
+        console.print(backward_table(backward, glyphs, console.width))
 
 
 def print_tensor_explanation(explanation, console: Console | None = None) -> None:

@@ -243,6 +243,65 @@ EXAMPLES: list[Example] = [
             "same number `grad … --at x=1,y=2` gives for ∂f/∂x."
         ),
     ),
+    Example(
+        slug="cnn",
+        title="A convolutional network: the backward pass of a convolution",
+        commands=(
+            'chaincli grad "h = relu(conv2d(X, K) + b); p = maxpool2d(h, 2); \\\n'
+            '    z = W @ flatten(p); -sum(t * logsoftmax(z))" \\\n'
+            '    --at "X=[[[3,2,0,3,2,0],[1,0,2,2,0,0],[1,0,2,3,2,3], \\\n'
+            '           [3,1,1,1,0,1],[2,1,3,2,2,2],[3,1,2,2,3,2]]]" \\\n'
+            '    --at "K=[[[[1,0,-1],[1,0,-1],[1,0,-1]]]],b=[[[1]]]" \\\n'
+            '    --at "W=[[0.1,0,0,0.1],[0,0.1,0.1,0]],t=[0,1]" --wrt K,b,W --explain reverse',
+            'chaincli check "h = relu(conv2d(X, K) + b); p = maxpool2d(h, 2); \\\n'
+            '    z = W @ flatten(p); -sum(t * logsoftmax(z))" \\\n'
+            '    --at "X=[[[3,2,0,3,2,0],[1,0,2,2,0,0],[1,0,2,3,2,3], \\\n'
+            '           [3,1,1,1,0,1],[2,1,3,2,2,2],[3,1,2,2,3,2]]]" \\\n'
+            '    --at "K=[[[[1,0,-1],[1,0,-1],[1,0,-1]]]],b=[[[1]]]" \\\n'
+            '    --at "W=[[0.1,0,0,0.1],[0,0.1,0.1,0]],t=[0,1]"',
+        ),
+        summary=(
+            "One 1×6×6 image, one 3×3 kernel (a vertical-edge detector) and a bias make a "
+            "4×4 feature map; relu, a 2×2 max-pool and a dense layer to two classes follow, "
+            "scored by softmax cross-entropy. The table shows the convolution's two rules: "
+            "the kernel's gradient is the correlation of the input with the error signal "
+            "(`δK = correlate(X, δv2)`), the max-pool sends each window's error to its "
+            "maximum, and `check` then compares every element of every gradient, the image's "
+            "too, with central differences."
+        ),
+        extra=textwrap.dedent("""\
+            ## By hand
+
+            Forward: each element of `conv2d(X, K)` is the sum of a 3×3 window of `X`
+            times `K` (cross-correlation: the kernel is not flipped), so with this kernel
+            it is the window's left column minus its right column. The top-left one is
+            `(3 + 1 + 1) - (0 + 2 + 2) = 1`; plus the bias, 2. The whole map plus the bias,
+            then the max of each 2×2 window after relu:
+
+            ```text
+            conv2d(X, K) + b     relu, max-pooled     flatten(p)
+             2  -5   1   6         2   6             [2, 6, 3, 3]
+             1  -4   4   3         3   3
+             1  -3   3   1                          z = W @ flatten(p) = [0.5, 0.9]
+             3  -1   2   1
+            ```
+
+            Backward: `δz = softmax(z) - t = [0.40131, -0.40131]`, and
+            `δp = transpose(W) @ δz = [0.040131, -0.040131, -0.040131, 0.040131]`. The
+            max-pool routes each of these to its window's maximum (the 2 at [0, 0], the 6
+            at [0, 3], the 3 at [3, 0] and the 3 at [2, 2] of the map) and zero elsewhere;
+            relu passes them (each maximum is positive). So `δ` at the convolution's output
+            has four non-zero elements, and the kernel's gradient
+            `δK[i, j] = Σ δ[y, x] · X[y + i, x + j]` is four windows of `X` weighted by
+            them: `δK[0, 0] = 0.040131·(X[0,0] - X[0,3] - X[3,0] + X[2,2])
+            = 0.040131·(3 - 3 - 3 + 2) = -0.040131`, the first element of `∂f/∂K` above.
+            The bias gets the sum of `δ`, `0.040131·(1 - 1 - 1 + 1) = 0` (2.8e-17 above: the
+            rounding of the four terms). Had the image's
+            gradient been asked for, its rule would read `δX = conv2d_transpose(δv2, K)`:
+            each output's error spread back over its window, weighted by the kernel,
+            which is the full correlation of `δ` with the flipped kernel.
+            """),
+    ),
 ]
 
 
