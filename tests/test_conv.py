@@ -302,3 +302,32 @@ def test_a_huge_padding_or_window_is_refused_before_anything_is_allocated(run):
             {"X": np.zeros((1, 1, 1000, 1000)),
              "K": np.broadcast_to(np.zeros(1), (1, 1, 500, 500))})
     assert time.monotonic() - start < 15
+
+
+# ----- Training -----
+
+DIGITS_CNN = ("h = relu(conv2d(X, K) + b); p = maxpool2d(h, 2); z = flatten(p, 1) @ W + c; "
+              "-mean(sum(T * logsoftmax(z), 1))")
+
+
+def test_minimize_trains_a_cnn_on_the_digits_to_95_percent(run, tmp_path):
+    """scikit-learn's 8×8 digits, a fixed split; full-batch Adam from --seed 0."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    images = digits.images[:, None] / 16.0
+    train_x, test_x, train_y, test_y = train_test_split(
+        images, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
+    np.savez(tmp_path / "train.npz", X=train_x, T=np.eye(10)[train_y])
+    fit = tmp_path / "fit.npz"
+    code, out, err = run("minimize", DIGITS_CNN, "--at", f"@{tmp_path / 'train.npz'}",
+                         "--wrt", "K,b,W,c", "--init", "K=8x1x3x3,b=8x1x1,W=72x10,c=10",
+                         "--seed", "0", "--method", "adam", "--lr", "0.03", "--steps", "200",
+                         "--out", str(fit), "--json", timeout=300)
+    assert code == 0, err
+    assert json.loads(out)["loss"] < 0.2
+    with np.load(fit, allow_pickle=False) as saved:
+        logits = chaincli.compile("h = relu(conv2d(X, K) + b); flatten(maxpool2d(h, 2), 1) "
+                                  "@ W + c").value({"X": test_x, **saved})
+    assert logits.shape == (len(test_y), 10)
+    assert np.mean(np.argmax(logits, axis=1) == test_y) >= 0.95

@@ -233,8 +233,14 @@ def _unblocks(blocks, shape, k):
     return np.moveaxis(grid, -2, -3).reshape(shape)
 
 
+def _grid(x, k):
+    """(…, H/k, k, W/k, k): the windows as axes -3 and -1, a view without a copy."""
+    *lead, h, w = x.shape
+    return x.reshape(*lead, h // k, k, w // k, k)
+
+
 def _maxpool(args, options):
-    return np.max(_blocks(args[0], options[0]), axis=-1)
+    return np.max(_grid(args[0], options[0]), axis=(-3, -1))
 
 
 def _first_maximum(x, k):
@@ -258,8 +264,9 @@ def _maxpool_jvp(tangents, args, out, options):
 def _maxpool_kink(x, k=None) -> str | None:
     if k is None or np.ndim(x) not in (3, 4):
         return None
-    blocks = _blocks(x, k)
-    ties = np.sum(blocks == np.max(blocks, axis=-1, keepdims=True), axis=-1) > 1
+    grid = _grid(x, k)
+    top = np.max(grid, axis=(-3, -1), keepdims=True)
+    ties = np.count_nonzero(grid == top, axis=(-3, -1)) > 1
     if not ties.any():
         return None
     where = tuple(int(i) for i in np.argwhere(ties)[0])
@@ -271,7 +278,7 @@ def _maxpool_kink(x, k=None) -> str | None:
 
 def _avgpool(args, options):
     k = options[0]
-    return np.sum(_blocks(args[0], k), axis=-1) / float(k * k)
+    return np.sum(_grid(args[0], k), axis=(-3, -1)) / float(k * k)
 
 
 def _avgpool_vjp(g, args, out, options, wanted=(True,)):
