@@ -258,7 +258,8 @@ def _lower_expr(root, builder: TapeBuilder, bound: dict[str, int], source: str) 
                 count = primitive.arity
                 args = tuple(results[len(results) - count:])
                 del results[len(results) - count:]
-                options = tuple(_whole_number(arg, source) for arg in node.args[count:])
+                options = tuple(_whole_number(arg, source, node.function, option)
+                                for arg, option in zip(node.args[count:], primitive.options))
                 results.append(builder.operation(primitive.name, args, node.span, options))
         elif isinstance(node, Array):
             if not children_done:
@@ -312,14 +313,17 @@ def _resolve_call(node: Call, source: str):
     return primitive
 
 
-def _whole_number(node, source: str) -> int:
-    """An option of a call (``sum(A, 1)``): a whole-number literal, maybe negative."""
+def _whole_number(node, source: str, function: str = "", option: str = "axis") -> int:
+    """An option of a call (``sum(A, 1)``, ``eye(3)``): a whole-number literal, maybe negative."""
     sign = 1
     if isinstance(node, Unary) and node.op == "-":
         sign, node = -1, node.operand
     if isinstance(node, Number) and node.text.isdigit() and len(node.text) <= 18:
         return sign * int(node.text)
-    raise ArityError("an axis is a whole-number literal such as 0, 1 or -1",
+    if option == "axis":
+        raise ArityError("an axis is a whole-number literal such as 0, 1 or -1",
+                         source=source, span=node.span)
+    raise ArityError(f"{function}({option}) takes {option} as a whole-number literal such as 3",
                      source=source, span=node.span)
 
 

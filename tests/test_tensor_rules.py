@@ -4,7 +4,9 @@ For each entry of the primitive table the test draws argument shapes at
 random (ranks 0 to 2, sizes 1 to 3, so broadcasting and size-1 axes occur),
 or from the primitive's own ``sample_shapes`` where those would not fit (a
 convolution's four axes), and keeps those the primitive's own shape rule
-accepts; a new primitive is covered without a new test. On each it checks, through the engine's sweeps:
+accepts, with the values its ``argument_kinds`` ask for (a well-conditioned or
+a positive definite square matrix); a new primitive is covered without a new
+test. On each it checks, through the engine's sweeps:
 
 * reverse mode (the VJP, and the shared unbroadcast) against central
   differences of ``sum(G * f(a, b))`` for a random weighting ``G``;
@@ -47,6 +49,8 @@ def draw_case(prim, rng: random.Random):
         elif prim.name == "index" and shapes[0]:
             count = rng.randint(1, len(shapes[0]))
             options = tuple(rng.randint(-n, n - 1) for n in shapes[0][:count])
+        elif prim.options and not shapes:  # a size, as eye(n) takes
+            options = (rng.randint(1, 3),)
         elif prim.options and shapes[0] and rng.random() < 0.5:
             options = (rng.randint(-len(shapes[0]), len(shapes[0]) - 1),)
         try:
@@ -58,8 +62,23 @@ def draw_case(prim, rng: random.Random):
             continue
         regions = list(prim.smooth_region) * max(arity, 1)
         values = [_fill(shape, regions[k], rng) for k, shape in enumerate(shapes)]
+        for k, kind in enumerate(prim.argument_kinds):
+            values[k] = _matrix_of_kind(kind, values[k])
         return shapes, options, values
     return None
+
+
+def _matrix_of_kind(kind: str, value):
+    """A drawn square matrix made what a primitive's ``argument_kinds`` asks for:
+    well-conditioned ("square": diagonally dominant) or symmetric positive
+    definite ("spd"), so central differences stay accurate."""
+    if kind == "any":
+        return value
+    n = value.shape[0]
+    scaled = value / 3.0
+    if kind == "spd":
+        return scaled @ scaled.T + n * np.eye(n)
+    return scaled + (n + 1) * np.eye(n) * np.sign(scaled.diagonal() + 0.5)
 
 
 def _fill(shape, region, rng):

@@ -22,7 +22,7 @@ from ..tape import Tape
 class Notice:
     """A warning about the answer: a kink, an infinite derivative, an ignored value."""
 
-    kind: str  # "kink", "nonfinite-derivative" or "unused-value"
+    kind: str  # "kink", "ill-conditioned", "nonfinite-derivative" or "unused-value"
     message: str
     node: str | None = None
     expression: str | None = None

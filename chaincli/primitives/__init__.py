@@ -2,7 +2,8 @@
 
 The families are written in their own modules (``elementwise``: arithmetic and
 the scalar functions; ``tensor``: products, reductions, softmax, indexing;
-``conv``: convolution, pooling, reshaping), on
+``conv``: convolution, pooling, reshaping; ``linalg``: trace, determinants,
+inverse, solve, diag, eye, amax/amin), on
 the record of ``base``; this module joins them into the tables that lowering,
 the printer, the sweeps and the explanations look names up in. It sits at the
 bottom of the pipeline above ``chaincli.base`` and imports only its families
@@ -16,6 +17,7 @@ import math
 from .base import Primitive
 from .conv import CONV_TABLE
 from .elementwise import TABLE
+from .linalg import LINALG_TABLE
 from .tensor import SYNTAX_ONLY, TENSOR_TABLE
 
 PRIMITIVES: dict[str, Primitive] = {p.name: p for p in TABLE}
@@ -39,7 +41,7 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 # partial formulas), which symbolic differentiation and the scalar sweeps use.
 ELEMENTWISE: dict[str, Primitive] = dict(PRIMITIVES)
 
-for _prim in [*TENSOR_TABLE, *CONV_TABLE]:
+for _prim in [*TENSOR_TABLE, *CONV_TABLE, *LINALG_TABLE]:
     PRIMITIVES[_prim.name] = _prim
     if _prim.name not in SYNTAX_ONLY:
         FUNCTIONS[_prim.name] = _prim

@@ -81,6 +81,19 @@ class Primitive:
     # accepts, for the automatic tests, where the small random shapes they
     # draw otherwise would not fit (a convolution's four axes).
     sample_shapes: Callable[..., tuple] | None = None
+    # tensor_notice(arguments, options) -> (kind, message) or None: a warning
+    # about the answer at these arguments ("kink" for a tie of amax,
+    # "ill-conditioned" for a matrix near singular); ``{a}`` in the message
+    # stands for the first argument's source text. (A domain problem is raised
+    # by ``value`` itself, as ``DomainProblem``.)
+    tensor_notice: Callable[..., "tuple[str, str] | None"] | None = None
+    # What each argument must be for the automatic rule tests to draw it:
+    # "any", "square" (a well-conditioned square matrix) or "spd" (symmetric
+    # positive definite). Empty means "any" for all.
+    argument_kinds: tuple[str, ...] = ()
+    # Whether the element-by-element expansion (engine/tensor/scalarize.py)
+    # can run ``value`` on arrays of scalar entries; a factorization cannot.
+    expands: bool = True
 
     @property
     def vector_value(self) -> Callable[..., object]:
@@ -95,6 +108,11 @@ class Primitive:
 
 class ShapeProblem(ValueError):
     """Arguments whose shapes a primitive cannot take; the message says why."""
+
+
+class DomainProblem(ValueError):
+    """Arguments outside a tensor primitive's domain (a singular matrix); the
+    message says why, with ``{a}``/``{b}`` standing for the arguments' text."""
 
 
 class _LazyNumPy:

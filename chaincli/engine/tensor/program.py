@@ -137,14 +137,16 @@ def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice
     used = reaches_output(tape)
     depends = depends_on_variables(tape, set(names))
     notices = []
-    found = [(i, message) for i, message in sweeps.kinks(tape, evaluation.values,
-                                                         evaluation.shapes, used)
+    found = [(i, "kink", message) for i, message in sweeps.kinks(tape, evaluation.values,
+                                                                 evaluation.shapes, used)
              if depends[i]]
+    found += [(i, kind, message) for i, kind, message
+              in sweeps.tensor_notices(tape, evaluation.values, used) if depends[i]]
     wanted = set(names)
-    for i, message in found[:_MAX_NODE_NOTICES]:
+    for i, kind, message in found[:_MAX_NODE_NOTICES]:
         text = tape.source_text(i)
         variables = tuple(v for v in depends_on(tape, i) if v in wanted)
-        notices.append(Notice("kink", f"{text}: {message}", tape.name(i), text, variables))
+        notices.append(Notice(kind, f"{text}: {message}", tape.name(i), text, variables))
     if len(found) > _MAX_NODE_NOTICES:
         notices.append(Notice("kink", f"{len(found) - _MAX_NODE_NOTICES} more nodes sit on "
                                       "a kink"))

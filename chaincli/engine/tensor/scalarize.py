@@ -206,6 +206,11 @@ def scalarize(tape: Tape, shapes: list[tuple[int, ...]], point) -> tuple[Tape, d
         inputs = [elements[j] for j in tape.args[i]]
         if prim.elementwise:
             result = _elementwise(emitter, op, inputs, shape)
+        elif not prim.expands:
+            text = tape.source_text(i) or prim.name
+            raise UsageError(f"{text}: {prim.name} cannot be expanded element by element "
+                             "(it is computed from a factorization)",
+                             hint="grad and jacobian differentiate it as a whole")
         else:
             emitter.in_rule = True
             try:

@@ -35,7 +35,7 @@ from typing import Mapping
 
 from ...base.errors import DomainError, ShapeError
 from ...primitives import PRIMITIVES
-from ...primitives.base import Primitive, ShapeProblem, np
+from ...primitives.base import DomainProblem, Primitive, ShapeProblem, np
 from ...tape import CONST, VAR, Tape
 from ...primitives.tensor import shape_text
 from ...base.zero_rule import times, times_elementwise
@@ -155,11 +155,24 @@ def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -
             continue
         prim = PRIMITIVES[op]
         inputs = [values[j] for j in tape.args[i]]
-        out = apply(prim, inputs, tape.options[i])
+        try:
+            out = apply(prim, inputs, tape.options[i])
+        except DomainProblem as problem:
+            text = tape.source_text(i) or tape.name(i)
+            reason = argument_text(tape, i, str(problem))
+            raise DomainError(f"{text}: {reason}", reason=reason, source=tape.source,
+                              span=tape.spans[i]) from None
         if not all_finite(out):
             raise _domain_error(tape, i, prim, inputs, out, entry_shapes)
         values[i] = out
     return values
+
+
+def argument_text(tape: Tape, i: int, message: str) -> str:
+    """``message`` with ``{a}``, ``{b}`` replaced by entry ``i``'s arguments as written."""
+    for letter, j in zip("ab", tape.args[i]):
+        message = message.replace("{" + letter + "}", tape.source_text(j) or tape.name(j))
+    return message
 
 
 def element_text(index: tuple[int, ...]) -> str:
@@ -435,4 +448,20 @@ def kinks(tape: Tape, values: list, entry_shapes: list[Shape],
                 message += f" (at element {element_text(index)}{more})"
         if message:
             found.append((i, message))
+    return found
+
+
+def tensor_notices(tape: Tape, values: list, used: list[bool]) -> list[tuple[int, str, str]]:
+    """(entry, kind, message) of the primitives' own warnings (``tensor_notice``):
+    a tie of ``amax``, an ill-conditioned matrix."""
+    found = []
+    for i, op in enumerate(tape.ops):
+        prim = PRIMITIVES.get(op)
+        if prim is None or prim.tensor_notice is None or not used[i]:
+            continue
+        with np.errstate(all="ignore"):
+            notice = prim.tensor_notice([_as_array(values[j]) for j in tape.args[i]],
+                                        tape.options[i])
+        if notice:
+            found.append((i, notice[0], argument_text(tape, i, notice[1])))
     return found
