@@ -149,7 +149,7 @@ def test_the_backward_table_prints_the_rules(run):
     assert code == 0, err
     rules = {node["op"]: [rule["text"] for rule in node["rules"]]
              for node in strict_json(out)["chain"]["nodes"]}
-    assert rules["logdet"] == ["δS = δv1*inv(S)'"]
+    assert rules["logdet"] == ["δS += δv1*inv(S)'"]
     assert rules["solve"] == ["δS = -outer(solve(S', δv3), v3)", "δb = solve(S', δv3)"]
     # --explain paths expands element by element, which a factorization cannot.
     code, out, err = run("grad", "logdet(S)", "--at", "S=[[2,1],[1,2]]", "--explain", "paths")
