@@ -162,3 +162,27 @@ def test_check_agrees_with_finite_differences(run):
                          "--at", "S=[[2,1],[1,3]],b=[1,2]", "--json")
     assert code == 0, err
     assert strict_json(out)
+
+
+A = np.array([[1.0, 2.0, 0.5], [3.0, 4.0, -1.0]])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("A'", A.T),
+    ("2*A'", 2 * A.T),
+    ("A' @ A", A.T @ A),
+    ("A'[0, 1]", A.T[0, 1]),
+    ("(A @ A')'", (A @ A.T).T),
+    ("A''", A),
+    ("A'^2", A.T ** 2),
+])
+def test_a_quote_is_the_postfix_transpose(text, expected):
+    assert np.array_equal(chaincli.compile(text).value({"A": A}), expected)
+
+
+def test_quadratic_form_written_with_the_postfix_transpose(run):
+    code, result, err = grad_json(run, "x'@M@x", "x=[1,2],M=[[1,2],[3,4]]")
+    assert code == 0
+    assert result["gradient"]["x"] == [12.0, 21.0]  # (M + M') x
+    code, out, err = run("grad", "'x", "--at", "x=1")
+    assert code == 2 and err.startswith("Error: unexpected \"'\"")

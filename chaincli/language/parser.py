@@ -28,6 +28,7 @@ _TERMINAL_WORDS = {
     "NUMBER": "a number", "NAME": "a name", "PLUS": '"+"', "MINUS": '"-"',
     "STAR": '"*"', "SLASH": '"/"', "POW": '"^"', "EQUALS": '"="', "COMMA": '","',
     "LPAR": '"("', "RPAR": '")"', "LSQB": '"["', "RSQB": '"]"', "AT": '"@"',
+    "QUOTE": '"\'"',
     "_SEMI": '";"', "_NL": "a new line", "$END": "the end",
 }
 # Expected sets are long; these are the ones worth naming, in this order.
@@ -97,6 +98,10 @@ class _ASTBuilder:
     def subscript(self, operand, lsqb: Token, *rest):
         indices = tuple(item[0] for item in rest if not isinstance(item, Token))
         return Subscript(operand, indices, (operand.span[0], rest[-1].end))
+
+    def transposed(self, operand, quote: Token) -> Call:
+        # A' is transpose(A); the quote is where a shape error points.
+        return Call("transpose", (operand,), (operand.span[0], quote.end), _span(quote))
 
     def let(self, name: Token, equals: Token, value) -> Let:
         return Let(name.text, value, (name.start, value.span[1]), _span(name))

@@ -225,9 +225,15 @@ def _diag_jvp(tangents, args, out, options):
 # ----- amax and amin -----
 
 def _extreme(largest: bool):
-    reduce = np.max if largest else np.min
-    pick = np.argmax if largest else np.argmin
     name = "amax" if largest else "amin"
+
+    # NumPy's functions are looked up at each call: importing this module must
+    # not import NumPy.
+    def reduce(a, **keywords):
+        return (np.max if largest else np.min)(a, **keywords)
+
+    def pick(a, **keywords):
+        return (np.argmax if largest else np.argmin)(a, **keywords)
 
     def value(args, options):
         return reduce(args[0], axis=_axis(options, np.ndim(args[0]), name))
