@@ -79,31 +79,8 @@ def test_widths(monkeypatch):
 
 
 def test_progress_bar_under_an_absurd_width():
-    import pty
-    import select
-    master, slave = pty.openpty()
-    script = Path(sys.executable).parent / "chaincli"
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "0"}
-    env.pop("NO_COLOR", None)
-    process = subprocess.Popen(
-        [str(script), "minimize", "(x - 3)^2 + (y + 1)^2", "--at", "x=0,y=0", "--method", "gd",
-         "--lr", "1e-6", "--steps", "30000", "--tol", "0", "--json"],
-        stdout=subprocess.PIPE, stderr=slave, env=env)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    process.communicate(timeout=60)
-    os.close(master)
-    assert process.returncode == 0
-    text = seen.decode("utf-8", "replace")
+    from pty_run import run_on_terminal
+    code, _, text = run_on_terminal(["minimize", "(x - 3)^2 + (y + 1)^2", "--at", "x=0,y=0", "--method", "gd",
+         "--lr", "1e-6", "--steps", "30000", "--tol", "0", "--json"], columns="0")
+    assert code == 0
     assert "step" in text and "|grad|" in text
