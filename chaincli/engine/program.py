@@ -29,7 +29,8 @@ from typing import Iterable, Mapping
 from .scalar import evaluate
 from ..base.errors import PointError, UsageError, missing_values, unknown_names
 from .scalar.forward import forward_gradient
-from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
+from .results import (MAX_NODE_NOTICES, Evaluation, GradientResult, Notice, ValueResult,
+                      unused_values)
 from .scalar.reverse import adjoint_sweep
 from ..language.parser import parse
 from ..tape import Tape, depends_on, depends_on_variables, lower, reaches_output
@@ -38,9 +39,6 @@ MODES = ("reverse", "forward")
 
 # Evaluations run by the interpreter before the tape is compiled.
 COMPILE_AFTER = 8
-
-# Kink warnings name at most this many nodes; the rest are counted.
-_MAX_NODE_NOTICES = 10
 
 
 class CompiledExpression:
@@ -236,7 +234,7 @@ def _kink_notices(evaluation: Evaluation, wrt: list[str], entries=None) -> list[
         variables = tuple(v for v in depends_on(tape, index) if v in wanted)
         if not variables:
             continue
-        if len(notices) == _MAX_NODE_NOTICES:
+        if len(notices) == MAX_NODE_NOTICES:
             skipped += 1
             continue
         text = tape.source_text(index)
@@ -270,7 +268,7 @@ def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],
     tape = evaluation.tape
     notices = []
     for i in range(len(tape)):
-        if not relevant[i] or len(notices) == _MAX_NODE_NOTICES:
+        if not relevant[i] or len(notices) == MAX_NODE_NOTICES:
             continue
         for k, partial in enumerate(evaluation.partials[i]):
             if math.isfinite(partial):
@@ -320,7 +318,7 @@ def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> lis
         arg = tape.args[i][k]
         if not used[i] or not reaches[arg]:
             continue
-        if len(notices) == _MAX_NODE_NOTICES:
+        if len(notices) == MAX_NODE_NOTICES:
             break
         variables = tuple(v for v in depends_on(tape, arg) if v in finite)
         notices.append(_partial_notice(

@@ -39,6 +39,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..base.numbers import rounded_number as _g
+
 METHODS = ("gd", "momentum", "adam", "lbfgs", "newton")
 # Methods that take a learning rate, with PyTorch's default where it has one.
 DEFAULT_LR = {"gd": 0.01, "momentum": 0.01, "adam": 0.001}
@@ -139,10 +141,6 @@ def norm(v: np.ndarray) -> float:
         return largest
     scaled = v / largest
     return largest * math.sqrt(float(scaled @ scaled))
-
-
-def _g(value: float) -> str:
-    return format(value, ".6g")
 
 
 class _Run:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..engine.values import MAX_DIMS
 from ..base.errors import ChaincliError, DomainError, PointError, UsageError
+from ..base.text import is_name
 from .results import MinimizeResult
 from .methods import MAX_NEWTON_SIZE, METHODS, NotFinite, Objective, Report, minimize, norm
 from ..engine.results import Notice, unused_values
@@ -92,7 +93,7 @@ def parse_init(specs: Iterable[str]) -> dict[str, tuple[int, ...]]:
                 continue
             name, sep, text = pair.partition("=")
             name = name.strip()
-            if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            if not sep or not is_name(name):
                 raise UsageError(f"--init {pair.strip()!r} is not name=shape (for example "
                                  "W=4x3,b=4,c=scalar)")
             if not _SHAPE.match(text):
