@@ -44,7 +44,7 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
         raise UsageError(f"--samples must be at least 2, not {samples}")
     if samples > MAX_SAMPLES:
         raise UsageError(f"--samples must be at most {MAX_SAMPLES:,}, not {samples:,}")
-    program.require_variables([wrt], "--wrt")
+    program.require_variables([wrt], "wrt")
     program.require_scalars(point, "plot")
     if wrt in point:
         raise UsageError(f"{wrt} is the plotted variable; leave it out of --at")

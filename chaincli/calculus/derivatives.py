@@ -14,7 +14,7 @@ from ..engine.scalar import evaluate
 from ..engine.tensor import program as tensor_program
 from .results import CheckResult, CheckRow, DerivativeResult, HessianResult, JacobianResult
 from ..primitives.base import np
-from ..base.errors import DomainError, PointError, UsageError, unknown_names
+from ..base.errors import DomainError, Phrase, PointError, UsageError, unknown_names
 from ..base.text import is_name
 from ..base.shapes import element_name, element_text, size as _size
 from ..engine.scalar.forward import directional_derivative as _directional_sweep
@@ -51,9 +51,10 @@ CHECK_SAMPLE = 200
 def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> DerivativeResult:
     """The ``order``-th derivative of ``program`` with respect to ``wrt``, as text."""
     if not 0 <= order <= MAX_ORDER:
-        raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
+        raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
+                                most=MAX_ORDER, given=order))
     # A variable the expression does not use has derivative 0; a typo is likelier.
-    program.require_variables([wrt], "--wrt")
+    program.require_variables([wrt], "wrt")
     _require_scalar_formula(program)
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
@@ -81,8 +82,9 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
     """
     from ..explain.derivation import StepsResult, derive, restate
     if not 0 <= order <= MAX_ORDER:
-        raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
-    program.require_variables([wrt], "--wrt")
+        raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
+                                most=MAX_ORDER, given=order))
+    program.require_variables([wrt], "wrt")
     _require_scalar_formula(program, point)
     derivations = [restate(program.tape, wrt)] if order == 0 else []
     tape = program.tape
@@ -177,11 +179,11 @@ def _selection(wrt: Sequence[str] | None, shapes: Mapping[str, tuple]):
     from ..explain.tensor import resolve_elements, split_wrt
     wrt = list(wrt)
     if not wrt:
-        raise UsageError("--wrt needs at least one variable name")
+        raise UsageError(Phrase("{wrt} needs at least one variable name"))
     variables, _ = split_wrt(wrt)
     unknown = [name for name in variables if name not in shapes]
     if unknown:
-        raise unknown_names("--wrt", unknown, list(shapes))
+        raise unknown_names("wrt", unknown, list(shapes))
     picked: dict[str, list | None] = {}  # None: the whole variable
     for entry in wrt:
         (name,), elements = split_wrt([entry])
@@ -294,7 +296,7 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
     """Both AD modes against central finite differences, variable by variable;
     with ``wrt`` (as ``--wrt``: variables, elements) only those."""
     if not (tolerance > 0 and math.isfinite(tolerance)):
-        raise UsageError("--tolerance must be a positive number")
+        raise UsageError(Phrase("{tolerance} must be a positive number"))
     checked, _ = program.check_point(point)
     selection = _selection(wrt, _variable_shapes(checked))
     if program.is_tensor_point(checked):

@@ -204,11 +204,12 @@ class CompiledExpression:
         if wrt is None:
             return list(self.tape.variables)
         names = list(dict.fromkeys(wrt))
-        self.require_variables(names, "--wrt")
+        self.require_variables(names, "wrt")
         return names
 
     def require_variables(self, names: Iterable[str], option: str) -> None:
-        """A ``PointError`` naming ``option`` when a name is not a variable here."""
+        """A ``PointError`` naming the parameter ``option`` (``"wrt"``) when a name is
+        not a variable here."""
         unknown = [name for name in names if name not in self.tape.variable_index]
         if unknown:
             raise unknown_names(option, unknown, self.tape.variables)

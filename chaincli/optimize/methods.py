@@ -39,6 +39,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..base.errors import Phrase
 from ..base.numbers import rounded_number as _g
 
 METHODS = ("gd", "momentum", "adam", "lbfgs", "newton")
@@ -181,8 +182,9 @@ class _Run:
     def converged(self) -> Optional[Outcome]:
         size = norm(self.gradient)
         if size <= self.tol:
-            return self.outcome("converged", f"converged: the gradient norm {_g(size)} is at "
-                                f"most --tol {_g(self.tol)}")
+            return self.outcome("converged", Phrase(
+                "converged: the gradient norm {size} is at most {tol} {given}",
+                size=_g(size), given=_g(self.tol)))
         return None
 
     def outcome(self, stopped: str, message: str) -> Outcome:
@@ -190,9 +192,10 @@ class _Run:
                        self.evaluations, self.history.points)
 
     def step_limit(self) -> Outcome:
-        return self.outcome("step-limit", f"step limit: {self.max_steps} steps taken; the "
-                            f"gradient norm {_g(norm(self.gradient))} is still above --tol "
-                            f"{_g(self.tol)}")
+        return self.outcome("step-limit", Phrase(
+            "step limit: {count} steps taken; the gradient norm {size} is still above "
+            "{tol} {given}", count=self.max_steps, size=_g(norm(self.gradient)),
+            given=_g(self.tol)))
 
     def diverged(self, reason: str) -> Outcome:
         message = (f"diverged at step {self.step + 1}: {reason}; the parameters are those of "
