@@ -15,7 +15,9 @@ import chaincli
 from chaincli.base.errors import DomainError, PointError, UsageError
 from chaincli.base.shapes import element_name, element_text, shape_text, size
 from chaincli.base.text import NAME, abbreviate, is_name
+from chaincli.calculus.curve import sample_curve
 from chaincli.calculus.derivatives import differentiate
+from chaincli.explain.tensor import resolve_elements
 from chaincli.engine.results import MAX_NODE_NOTICES
 from chaincli.optimize.problem import Problem, check_settings, parse_init, run
 
@@ -78,6 +80,10 @@ def test_the_library_names_parameters_as_its_keyword_arguments():
         check_settings("lbfgs", 0.1, 10, 0.0)
     with pytest.raises(UsageError, match="^init 'W' is not name=shape"):
         parse_init(["W"])
+    with pytest.raises(UsageError, match=r"^wrt W\[4, 0\]: index 4 is out of range"):
+        resolve_elements([("W", (4, 0))], {"W": (3, 2)})
+    with pytest.raises(UsageError, match=r"^start \(2\) must be less than stop \(1\)$"):
+        sample_curve(program, "x", 2.0, 1.0, 10, {"y": 0.0})
     result = run(Problem(chaincli.compile("(x-1)^2"), {"x": 0.0}, None), "lbfgs", tol=1e-6)
     assert result.stopped == "converged" and " at most tol 1e-06" in result.message
     for message in (caught.value.message, result.message):
@@ -91,6 +97,10 @@ def test_the_command_line_names_the_options(run):
     assert code == 2 and err.startswith("Error: --wrt names z, which the expression")
     code, out, err = run("diff", "x^2", "--wrt", "x", "--order", "99")
     assert code == 2 and err.startswith("Error: --order must be between 0 and")
+    code, out, err = run("plot", "x^2", "--wrt", "x", "--from", "2", "--to", "1")
+    assert code == 2 and err.startswith("Error: --from (2) must be less than --to (1)")
+    code, out, err = run("hessian", "sum(W)", "--at", "W=[[1,2],[3,4]]", "--wrt", "W[4,0]")
+    assert code == 2 and err.startswith("Error: --wrt W[4, 0]: index 4 is out of range")
     code, out, err = run("minimize", "(x-1)^2", "--at", "x=0", "--method", "lbfgs",
                          "--tol", "1e-6", "--json")
     assert code == 0 and " at most --tol 1e-06" in json.loads(out)["message"]

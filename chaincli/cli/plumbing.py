@@ -16,9 +16,13 @@ from ..base.errors import ChaincliError, ExitStatus, UsageError, spelled
 from ..io.files import MAX_INPUT_BYTES, decode_text, read_text_file
 
 
+# The parameters whose option is not their name with two dashes.
+_OPTIONS = {"start": "--from", "stop": "--to"}
+
+
 def option(parameter: str) -> str:
     """How the command line spells a parameter the library names: ``tol`` is ``--tol``."""
-    return "--" + parameter.replace("_", "-")
+    return _OPTIONS.get(parameter) or "--" + parameter.replace("_", "-")
 
 
 def worded(message: str) -> str:

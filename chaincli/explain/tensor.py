@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..base.errors import UsageError
+from ..base.errors import Phrase, UsageError
 from ..base.text import NAME
-from ..base.shapes import element_name, shape_text, size as shape_size
+from ..base.shapes import element_name, element_text, shape_text, size as shape_size
 
 # Paths are listed for networks whose every variable has at most this many
 # elements ("a few dozen": a learner's network, checked by hand) ...
@@ -73,8 +73,8 @@ def split_wrt(names: list[str] | None) -> tuple[list[str] | None, list[tuple[str
         try:
             index = tuple(int(part) for part in inside.split(","))
         except ValueError:
-            raise UsageError(f"--wrt {name}: an element is written with whole numbers, "
-                             "such as W1[0,1]") from None
+            raise UsageError(Phrase("{wrt} {name}: an element is written with whole "
+                                    "numbers, such as W1[0,1]", name=name)) from None
         variables.append(base)
         elements.append((base, index))
     return list(dict.fromkeys(variables)), elements
@@ -86,17 +86,20 @@ def resolve_elements(elements: list[tuple[str, tuple]], shapes: dict[str, tuple]
     resolved = []
     for name, index in elements:
         shape = shapes[name]
-        written = f"{name}[{', '.join(str(k) for k in index)}]"
+        written = name + element_text(index)
         if not shape:
-            raise UsageError(f"--wrt {written}: {name} is a number, not an array")
+            raise UsageError(Phrase("{wrt} {written}: {name} is a number, not an array",
+                                    written=written, name=name))
         if len(index) != len(shape):
-            raise UsageError(f"--wrt {written}: {name} has shape {shape_text(shape)}, so an "
-                             f"element takes {len(shape)} "
-                             f"ind{'ex' if len(shape) == 1 else 'ices'}")
+            raise UsageError(Phrase("{wrt} {written}: {name} has shape {shape}, so an element "
+                                    "takes {count} " + ("index" if len(shape) == 1 else "indices"),
+                                    written=written, name=name, shape=shape_text(shape),
+                                    count=len(shape)))
         for k, size in zip(index, shape):
             if not -size <= k < size:
-                raise UsageError(f"--wrt {written}: index {k} is out of range for shape "
-                                 f"{shape_text(shape)}")
+                raise UsageError(Phrase("{wrt} {written}: index {k} is out of range for shape "
+                                        "{shape}", written=written, k=k,
+                                        shape=shape_text(shape)))
         resolved.append(element_name(name, tuple(k % size for k, size in zip(index, shape))))
     return list(dict.fromkeys(resolved))
 
