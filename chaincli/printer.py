@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from .base.numbers import format_number
+from .base.numbers import format_number, latex_number
 from .primitives import CONSTANTS, PRIMITIVES, UNARY_OPERATORS, callable_names
 from .tape import CONST, VAR, Tape
 
@@ -227,11 +227,7 @@ class _LatexStyle(_Style):
     def constant(self, value: float, label: str | None) -> str:
         if label:
             return r"\pi" if label == "pi" else label
-        text = format_number(value)
-        if "e" in text:
-            mantissa, _, exponent = text.partition("e")
-            return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
-        return text
+        return latex_number(value)
 
     def precedence(self, tape: Tape, i: int) -> int:
         op = tape.ops[i]

@@ -210,7 +210,7 @@ def test_object_arrays_and_pickles_are_refused_unloaded(tmp_path, monkeypatch):
     (np.array(["2020-01-01"], dtype="datetime64[D]"), "not numbers"),
     (np.zeros((0, 3)), "empty (shape (0, 3))"),
     (np.array([1.0, np.nan]), "the element [1] is nan"),
-    (np.array([[1.0, 2.0], [3.0, -np.inf]]), "the element [1,1] is -inf"),
+    (np.array([[1.0, 2.0], [3.0, -np.inf]]), "the element [1, 1] is -inf"),
 ])
 def test_npy_values_refused(tmp_path, array, words):
     path = tmp_path / "a.npy"

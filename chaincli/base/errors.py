@@ -8,6 +8,7 @@ line and a caret when the error has a position) and the matching exit code.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Callable
 
 from .terminal import printable
 
@@ -18,6 +19,42 @@ class ExitStatus(IntEnum):
     USAGE_ERROR = 2
     BROKEN_PIPE = 141
     INTERRUPTED = 130
+
+
+class Phrase(str):
+    """A message that names parameters, spelled as the library's keyword arguments.
+
+    A ``{field}`` of ``template`` that ``values`` does not fill is a parameter
+    (``{wrt}``, ``{tol}``): the message names it as the Python API does
+    (``wrt``, ``tol``), and ``spelled`` names it another way, as the command
+    line does by its options. So the library never quotes an option, and the
+    command line's messages still do."""
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values):
+        self = super().__new__(cls, template.format_map(_Filled(values, str)))
+        self.template, self.values = template, values
+        return self
+
+    def spelled(self, word: Callable[[str], str]) -> str:
+        """The message with each parameter ``name`` written as ``word(name)``."""
+        return self.template.format_map(_Filled(self.values, word))
+
+
+class _Filled(dict):
+    def __init__(self, values: dict, word: Callable[[str], str]):
+        super().__init__(values)
+        self.word = word
+
+    def __missing__(self, name: str) -> str:
+        return self.word(name)
+
+
+def spelled(text: str, word: Callable[[str], str]) -> str:
+    """``text`` with its parameters written by ``word`` if it is a ``Phrase``."""
+    return text.spelled(word) if isinstance(text, Phrase) else text
 
 
 class ChaincliError(Exception):
@@ -90,9 +127,12 @@ def missing_values(names: list[str]) -> PointError:
 
 
 def unknown_names(option: str, unknown: list[str], known: list[str]) -> PointError:
-    """The error for an option naming variables the expression does not use."""
-    return PointError(f"{option} names {', '.join(unknown)}, which the expression does not "
-                      f"use (its variables: {', '.join(known) or 'none'})")
+    """The error for a parameter (``"wrt"``) or an option spelled out (``"--direction"``)
+    naming variables the expression does not use."""
+    named = option if option.startswith("-") else "{" + option + "}"
+    return PointError(Phrase(named + " names {unknown}, which the expression does not use "
+                             "(its variables: {known})", unknown=", ".join(unknown),
+                             known=", ".join(known) or "none"))
 
 
 def source_context(source: str, span: tuple[int, int], max_width: int = 72) -> str:

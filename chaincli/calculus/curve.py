@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..base.errors import DomainError, UsageError
+from ..base.errors import DomainError, Phrase, UsageError
 from ..base.numbers import format_number
 from ..engine.results import Notice, unused_values
 
@@ -38,18 +38,20 @@ def sample_curve(program, wrt: str, start: float, stop: float, samples: int,
                  point: Mapping[str, float]) -> Curve:
     """f and ∂f/∂``wrt`` at ``samples`` evenly spaced points of [start, stop]."""
     if not start < stop:
-        raise UsageError(f"--from ({format_number(start)}) must be less than --to "
-                         f"({format_number(stop)})")
+        raise UsageError(Phrase("{start} ({low}) must be less than {stop} ({high})",
+                                low=format_number(start), high=format_number(stop)))
     if samples < 2:
-        raise UsageError(f"--samples must be at least 2, not {samples}")
+        raise UsageError(Phrase("{samples} must be at least 2, not {given}", given=samples))
     if samples > MAX_SAMPLES:
-        raise UsageError(f"--samples must be at most {MAX_SAMPLES:,}, not {samples:,}")
-    program.require_variables([wrt], "--wrt")
+        raise UsageError(Phrase("{samples} must be at most {most:,}, not {given:,}",
+                                most=MAX_SAMPLES, given=samples))
+    program.require_variables([wrt], "wrt")
     program.require_scalars(point, "plot")
     if wrt in point:
         raise UsageError(f"{wrt} is the plotted variable; leave it out of --at")
     if not math.isfinite(stop - start):
-        raise UsageError("the interval is too wide to sample (--to minus --from overflows)")
+        raise UsageError(Phrase("the interval is too wide to sample ({stop} minus {start} "
+                                "overflows)"))
     import numpy as np
     held = {name: point[name] for name in program.variables if name in point}
     xs = np.linspace(start, stop, samples)

@@ -8,14 +8,15 @@ CLI (``cli_calculus``) is a thin layer over this module.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Mapping, Sequence
 
 from ..engine.scalar import evaluate
 from ..engine.tensor import program as tensor_program
 from .results import CheckResult, CheckRow, DerivativeResult, HessianResult, JacobianResult
 from ..primitives.base import np
-from ..base.errors import DomainError, PointError, UsageError, unknown_names
+from ..base.errors import DomainError, Phrase, PointError, UsageError, unknown_names
+from ..base.text import is_name
+from ..base.shapes import element_name, element_text, size as _size
 from ..engine.scalar.forward import directional_derivative as _directional_sweep
 from ..engine.hessian import forward_over_reverse, symbolic_hessian
 from ..io.point import parse_points
@@ -38,7 +39,6 @@ MAX_ROUNDING = 1e-2
 
 MAX_ORDER = 20
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # A Hessian or Jacobian of tensor variables is refused past this many entries.
 MAX_MATRIX_ENTRIES = 1_000_000
@@ -51,9 +51,10 @@ CHECK_SAMPLE = 200
 def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> DerivativeResult:
     """The ``order``-th derivative of ``program`` with respect to ``wrt``, as text."""
     if not 0 <= order <= MAX_ORDER:
-        raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
+        raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
+                                most=MAX_ORDER, given=order))
     # A variable the expression does not use has derivative 0; a typo is likelier.
-    program.require_variables([wrt], "--wrt")
+    program.require_variables([wrt], "wrt")
     _require_scalar_formula(program)
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
@@ -81,8 +82,9 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
     """
     from ..explain.derivation import StepsResult, derive, restate
     if not 0 <= order <= MAX_ORDER:
-        raise UsageError(f"--order must be between 0 and {MAX_ORDER}, not {order}")
-    program.require_variables([wrt], "--wrt")
+        raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
+                                most=MAX_ORDER, given=order))
+    program.require_variables([wrt], "wrt")
     _require_scalar_formula(program, point)
     derivations = [restate(program.tape, wrt)] if order == 0 else []
     tape = program.tape
@@ -163,13 +165,6 @@ def _element_program(program: CompiledExpression, used, chosen=None):
     return CompiledExpression(program.text, tape), point
 
 
-def _size(shape) -> int:
-    size = 1
-    for n in shape:
-        size *= n
-    return size
-
-
 def _variable_shapes(used) -> dict[str, tuple]:
     return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
 
@@ -184,11 +179,11 @@ def _selection(wrt: Sequence[str] | None, shapes: Mapping[str, tuple]):
     from ..explain.tensor import resolve_elements, split_wrt
     wrt = list(wrt)
     if not wrt:
-        raise UsageError("--wrt needs at least one variable name")
+        raise UsageError(Phrase("{wrt} needs at least one variable name"))
     variables, _ = split_wrt(wrt)
     unknown = [name for name in variables if name not in shapes]
     if unknown:
-        raise unknown_names("--wrt", unknown, list(shapes))
+        raise unknown_names("wrt", unknown, list(shapes))
     picked: dict[str, list | None] = {}  # None: the whole variable
     for entry in wrt:
         (name,), elements = split_wrt([entry])
@@ -210,13 +205,11 @@ def _columns(selection) -> list[str] | None:
     """The names of a selection's elements, as the expansion calls them."""
     if selection is None:
         return None
-    from ..engine.tensor.scalarize import element_name
     return [element_name(name, index) if index else name
             for name, indices in selection for index in indices]
 
 
 def _element_names(name: str, shape) -> list[str]:
-    from ..engine.tensor.scalarize import element_name
     if not shape:
         return [name]
     return [element_name(name, index) for index in np.ndindex(*shape)]
@@ -259,7 +252,7 @@ def jacobian(programs: Sequence[CompiledExpression],
         warnings.extend(notices)
         out_shape = np.shape(value)
         text = program.text.strip()
-        if not (_NAME.match(text) or program.tape.ops[program.tape.output] == "stack"
+        if not (is_name(text) or program.tape.ops[program.tape.output] == "stack"
                 and text.startswith("[") and text.endswith("]")):
             text = f"({text})"  # so that text[i] is that element, in chaincli syntax
         for index in np.ndindex(*out_shape) if out_shape else [()]:
@@ -270,7 +263,7 @@ def jacobian(programs: Sequence[CompiledExpression],
                 row.update(zip(names, (np.asarray(block[index], dtype=float).ravel() + 0.0)
                                .tolist()))
             row_maps.append(row)
-            outputs.append(text + ("[" + ", ".join(map(str, index)) + "]" if index else ""))
+            outputs.append(text + (element_text(index) if index else ""))
             values.append(float(np.asarray(value)[index]))
     warnings.extend(unused_values(point, variables, "any expression"))
     rows = [[row.get(column, 0.0) for column in columns] for row in row_maps]
@@ -303,7 +296,7 @@ def check_gradient(program: CompiledExpression, point: Mapping[str, float],
     """Both AD modes against central finite differences, variable by variable;
     with ``wrt`` (as ``--wrt``: variables, elements) only those."""
     if not (tolerance > 0 and math.isfinite(tolerance)):
-        raise UsageError("--tolerance must be a positive number")
+        raise UsageError(Phrase("{tolerance} must be a positive number"))
     checked, _ = program.check_point(point)
     selection = _selection(wrt, _variable_shapes(checked))
     if program.is_tensor_point(checked):
@@ -341,7 +334,6 @@ def _check_tensor_gradient(program: CompiledExpression, point, tolerance: float,
     ``selection`` (see ``_selection``): only those variables and elements."""
     import random
 
-    from ..engine.tensor.scalarize import element_name
     from ..engine.tensor.sweeps import tangent_sweep
     picked = dict(selection) if selection is not None else None
     reverse = program.gradient(point, mode="reverse",

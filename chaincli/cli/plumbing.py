@@ -12,12 +12,26 @@ import re
 import sys
 from typing import Callable, List, Optional
 
-from ..base.errors import ChaincliError, ExitStatus, UsageError
+from ..base.errors import ChaincliError, ExitStatus, UsageError, spelled
 from ..io.files import MAX_INPUT_BYTES, decode_text, read_text_file
 
 
+# The parameters whose option is not their name with two dashes.
+_OPTIONS = {"start": "--from", "stop": "--to"}
+
+
+def option(parameter: str) -> str:
+    """How the command line spells a parameter the library names: ``tol`` is ``--tol``."""
+    return _OPTIONS.get(parameter) or "--" + parameter.replace("_", "-")
+
+
+def worded(message: str) -> str:
+    """A library message with its parameters named by their options."""
+    return spelled(message, option)
+
+
 def _report(error: ChaincliError) -> None:
-    lines = [f"Error: {error.message}"]
+    lines = [f"Error: {worded(error.message)}"]
     context = error.context()
     if context:
         lines.append(context)

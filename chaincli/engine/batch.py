@@ -19,6 +19,7 @@ import os
 from typing import Any, Mapping
 
 from ..base.errors import DomainError, PointError, missing_values
+from ..base.shapes import size as shape_size
 from ..primitives import PRIMITIVES
 from .results import GradientResult, Notice
 from ..tape import CONST, VAR, Tape, depends_on_variables
@@ -158,9 +159,7 @@ def broadcast_point(tape: Tape, point: Mapping[str, Any]):
     except ValueError:
         shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(tape.variables, arrays))
         raise PointError(f"the arrays do not broadcast to one shape ({shapes})") from None
-    size = 1
-    for extent in shape:
-        size *= extent
+    size = shape_size(shape)
     flat = [np.broadcast_to(a, shape).reshape(size) for a in arrays]
     return dict(zip(tape.variables, flat)), shape, size
 

@@ -29,7 +29,8 @@ from typing import Iterable, Mapping
 from .scalar import evaluate
 from ..base.errors import PointError, UsageError, missing_values, unknown_names
 from .scalar.forward import forward_gradient
-from .results import Evaluation, GradientResult, Notice, ValueResult, unused_values
+from .results import (MAX_NODE_NOTICES, Evaluation, GradientResult, Notice, ValueResult,
+                      unused_values)
 from .scalar.reverse import adjoint_sweep
 from ..language.parser import parse
 from ..tape import Tape, depends_on, depends_on_variables, lower, reaches_output
@@ -38,9 +39,6 @@ MODES = ("reverse", "forward")
 
 # Evaluations run by the interpreter before the tape is compiled.
 COMPILE_AFTER = 8
-
-# Kink warnings name at most this many nodes; the rest are counted.
-_MAX_NODE_NOTICES = 10
 
 
 class CompiledExpression:
@@ -206,11 +204,12 @@ class CompiledExpression:
         if wrt is None:
             return list(self.tape.variables)
         names = list(dict.fromkeys(wrt))
-        self.require_variables(names, "--wrt")
+        self.require_variables(names, "wrt")
         return names
 
     def require_variables(self, names: Iterable[str], option: str) -> None:
-        """A ``PointError`` naming ``option`` when a name is not a variable here."""
+        """A ``PointError`` naming the parameter ``option`` (``"wrt"``) when a name is
+        not a variable here."""
         unknown = [name for name in names if name not in self.tape.variable_index]
         if unknown:
             raise unknown_names(option, unknown, self.tape.variables)
@@ -236,7 +235,7 @@ def _kink_notices(evaluation: Evaluation, wrt: list[str], entries=None) -> list[
         variables = tuple(v for v in depends_on(tape, index) if v in wanted)
         if not variables:
             continue
-        if len(notices) == _MAX_NODE_NOTICES:
+        if len(notices) == MAX_NODE_NOTICES:
             skipped += 1
             continue
         text = tape.source_text(index)
@@ -270,7 +269,7 @@ def _name_nonfinite_partials(evaluation: Evaluation, bad: list[str],
     tape = evaluation.tape
     notices = []
     for i in range(len(tape)):
-        if not relevant[i] or len(notices) == _MAX_NODE_NOTICES:
+        if not relevant[i] or len(notices) == MAX_NODE_NOTICES:
             continue
         for k, partial in enumerate(evaluation.partials[i]):
             if math.isfinite(partial):
@@ -320,7 +319,7 @@ def _absorbed_notices(evaluation: Evaluation, gradient: dict[str, float]) -> lis
         arg = tape.args[i][k]
         if not used[i] or not reaches[arg]:
             continue
-        if len(notices) == _MAX_NODE_NOTICES:
+        if len(notices) == MAX_NODE_NOTICES:
             break
         variables = tuple(v for v in depends_on(tape, arg) if v in finite)
         notices.append(_partial_notice(

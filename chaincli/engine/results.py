@@ -18,6 +18,11 @@ from typing import Any
 from ..tape import Tape
 
 
+# Kink and non-finite-derivative warnings name at most this many nodes, scalar
+# and tensor alike; the rest are counted.
+MAX_NODE_NOTICES = 10
+
+
 @dataclass(frozen=True)
 class Notice:
     """A warning about the answer: a kink, an infinite derivative, an ignored value."""

@@ -17,6 +17,7 @@ import numbers
 from typing import Any
 
 from ..base.errors import PointError
+from ..base.shapes import element_text, shape_text
 from ..primitives.base import np
 
 MAX_DIMS = 32
@@ -47,14 +48,6 @@ def normalize_value(name: str, value: Any) -> Any:
     if type(value) is float or type(value) is int:
         return finite_number(value, f"the value of {name}")
     return normalize(name, value)
-
-
-def shape_text(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _index_text(index) -> str:
-    return "[" + ",".join(str(int(i)) for i in index) + "]"
 
 
 def dtype_problem(dtype: np.dtype) -> str | None:
@@ -89,7 +82,7 @@ def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
             raise PointError(f"{where} must be a finite number")
         bad = np.argwhere(~finite)[0]
         number = float(arr[tuple(bad)])
-        raise PointError(f"{where}: the element {_index_text(bad)} is {number!r}; every "
+        raise PointError(f"{where}: the element {element_text(bad)} is {number!r}; every "
                          "element must be a finite number")
     if arr.ndim == 0:
         return float(arr)

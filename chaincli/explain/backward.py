@@ -44,7 +44,8 @@ from .chain import Names, instantiate
 from ..primitives import PRIMITIVES
 from ..primitives.base import np
 from ..tape import CONST, VAR, depends_on_variables, reaches_output
-from ..primitives.tensor import norm_value, shape_text
+from ..base.shapes import shape_text
+from ..primitives.tensor import norm_value
 
 # Rows kept (half from the top, half from the bottom) and what a row may hold.
 MAX_ROWS = 60

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ..base.numbers import format_number
+from ..base.numbers import format_number, latex_number
 from ..primitives import CONSTANTS, PRIMITIVES, callable_names
 from ..printer import binding_names, latex_name, to_latex, to_text
 from ..symbolic import Sweep, derivative_sweep, partial_template, simplified
@@ -807,15 +807,3 @@ def nonfinite_words(value: float) -> str:
     if value != value:
         return "undefined (NaN)"
     return "infinity" if value > 0 else "minus infinity"
-
-
-def latex_number(value: float) -> str:
-    """A number as LaTeX, at full precision: ``1.5``, ``2 \\cdot 10^{-7}``."""
-    from ..base.numbers import format_number
-    text = format_number(value)
-    if text in ("inf", "-inf", "nan"):
-        return {"inf": r"\infty", "-inf": r"-\infty", "nan": r"\mathrm{NaN}"}[text]
-    if "e" in text:
-        mantissa, _, exponent = text.partition("e")
-        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
-    return text

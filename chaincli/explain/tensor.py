@@ -24,7 +24,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..base.errors import UsageError
+from ..base.errors import Phrase, UsageError
+from ..base.text import NAME
+from ..base.shapes import element_name, element_text, shape_text, size as shape_size
 
 # Paths are listed for networks whose every variable has at most this many
 # elements ("a few dozen": a learner's network, checked by hand) ...
@@ -32,13 +34,7 @@ MAX_PATH_ELEMENTS = 64
 # ... and whose expansion into scalar operations stays this small.
 MAX_PATH_ENTRIES = 20_000
 
-def shape_text(shape) -> str:
-    """A shape as Python writes a tuple, as ``tensor_primitives.shape_text`` does
-    (not imported: this module loads before the primitive table)."""
-    return str(tuple(shape))
-
-
-_ELEMENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[([^\]]*)\]\s*$")
+_ELEMENT = re.compile(r"^\s*(" + NAME + r")\s*\[([^\]]*)\]\s*$")
 
 
 @dataclass(frozen=True)
@@ -77,8 +73,8 @@ def split_wrt(names: list[str] | None) -> tuple[list[str] | None, list[tuple[str
         try:
             index = tuple(int(part) for part in inside.split(","))
         except ValueError:
-            raise UsageError(f"--wrt {name}: an element is written with whole numbers, "
-                             "such as W1[0,1]") from None
+            raise UsageError(Phrase("{wrt} {name}: an element is written with whole "
+                                    "numbers, such as W1[0,1]", name=name)) from None
         variables.append(base)
         elements.append((base, index))
     return list(dict.fromkeys(variables)), elements
@@ -87,21 +83,23 @@ def split_wrt(names: list[str] | None) -> tuple[list[str] | None, list[tuple[str
 def resolve_elements(elements: list[tuple[str, tuple]], shapes: dict[str, tuple]) -> list[str]:
     """The elements' names as the expansion calls them (``W1[0,1]``), checked
     against the variables' shapes (negative indices count from the end)."""
-    from ..engine.tensor.scalarize import element_name
     resolved = []
     for name, index in elements:
         shape = shapes[name]
-        written = f"{name}[{', '.join(str(k) for k in index)}]"
+        written = name + element_text(index)
         if not shape:
-            raise UsageError(f"--wrt {written}: {name} is a number, not an array")
+            raise UsageError(Phrase("{wrt} {written}: {name} is a number, not an array",
+                                    written=written, name=name))
         if len(index) != len(shape):
-            raise UsageError(f"--wrt {written}: {name} has shape {shape_text(shape)}, so an "
-                             f"element takes {len(shape)} "
-                             f"ind{'ex' if len(shape) == 1 else 'ices'}")
+            raise UsageError(Phrase("{wrt} {written}: {name} has shape {shape}, so an element "
+                                    "takes {count} " + ("index" if len(shape) == 1 else "indices"),
+                                    written=written, name=name, shape=shape_text(shape),
+                                    count=len(shape)))
         for k, size in zip(index, shape):
             if not -size <= k < size:
-                raise UsageError(f"--wrt {written}: index {k} is out of range for shape "
-                                 f"{shape_text(shape)}")
+                raise UsageError(Phrase("{wrt} {written}: index {k} is out of range for shape "
+                                        "{shape}", written=written, k=k,
+                                        shape=shape_text(shape)))
         resolved.append(element_name(name, tuple(k % size for k, size in zip(index, shape))))
     return list(dict.fromkeys(resolved))
 
@@ -142,18 +140,14 @@ def _too_big(result) -> str | None:
     tape = evaluation.tape
     for name in tape.variables:
         shape = evaluation.shapes[tape.variable_index[name]]
-        size = 1
-        for n in shape:
-            size *= n
+        size = shape_size(shape)
         if size > MAX_PATH_ELEMENTS:
             return f"{name} has {size:,} (shape {shape_text(shape)})"
     # A bound on the expansion before it is built: each entry expands to at
     # most its own elements times the work of one (a product: the inner size).
     estimate = 0
     for i, op in enumerate(tape.ops):
-        size = 1
-        for n in evaluation.shapes[i]:
-            size *= n
+        size = shape_size(evaluation.shapes[i])
         inner = max((evaluation.shapes[j][-1] if evaluation.shapes[j] else 1)
                     for j in tape.args[i]) if tape.args[i] else 1
         estimate += size * 2 * inner
@@ -167,7 +161,7 @@ def element_gradient(program, result, elements: list[str]):
     """The gradient of the expansion into elements, by the scalar sweeps, for
     ``elements`` (or every element of the result's variables)."""
     from ..engine.program import CompiledExpression
-    from ..engine.tensor.scalarize import element_name, scalarize
+    from ..engine.tensor.scalarize import scalarize
     from ..primitives.base import np
     evaluation = result.evaluation
     tape = evaluation.tape

@@ -33,9 +33,11 @@ from array import array as _doubles
 import numpy as np
 
 from ..base.errors import PointError
-from ..engine.values import MAX_DIMS, checked_array, dtype_problem, from_nested, shape_text
+from ..base.shapes import shape_text
+from ..engine.values import MAX_DIMS, checked_array, dtype_problem, from_nested
 from .files import open_input
-from .quoting import abbreviate, json_text
+from ..base.text import abbreviate, is_name
+from .quoting import json_text
 from ..engine.tensor.sweeps import MAX_ELEMENTS
 
 # NumPy's own bound on a header; a numeric array's needs a few hundred bytes.
@@ -48,7 +50,6 @@ _DEFLATE_RATIO = 1032
 # Data is copied in pieces of this size, so a reader that copies (a zip
 # member) never holds a second copy of a large array.
 _CHUNK = 1 << 22
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty archive
 # The characters that structure a bracket literal; parentheses are tracked so
@@ -309,7 +310,7 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
                         raise PointError(f"{path} holds {json_text(member)}, which is not a "
                                          ".npy array; an .npz archive holds only arrays")
                     name = member[:-4]
-                    if not _NAME.match(name):
+                    if not is_name(name):
                         raise PointError(f"{path}: the array {json_text(name)} is not named "
                                          "like a variable (letters, digits and _)")
                     if name in values:

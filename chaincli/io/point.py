@@ -20,15 +20,15 @@ from typing import Any, Iterable
 
 from ..base.errors import ChaincliError, ParseError, PointError
 from ..engine.values import finite_number
-from .quoting import abbreviate, json_text
+from ..base.text import NAME, abbreviate, is_name
+from .quoting import json_text
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A plain decimal literal, as the grammar spells one. float() alone would also
 # take "1_000", "inf", "nan" and digits of other scripts ("١٢").
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII)
 # Split on commas that start a new "name=" pair, so values like atan2(1, 2) stay whole.
-_PAIR_SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)")
-_PAIR_START = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+_PAIR_SPLIT = re.compile(r",(?=\s*" + NAME + r"\s*=)")
+_PAIR_START = re.compile(r"\s*" + NAME + r"\s*=")
 _STRUCTURE = re.compile(r"[\[\](),]")
 
 
@@ -84,7 +84,7 @@ def _split_pair(pair: str, option: str, read_file=None,
     name = name.strip()
     if not name:
         raise PointError(f"{option} {pair.strip()!r}: the name before '=' is missing")
-    if not _NAME.match(name):
+    if not is_name(name):
         raise PointError(f"{option} {abbreviate(pair.strip())!r}: {abbreviate(name)!r} is "
                          "not a variable name")
     text = text.strip()
@@ -244,7 +244,7 @@ def point_from_mapping(data, source: str = "the point") -> dict[str, Any]:
                          "a nested list of numbers)")
     point = {}
     for name, value in data.items():
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not is_name(name):
             raise PointError(f"{source}: {json_text(name)} is not a variable name")
         if isinstance(value, list):
             from ..engine.values import checked_array, from_nested

@@ -2,17 +2,15 @@
 
 The readers of ``chaincli.io`` (the ``--at`` parser, the array and file
 readers, the point streamer) name the offending text or value in their
-``PointError`` messages; they all quote it here, so a long argument is cut
-the same way everywhere and a JSON value is shown as JSON writes it.
+``PointError`` messages; a long argument is cut by ``base.text.abbreviate``,
+as every message cuts one, and a JSON value is shown here as JSON writes it.
 """
 
 from __future__ import annotations
 
 import json
 
-
-def abbreviate(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else f"{text[:24]}…{text[-8:]} ({len(text)} characters)"
+from ..base.text import abbreviate
 
 
 def json_text(value) -> str:

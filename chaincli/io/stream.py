@@ -24,7 +24,8 @@ from typing import IO, Iterator, Mapping
 from ..base.errors import ChaincliError, ExitStatus, PointError, UsageError
 from ..base.jsonout import json_safe
 from .point import parse_decimal
-from .quoting import abbreviate, json_text
+from ..base.text import abbreviate
+from .quoting import json_text
 from ..base.numbers import plain_number
 from ..base.terminal import write_all
 

@@ -21,6 +21,7 @@ import unicodedata
 
 from .nodes import Array, Binary, Call, Let, Name, Number, Program, Subscript, Unary
 from ..base.errors import ChaincliError, ParseError
+from ..base.text import abbreviate
 from .lalr import Parser, SyntaxProblem, Token
 
 # Terminal names of the grammar, as a user would say them.
@@ -56,7 +57,7 @@ class _ASTBuilder:
     def number(self, token: Token) -> Number:
         value = float(token.text)
         if value == float("inf"):
-            raise ParseError(f"the number {_abbreviate(token.text)} is too large for a "
+            raise ParseError(f"the number {_short(token.text)} is too large for a "
                              "double (at most about 1.8e308)", span=_span(token))
         return Number(value, token.text, _span(token))
 
@@ -89,9 +90,9 @@ class _ASTBuilder:
         span = (tokens[0].start, number.end)
         if not number.text.isdigit():
             raise ParseError(f"an index is a whole number like 0 or -1, not "
-                             f"{_abbreviate(text)}", span=span)
+                             f"{_short(text)}", span=span)
         if len(number.text) > 18:
-            raise ParseError(f"the index {_abbreviate(text)} is too large", span=span)
+            raise ParseError(f"the index {_short(text)} is too large", span=span)
         value = int(number.text)
         return (-value if len(tokens) == 2 else value, number)
 
@@ -185,8 +186,9 @@ def parse(text: str) -> Program:
     return Program(lets, items[-1], text)
 
 
-def _abbreviate(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else f"{text[:limit - 12]}…{text[-8:]} ({len(text)} characters)"
+def _short(text: str) -> str:
+    # Parse messages quote one token or literal, beside the source line and its carets.
+    return abbreviate(text, 24, head=12)
 
 
 def _expected_words(expected) -> str:
@@ -213,7 +215,7 @@ def _describe(problem: SyntaxProblem, text: str) -> ParseError:
         return ParseError("the expression ends too early"
                           + (f"; expected {expected}" if expected else ""),
                           source=text, span=(max(0, end - 1), end) if end else None)
-    shown = "a new line" if token.type == "_NL" else f'"{_abbreviate(token.text)}"'
+    shown = "a new line" if token.type == "_NL" else f'"{_short(token.text)}"'
     message = f"unexpected {shown}"
     if expected:
         message += f"; expected {expected}"

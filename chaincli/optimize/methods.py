@@ -39,6 +39,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..base.errors import Phrase
+from ..base.numbers import rounded_number as _g
+
 METHODS = ("gd", "momentum", "adam", "lbfgs", "newton")
 # Methods that take a learning rate, with PyTorch's default where it has one.
 DEFAULT_LR = {"gd": 0.01, "momentum": 0.01, "adam": 0.001}
@@ -141,10 +144,6 @@ def norm(v: np.ndarray) -> float:
     return largest * math.sqrt(float(scaled @ scaled))
 
 
-def _g(value: float) -> str:
-    return format(value, ".6g")
-
-
 class _Run:
     """The state every method shares: the current point, the best one, the counts."""
 
@@ -183,8 +182,9 @@ class _Run:
     def converged(self) -> Optional[Outcome]:
         size = norm(self.gradient)
         if size <= self.tol:
-            return self.outcome("converged", f"converged: the gradient norm {_g(size)} is at "
-                                f"most --tol {_g(self.tol)}")
+            return self.outcome("converged", Phrase(
+                "converged: the gradient norm {size} is at most {tol} {given}",
+                size=_g(size), given=_g(self.tol)))
         return None
 
     def outcome(self, stopped: str, message: str) -> Outcome:
@@ -192,9 +192,10 @@ class _Run:
                        self.evaluations, self.history.points)
 
     def step_limit(self) -> Outcome:
-        return self.outcome("step-limit", f"step limit: {self.max_steps} steps taken; the "
-                            f"gradient norm {_g(norm(self.gradient))} is still above --tol "
-                            f"{_g(self.tol)}")
+        return self.outcome("step-limit", Phrase(
+            "step limit: {count} steps taken; the gradient norm {size} is still above "
+            "{tol} {given}", count=self.max_steps, size=_g(norm(self.gradient)),
+            given=_g(self.tol)))
 
     def diverged(self, reason: str) -> Outcome:
         message = (f"diverged at step {self.step + 1}: {reason}; the parameters are those of "

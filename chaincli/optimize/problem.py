@@ -24,7 +24,8 @@ from typing import Any, Iterable, Mapping, Optional
 import numpy as np
 
 from ..engine.values import MAX_DIMS
-from ..base.errors import ChaincliError, DomainError, PointError, UsageError
+from ..base.errors import ChaincliError, DomainError, Phrase, PointError, UsageError
+from ..base.text import is_name
 from .results import MinimizeResult
 from .methods import MAX_NEWTON_SIZE, METHODS, NotFinite, Objective, Report, minimize, norm
 from ..engine.results import Notice, unused_values
@@ -92,25 +93,27 @@ def parse_init(specs: Iterable[str]) -> dict[str, tuple[int, ...]]:
                 continue
             name, sep, text = pair.partition("=")
             name = name.strip()
-            if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise UsageError(f"--init {pair.strip()!r} is not name=shape (for example "
-                                 "W=4x3,b=4,c=scalar)")
+            if not sep or not is_name(name):
+                raise UsageError(Phrase("{init} {given} is not name=shape (for example "
+                                        "W=4x3,b=4,c=scalar)", given=repr(pair.strip())))
             if not _SHAPE.match(text):
-                raise UsageError(f"--init {name}={text.strip()}: a shape is dimensions "
-                                 "joined by x (4x3, 4) or scalar")
+                raise UsageError(Phrase("{init} {given}: a shape is dimensions joined by x "
+                                        "(4x3, 4) or scalar", given=f"{name}={text.strip()}"))
             dims = [] if text.strip() == "scalar" else text.replace(" ", "").split("x")
             # Before the dimensions become numbers and arrays: NumPy refuses
             # past 64 axes with an error of its own.
             if len(dims) > MAX_DIMS:
-                raise UsageError(f"--init {name}: {len(dims)} dimensions; at most "
-                                 f"{MAX_DIMS} are allowed")
+                raise UsageError(Phrase("{init} {name}: {count} dimensions; at most {most} are "
+                                        "allowed", name=name, count=len(dims), most=MAX_DIMS))
             shape = tuple(int(d) for d in dims)
             if any(d == 0 for d in shape):
-                raise UsageError(f"--init {name}={text.strip()}: a dimension is 0")
+                raise UsageError(Phrase("{init} {given}: a dimension is 0",
+                                        given=f"{name}={text.strip()}"))
             if math.prod(shape) > 10_000_000:
-                raise UsageError(f"--init {name}={text.strip()}: more than 10,000,000 elements")
+                raise UsageError(Phrase("{init} {given}: more than 10,000,000 elements",
+                                        given=f"{name}={text.strip()}"))
             if name in shapes:
-                raise UsageError(f"{name} is given twice in --init")
+                raise UsageError(Phrase("{name} is given twice in {init}", name=name))
             shapes[name] = shape
     return shapes
 
@@ -120,7 +123,7 @@ def random_start(shapes: Mapping[str, tuple[int, ...]], seed: int) -> dict[str, 
     dimension, 1 for a scalar), LeCun's initialization: a layer ``W @ x``
     then starts with outputs of about the size of its inputs."""
     if seed < 0:
-        raise UsageError(f"--seed must be 0 or more, not {seed}")
+        raise UsageError(Phrase("{seed} must be 0 or more, not {given}", given=seed))
     rng = np.random.default_rng(seed)
     values = {}
     for name, shape in shapes.items():
@@ -139,15 +142,15 @@ class Problem:
         names = list(dict.fromkeys(wrt)) if wrt is not None else program.variables
         if not names:
             raise UsageError("the expression has no variables: there is nothing to minimize")
-        program.require_variables(names, "--wrt")
-        program.require_variables(list(init), "--init")
+        program.require_variables(names, "wrt")
+        program.require_variables(list(init), "init")
         for name in init:
             if name not in names:
-                raise UsageError(f"--init {name}: only the variables being optimized "
-                                 "(--wrt) start at random values")
+                raise UsageError(Phrase("{init} {name}: only the variables being optimized "
+                                        "({wrt}) start at random values", name=name))
             if name in point:
-                raise UsageError(f"{name} has a value in --at and a shape in --init; give "
-                                 "one of them")
+                raise UsageError(Phrase("{name} has a value in --at and a shape in {init}; "
+                                        "give one of them", name=name))
         self.program = program
         self.warnings = unused_values(point, program.tape.variable_index)
         full = {name: point[name] for name in program.variables if name in point}
@@ -155,8 +158,9 @@ class Problem:
         missing = [name for name in names if name not in full]
         if missing:
             given = ",".join(f"{name}=…" for name in missing)
-            raise PointError(f"no starting value for {', '.join(missing)}; give it with "
-                             f"--at {given} (or a random one with --init)")
+            raise PointError(Phrase("no starting value for {names}; give it with --at {given} "
+                                    "(or a random one with {init})", names=", ".join(missing),
+                                    given=given))
         self.names = names
         self.layout = Layout.of(names, full)
         self.fixed = {name: value for name, value in full.items() if name not in names}
@@ -250,14 +254,15 @@ def run(problem: Problem, method: str, *, lr: Optional[float] = None, steps: int
 def check_settings(method: str, lr: Optional[float], steps: int, tol: float) -> None:
     """The option values a method can use, or a ``UsageError`` saying why not."""
     if method not in METHODS:
-        raise UsageError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+        raise UsageError(Phrase("{method} must be one of {methods}, not {given}",
+                                methods=", ".join(METHODS), given=repr(method)))
     if lr is not None:
         if method in ("lbfgs", "newton"):
-            raise UsageError(f"--lr has no meaning for {method}: its line search chooses "
-                             "each step's length")
+            raise UsageError(Phrase("{lr} has no meaning for {given}: its line search chooses "
+                                    "each step's length", given=method))
         if not (lr > 0 and math.isfinite(lr)):
-            raise UsageError("--lr must be a positive number")
+            raise UsageError(Phrase("{lr} must be a positive number"))
     if steps < 0:
-        raise UsageError(f"--steps must be 0 or more, not {steps}")
+        raise UsageError(Phrase("{steps} must be 0 or more, not {given}", given=steps))
     if not (tol >= 0 and math.isfinite(tol)):
-        raise UsageError("--tol must be a finite number, 0 or more")
+        raise UsageError(Phrase("{tol} must be a finite number, 0 or more"))

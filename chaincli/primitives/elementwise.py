@@ -27,6 +27,51 @@ versions (``array_value``, ``array_partials``) written with ``np``, a stand-in
 that imports NumPy on first use, so scalar paths never load it; plain
 arithmetic works on arrays as it is. The array versions keep the same kink
 conventions.
+
+The forms of one derivative, and who reads each
+-----------------------------------------------
+
+An entry states its value and its partials in up to four forms:
+
+* ``value`` and ``partials``, Python functions: the reference. The scalar
+  sweeps (``engine/scalar``: evaluate, forward, reverse) call them, and so
+  do the chain-rule explanations' numbers.
+* ``partial_formulas``, chaincli text over ``a`` and ``b``: what a partial
+  *is* as a formula. ``symbolic.py`` parses each once into a tape template
+  for ``diff`` and the symbolic Hessian; ``explain/`` prints them
+  in the path tables, the backward-pass table and ``diff --steps``.
+* ``code`` and ``partial_code``, Python expressions over ``{a}``, ``{b}``,
+  ``{out}``: what ``engine/scalar/codegen.py`` inlines into the straight-line
+  function it generates for a tape evaluated many times.
+* ``array_value`` and ``array_partials``, functions over NumPy arrays: what
+  the tensor sweeps and ``engine/batch.py`` call, where the scalar functions
+  would call ``math`` or branch; ``batch.py`` adds its own faster forms for
+  whole powers and ``tanh`` (``_BATCH_VALUE``, ``_BATCH_PARTIALS``).
+
+The formula is the one that says what the derivative is, and the others are
+written by hand on purpose rather than generated from it. They are not the
+same computation, only the same number: a partial reuses the output the value
+computed (``0.5/out`` for ``sqrt``, ``1 - out*out`` for ``tanh``) where the
+formula can only name the arguments, and it applies the kink and IEEE
+conventions (``safe_div``, ``safe_pow``, a subgradient of 0) that a
+translation of the formula's text would spell differently and round
+differently. A plain ``grad`` must not parse formulas at start-up (the scalar
+sweeps run straight from the functions, and ``symbolic.py`` parses a formula
+only when a command needs it). The code templates must give the same bits as
+the functions, which a template generated from the formula would not (it
+would evaluate ``1/(2*sqrt(a))``, not ``0.5/out``). The array forms pick the
+NumPy ufunc that keeps the scalar conventions (``np.where`` at a kink or a
+pole, as for ``pow``'s partials).
+
+So the tests hold the forms equal instead: ``tests/test_primitives.py``
+checks each partial against central differences and against its formula
+(``test_partial_formulas_equal_numeric_partials``), ``tests/test_codegen.py``
+checks that the generated sweeps give the interpreter's bits on the corpus
+and on random expressions, and ``tests/test_batch.py`` checks the array forms
+against the scalar ones (``test_array_versions_match_scalar_versions``,
+``test_whole_powers_in_a_batch_agree_with_the_scalar_pow``) and what the
+partials read (``test_partials_read_only_what_the_table_says``). A new entry
+that gets one form wrong fails one of them.
 """
 
 from __future__ import annotations

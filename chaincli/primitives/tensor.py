@@ -28,14 +28,10 @@ from __future__ import annotations
 
 import math
 
+from ..base.shapes import shape_text
 from .base import Primitive, ShapeProblem, np
 
 # ----- Shapes -----
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """A shape as Python writes a tuple: ``(4, 3)``, ``(2,)``, ``()``."""
-    return str(tuple(shape))
 
 
 def _axis(options: tuple[int, ...], ndim: int, name: str) -> int | None:

@@ -18,9 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..explain.backward import AdjointSummary, BackwardPass, BackwardRow
-from .table import Glyphs, glyphs_for, make_console, print_explanation, short_number
+from .table import Glyphs, glyphs_for, make_console, print_explanation
+from ..base.numbers import short_number
 from ..base.terminal import printable
-from ..primitives.tensor import shape_text
+from ..base.shapes import shape_text
 
 MARK = "★"
 # Below this width the rows are printed as blocks, not as a four-column table.

@@ -8,6 +8,7 @@ first (``where u = x*y``), and one that left steps out says how many.
 
 from __future__ import annotations
 
+from ..base.numbers import latex_number
 from ..explain.derivation import Derivation, Step, StepsResult, pending_text
 
 # In plain text, the rule column starts after at most this many characters.
@@ -163,7 +164,6 @@ def _binding_rule(kind: str) -> str:
 
 
 def _number(value: float) -> str:
-    from ..explain.derivation import latex_number
     return latex_number(value)
 
 

@@ -17,7 +17,8 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..explain.graph import Graph, GraphNode
-from .table import Glyphs, glyphs_for, make_console, short_number
+from .table import Glyphs, glyphs_for, make_console
+from ..base.numbers import short_number
 from ..base.terminal import printable
 
 # The tree stops after this many lines or this deep; the rest is counted.

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..optimize.results import MinimizeResult
-from ..base.numbers import plain_number
+from ..base.numbers import plain_number, rounded_number
 
 # A tensor parameter with at most this many elements is printed in full in
 # the table; a larger one is summarized (--json, --format plain and --out
@@ -115,7 +115,7 @@ class StepReporter:
             now = time.monotonic()
             if now >= self._next_draw:
                 self._next_draw = now + 0.1
-                self._bar.update(self._task, completed=step, loss=format(loss, ".6g"),
+                self._bar.update(self._task, completed=step, loss=rounded_number(loss),
                                  norm=format(gradient_norm, ".3g"))
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from ..explain.chain import approximate_count
 from .box import Grid, NotPlain, draw, draw_line, plain_width, to_rich
-from ..base.numbers import plain_number
+from ..base.numbers import plain_number, short_number
 from ..engine.results import GradientResult, ValueResult
 from ..base.terminal import (EncodingSafeStream, can_encode, encodable, output_width, printable,
                              stdout)
@@ -108,11 +108,6 @@ def _show(build, console=None) -> None:
     build(sheet, glyphs_for(console))
     for item in sheet.items:
         console.print(to_rich(item) if isinstance(item, Grid) else Text(item))
-
-
-def short_number(value: float) -> str:
-    """A number to 5 significant digits, for explanation tables: ``-0.41615``."""
-    return format(value, ".5g")
 
 
 def _expression_text(text: str, glyphs: Glyphs = UNICODE, limit: int = 200) -> str:

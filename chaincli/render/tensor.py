@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..base.numbers import plain_number
+from ..base.numbers import plain_number, rounded_number as element
+from ..base.shapes import shape_text
 from .table import console_encodable, glyphs_for, header_text, make_console
 from ..engine.results import GradientResult, ValueResult, is_tensor
 
@@ -36,15 +37,6 @@ MAX_ROWS = 16
 _MEASURED_COLUMNS = 64
 # A 1-D value of at most this many elements is written out in the "at" line.
 _INLINE_ELEMENTS = 6
-
-
-def element(value: float) -> str:
-    """A tensor element to 6 significant digits: ``-0.832294``, ``1e-05``, ``nan``."""
-    return format(value, ".6g")
-
-
-def shape_text(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _split(count: int, limit: int) -> tuple[list[int], int]:

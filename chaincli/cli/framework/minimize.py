@@ -19,7 +19,7 @@ import typer
 
 from .app import (AT_HELP, EXPR_HELP, EXPR_SETTINGS, FORMAT_HELP, JSON_HELP, Format, handle_errors,
                   chosen_format, app)
-from ..plumbing import load_expression, parse_wrt, warn, write_stderr, write_text, emit
+from ..plumbing import load_expression, parse_wrt, warn, worded, write_stderr, write_text, emit
 from ...base.errors import UsageError
 
 
@@ -101,6 +101,7 @@ def minimize(
     program, point = load_expression(expr, at)
     problem = Problem(program, point, parse_wrt(wrt), shapes, seed)
     result = _run_reporting(problem, method.value, lr, steps, tol, seed, trace)
+    result.message = worded(result.message)  # "at most --tol 1e-08" on every output
     if out is not None:
         fitfile.write(out, result.parameters)
     warn(result.warnings)

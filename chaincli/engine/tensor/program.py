@@ -19,15 +19,12 @@ from typing import Mapping
 from . import sweeps
 from ...base.errors import UsageError
 from ...primitives.base import np
-from ..results import Notice, TensorEvaluation
+from ..results import MAX_NODE_NOTICES, Notice, TensorEvaluation
 from ...tape import Tape, depends_on, depends_on_variables, reaches_output
-from ...primitives.tensor import shape_text
+from ...base.shapes import element_text, shape_text
 
 # Forward mode takes one sweep per input element; past this it is refused.
 FORWARD_SWEEP_LIMIT = 10_000
-
-# Kink warnings name at most this many nodes; the rest are counted.
-_MAX_NODE_NOTICES = 10
 
 
 def shapes_at(tape: Tape, point: Mapping[str, object]) -> list[tuple[int, ...]]:
@@ -143,12 +140,12 @@ def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice
     found += [(i, kind, message) for i, kind, message
               in sweeps.tensor_notices(tape, evaluation.values, used) if depends[i]]
     wanted = set(names)
-    for i, kind, message in found[:_MAX_NODE_NOTICES]:
+    for i, kind, message in found[:MAX_NODE_NOTICES]:
         text = tape.source_text(i)
         variables = tuple(v for v in depends_on(tape, i) if v in wanted)
         notices.append(Notice(kind, f"{text}: {message}", tape.name(i), text, variables))
-    if len(found) > _MAX_NODE_NOTICES:
-        notices.append(Notice("kink", f"{len(found) - _MAX_NODE_NOTICES} more nodes sit on "
+    if len(found) > MAX_NODE_NOTICES:
+        notices.append(Notice("kink", f"{len(found) - MAX_NODE_NOTICES} more nodes sit on "
                                       "a kink"))
     return notices
 
@@ -197,7 +194,7 @@ def _nonfinite_partial(evaluation: TensorEvaluation, name: str) -> Notice | None
             kind = "infinite" if np.isinf(number) else "undefined (NaN)"
             text = tape.source_text(i) or tape.name(i)
             arg_text = tape.source_text(j, limit=40) or tape.name(j)
-            where = f" at element {sweeps.element_text(element)}" if shapes[i] else ""
+            where = f" at element {element_text(element)}" if shapes[i] else ""
             return Notice("nonfinite-derivative",
                           f"{text}: its derivative with respect to {arg_text} is {kind}"
                           f"{where} ({arg_text} = {format_number(argument)}), so the "
@@ -223,7 +220,7 @@ def _absorbed_notices(evaluation: TensorEvaluation, gradient: dict,
         variables = tuple(v for v in depends_on(tape, arg) if v in finite)
         if not used[i] or not variables:
             continue
-        if len(notices) == _MAX_NODE_NOTICES:
+        if len(notices) == MAX_NODE_NOTICES:
             notices.append(Notice("nonfinite-derivative",
                                   "more infinite or NaN partials count as 0 (0·∞ = 0)"))
             break
@@ -244,7 +241,7 @@ def _absorbed_notice(evaluation: TensorEvaluation, i: int, k: int,
     bad = np.argwhere(~np.isfinite(partial))
     index = tuple(bad[0]) if len(bad) else ()
     kind = "infinite" if np.isinf(partial[index]) else "undefined (NaN)"
-    where = f" at element {sweeps.element_text(index)}" if index else ""
+    where = f" at element {element_text(index)}" if index else ""
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
     text = tape.source_text(i)
     arg_text = tape.source_text(arg, limit=40) or tape.name(arg)

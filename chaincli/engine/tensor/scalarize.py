@@ -32,15 +32,11 @@ import math
 
 from ...base.errors import UsageError
 from ...primitives import PRIMITIVES
+from ...base.shapes import element_name
 from ...primitives.base import np
 from ...tape import CONST, VAR, Tape, TapeBuilder
 
 MAX_ENTRIES = 200_000
-
-
-def element_name(name: str, index: tuple[int, ...]) -> str:
-    """``W[0,1]``: how an element of a tensor entry is called."""
-    return f"{name}[{','.join(str(k) for k in index)}]"
 
 
 class _Element:

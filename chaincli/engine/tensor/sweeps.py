@@ -37,7 +37,7 @@ from ...base.errors import DomainError, ShapeError
 from ...primitives import PRIMITIVES
 from ...primitives.base import DomainProblem, Primitive, ShapeProblem, np
 from ...tape import CONST, VAR, Tape
-from ...primitives.tensor import shape_text
+from ...base.shapes import element_text, shape_text, size as shape_size
 from ...base.zero_rule import times, times_elementwise
 
 Shape = tuple[int, ...]
@@ -95,9 +95,7 @@ def shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
             text = tape.source_text(i) or tape.name(i)
             raise ShapeError(f"{text}: {problem}", source=tape.source,
                              span=tape.spans[i]) from None
-        size = 1
-        for n in result[i]:
-            size *= n
+        size = shape_size(result[i])
         if size > MAX_ELEMENTS:
             text = tape.source_text(i) or tape.name(i)
             raise ShapeError(f"{text}: shape {shape_text(result[i])} would hold {size:,} "
@@ -173,10 +171,6 @@ def argument_text(tape: Tape, i: int, message: str) -> str:
     for letter, j in zip("ab", tape.args[i]):
         message = message.replace("{" + letter + "}", tape.source_text(j) or tape.name(j))
     return message
-
-
-def element_text(index: tuple[int, ...]) -> str:
-    return "[" + ", ".join(str(int(k)) for k in index) + "]"
 
 
 def _domain_error(tape: Tape, i: int, prim: Primitive, inputs: list, out,

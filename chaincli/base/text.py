@@ -1,0 +1,28 @@
+"""Words as text: what a variable name is, and how a message cuts long input.
+
+The grammar's ``NAME`` terminal (``grammar/chaincli.lark``) decides what the
+parser takes as a name; the readers of points, archives, ``minimize``'s
+initial shapes and element names check names given outside an expression
+against the same pattern, taken from here. Messages that quote what they
+were given cut it here, so a long argument is cut the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The grammar's NAME terminal; tests/test_conventions.py holds the two equal.
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+_WHOLE_NAME = re.compile(NAME + r"\Z")
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a variable name, as the grammar spells one."""
+    return _WHOLE_NAME.match(text) is not None
+
+
+def abbreviate(text: str, limit: int = 40, head: int = 24) -> str:
+    """``text``, or when longer than ``limit`` its first ``head`` and last 8
+    characters and its length."""
+    return text if len(text) <= limit else f"{text[:head]}…{text[-8:]} ({len(text)} characters)"
