@@ -28,8 +28,9 @@ source text (``solve(A, b): A is singular``).
 
 from __future__ import annotations
 
+from ..base.shapes import shape_text
 from .base import DomainProblem, Primitive, ShapeProblem, np
-from .tensor import _at_least_vector, _axis, _reduce_shape, shape_text
+from .tensor import _at_least_vector, _axis, _reduce_shape
 
 # A matrix past this condition number gets a warning: about 4 of 16 digits left.
 ILL_CONDITIONED = 1e12
