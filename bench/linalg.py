@@ -10,7 +10,8 @@ hand in NumPy with ``solve`` and ``slogdet`` (the floor: the least work the
 formula needs). The answers are compared too (relative difference).
 
 Every figure is a median of interleaved runs; the machine's load average is
-printed first.
+printed first. On a busy machine ``OPENBLAS_NUM_THREADS=1`` steadies both
+sides alike: BLAS's two threads otherwise wait on each other's core.
 """
 
 from __future__ import annotations
