@@ -14,12 +14,12 @@ products and reductions have:
 
 Everything is computed from a factorization, never from a product of
 determinants or an explicit inverse where it can be avoided: ``logdet`` from
-``slogdet`` (``log(det(A))`` overflows for a 200×200 matrix), ``solve`` by LU
-(the inverse is never formed), ``det``'s gradient (the cofactor matrix) from
-the singular value decomposition, so it holds at a singular matrix too.
-The condition number the warning reads is the 1-norm one, from the inverse
-``logdet``'s gradient needs anyway; each distinct matrix is inverted once
-however many rules ask (``_factored``).
+``slogdet`` (``log(det(A))`` overflows for a 200×200 matrix), ``solve``'s value
+by LU (the inverse is never formed for it), ``det``'s gradient (the cofactor
+matrix) from the singular value decomposition, so it holds at a singular
+matrix too. The condition number the warning reads is the 1-norm one, from
+the inverse ``logdet``'s gradient needs anyway; each distinct matrix is
+inverted once however many rules ask (``_factored``).
 
 ``amax``/``amin`` are named as NumPy names them, so they cannot be confused
 with the elementwise two-argument ``max(a, b)``; the gradient goes to the
@@ -88,6 +88,9 @@ def _eye_shape(shapes, options):
 # value, never by identity, so a matrix changed in place is factored anew.
 _RECENT_SIZE = 4
 _recent: tuple = ()
+# A larger matrix is kept alone, so the cache holds at most one large matrix
+# and its inverse (2**20 elements: 8 MB each).
+_LARGE = 2 ** 20
 
 # Below this condition number the cached inverse answers solve's VJP (a
 # product, where a second LU solve would cost as much as the forward one):
@@ -116,7 +119,8 @@ def _factored(a):
     matrix.setflags(write=False)
     if inverse is not None:
         inverse.setflags(write=False)
-    _recent = ((matrix, inverse, condition),) + _recent[:_RECENT_SIZE - 1]
+    entry = (matrix, inverse, condition)
+    _recent = (entry,) if a.size > _LARGE else ((entry,) + _recent)[:_RECENT_SIZE]
     return inverse, condition
 
 
