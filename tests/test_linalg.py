@@ -186,3 +186,62 @@ def test_quadratic_form_written_with_the_postfix_transpose(run):
     assert result["gradient"]["x"] == [12.0, 21.0]  # (M + M') x
     code, out, err = run("grad", "'x", "--at", "x=1")
     assert code == 2 and err.startswith("Error: unexpected \"'\"")
+
+
+def test_a_matrix_changed_in_place_is_factored_anew():
+    # The inverses the rules share are found by value: the same array object,
+    # changed between two evaluations, gets its own inverse and warning.
+    expr = chaincli.compile("logdet(S) + sum(solve(S, b))")
+    s = S.copy()
+    b = np.array([1.0, -2.0, 0.5])
+    first = expr.gradient({"S": s, "b": b}, wrt=["S", "b"])
+    s[0, 0] = 9.0
+    second = expr.gradient({"S": s, "b": b}, wrt=["S", "b"])
+    inverse = np.linalg.inv(s)
+    np.testing.assert_allclose(second.gradient["S"],
+                               inverse.T - np.outer(inverse.T @ np.ones(3), inverse @ b),
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(second.gradient["b"], inverse.T @ np.ones(3), rtol=1e-12)
+    assert not np.allclose(first.gradient["S"], second.gradient["S"])
+    s[:] = [[1, 2, 0], [1, 2.000000000001, 0], [0, 0, 1]]
+    third = expr.gradient({"S": s, "b": b}, wrt=["S", "b"])
+    assert any("ill-conditioned" in n.message for n in third.warnings)
+
+
+def test_a_quadratic_form_gradient_equals_the_general_rule():
+    # sum(R' * solve(S, R')) sends solve a multiple of its own right-hand side,
+    # which the rule answers from the forward sweep: the same numbers as the
+    # general rule (here forced by a right-hand side that differs from R').
+    point = {"S": S, "X": X, "mu": MU}
+    quadratic = chaincli.compile("R = X - mu; 0.5*sum(R' * solve(S, R'))")
+    general = chaincli.compile("R = X - mu; 0.5*sum(R' * solve(S, R' + 0*R'))")
+    for mode in ("reverse", "forward"):
+        a = quadratic.gradient(point, wrt=["S", "mu"], mode=mode)
+        b = general.gradient(point, wrt=["S", "mu"], mode=mode)
+        for name in ("S", "mu"):
+            np.testing.assert_allclose(a.gradient[name], b.gradient[name], rtol=1e-12,
+                                       atol=1e-14)
+
+
+def test_minimize_fits_a_gaussian_mean_and_covariance_by_lbfgs(cli, tmp_path):
+    # The maximum-likelihood fit is the sample mean and the (1/N) sample
+    # covariance. The data are scaled so that the log-likelihood at its
+    # maximum is near 0 (det C = e^-n): L-BFGS-B's line search then resolves
+    # the minimum far below 1e-8 instead of stalling on the loss's last digits.
+    rng = np.random.default_rng(0)
+    data = rng.multivariate_normal([1.0, -2.0], [[2.0, 0.6], [0.6, 0.5]], size=30)
+    data *= (np.exp(-2) / np.linalg.det(np.cov(data.T, bias=True))) ** 0.25
+    path = tmp_path / "X.csv"
+    np.savetxt(path, data, delimiter=",", fmt="%.17g")
+    loss = ("S = L @ L' + 1e-6*eye(2); R = X - mu; "
+            "0.5*30*logdet(S) + 0.5*sum(R * solve(S, R')')")
+    code, out, err = cli("minimize", loss, "--wrt", "mu,L", "--at", f"X=@{path}",
+                         "--at", "mu=[0,0],L=[[1,0],[0,1]]", "--method", "lbfgs",
+                         "--tol", "1e-12", "--json")
+    assert code == 0, err
+    fit = strict_json(out)
+    assert fit["warnings"] == []
+    L = np.array(fit["parameters"]["L"])
+    np.testing.assert_allclose(fit["parameters"]["mu"], data.mean(axis=0), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(L @ L.T + 1e-6 * np.eye(2), np.cov(data.T, bias=True),
+                               rtol=0, atol=1e-8)

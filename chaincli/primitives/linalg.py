@@ -14,9 +14,12 @@ products and reductions have:
 
 Everything is computed from a factorization, never from a product of
 determinants or an explicit inverse where it can be avoided: ``logdet`` from
-``slogdet`` (``log(det(A))`` overflows for a 200×200 matrix), ``solve`` by LU
-(the inverse is never formed), ``det``'s gradient (the cofactor matrix) from
-the singular value decomposition, so it holds at a singular matrix too.
+``slogdet`` (``log(det(A))`` overflows for a 200×200 matrix), ``solve``'s value
+by LU (the inverse is never formed for it), ``det``'s gradient (the cofactor
+matrix) from the singular value decomposition, so it holds at a singular
+matrix too. The condition number the warning reads is the 1-norm one, from
+the inverse ``logdet``'s gradient needs anyway; each distinct matrix is
+inverted once however many rules ask (``_factored``).
 
 ``amax``/``amin`` are named as NumPy names them, so they cannot be confused
 with the elementwise two-argument ``max(a, b)``; the gradient goes to the
@@ -77,15 +80,54 @@ def _eye_shape(shapes, options):
     return (options[0], options[0])
 
 
-# ----- Conditioning -----
+# ----- Conditioning, and the inverse it is read from -----
+
+# The few matrices most recently factored, as (a copy of the matrix, its
+# inverse or None when singular, its condition number). One evaluation asks
+# for the same matrix's inverse several times (logdet's and solve's notices,
+# logdet's VJP, solve's VJP); each is computed once. An entry is found by
+# value, never by identity, so a matrix changed in place is factored anew.
+_RECENT_SIZE = 4
+_recent: tuple = ()
+# A larger matrix is kept alone, so the cache holds at most one large matrix
+# and its inverse (2**20 elements: 8 MB each).
+_LARGE = 2 ** 20
+
+# Below this condition number the cached inverse answers solve's VJP (a
+# product, where a second LU solve would cost as much as the forward one):
+# its error, about condition·ε, stays far below the 1e-12 the answers keep.
+_INVERSE_IS_EXACT_ENOUGH = 1e3
+
+
+def _factored(a):
+    """(inverse or None, condition number in the 1-norm) of the square matrix a."""
+    global _recent
+    for matrix, inverse, condition in _recent:
+        if matrix.shape == a.shape and np.array_equal(matrix, a):
+            return inverse, condition
+    with np.errstate(all="ignore"):
+        try:
+            inverse = np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            inverse = None
+        if inverse is None or not np.isfinite(inverse).all():
+            inverse, condition = None, float("inf")
+        else:
+            # The inverse's norm times the matrix's: the 1-norm condition number,
+            # exact, without the SVD the 2-norm one takes.
+            condition = float(np.linalg.norm(a, 1) * np.linalg.norm(inverse, 1))
+    matrix = np.array(a, dtype=float)
+    matrix.setflags(write=False)
+    if inverse is not None:
+        inverse.setflags(write=False)
+    entry = (matrix, inverse, condition)
+    _recent = (entry,) if a.size > _LARGE else ((entry,) + _recent)[:_RECENT_SIZE]
+    return inverse, condition
+
 
 def _conditioning(args, options):
     """The "ill-conditioned" notice for the matrix argument, or None."""
-    with np.errstate(all="ignore"):
-        try:
-            condition = float(np.linalg.cond(args[0]))
-        except np.linalg.LinAlgError:
-            condition = float("inf")
+    condition = _factored(np.asarray(args[0], dtype=float))[1]
     if condition > ILL_CONDITIONED or condition != condition:
         return ("ill-conditioned",
                 f"{{a}} is ill-conditioned (condition number {condition:.1e}, past "
@@ -140,17 +182,14 @@ def _logdet(args, options):
 
 
 def _inverse(a):
-    try:
-        out = np.linalg.inv(a)
-    except np.linalg.LinAlgError:
-        raise _singular() from None
-    if not np.isfinite(out).all():
+    inverse = _factored(np.asarray(a, dtype=float))[0]
+    if inverse is None:
         raise _singular()
-    return out
+    return inverse
 
 
 def _logdet_vjp(g, args, out, options, wanted=(True,)):
-    return (g * np.linalg.inv(args[0]).T,)
+    return (g * _inverse(args[0]).T,)
 
 
 def _logdet_jvp(tangents, args, out, options):
@@ -180,10 +219,40 @@ def _solve(args, options):
     return out[:, 0] if b.ndim == 1 else out
 
 
+def _multiple_of(g, b):
+    """c when g is exactly c·b for a number c, else None: the adjoint a quadratic
+    form b' solve(A, b) sends back (a Gaussian's, a Mahalanobis distance's)."""
+    if g.shape != b.shape or not b.size:
+        return None
+    # The ratio is read at the first column's largest element, and checked on
+    # that column before the whole: most g fail there, at little cost.
+    first = (slice(None),) + (0,) * (b.ndim - 1)
+    k = int(np.argmax(np.abs(b[first])))
+    if b[first][k] == 0.0:
+        return None
+    c = g[first][k] / b[first][k]
+    if not np.array_equal(g[first], c * b[first]) or not np.array_equal(g, c * b):
+        return None
+    return float(c)
+
+
 def _solve_vjp(g, args, out, options, wanted=(True, True)):
     a, b = args
     g = np.asarray(g, dtype=float)
-    gb = np.linalg.solve(a.T, g[:, None] if g.ndim == 1 else g)
+    c = _multiple_of(g, b) if np.array_equal(a, a.T) else None
+    if c is not None:
+        # solve(A', c·b) = c·solve(A, b) when A is symmetric: the forward sweep's
+        # answer, with no second solve; and out @ out' is one symmetric product.
+        gb = c * out
+        ga = None
+        if wanted[0]:
+            ga = -c * (np.outer(out, out) if out.ndim == 1 else out @ out.T)
+        return ga, (gb if wanted[1] else None)
+    inverse, condition = _factored(np.asarray(a, dtype=float))
+    if inverse is not None and condition < _INVERSE_IS_EXACT_ENOUGH:
+        gb = inverse.T @ (g[:, None] if g.ndim == 1 else g)
+    else:
+        gb = np.linalg.solve(a.T, g[:, None] if g.ndim == 1 else g)
     ga = None
     if wanted[0]:
         ga = -(gb @ (out[None, :] if out.ndim == 1 else out.T))
@@ -295,7 +364,7 @@ LINALG_TABLE: list[Primitive] = [
             _logdet_jvp, lambda ranks: ("δ*inv(a)'",), r"\log\det\left({a}\right)",
             "log of a positive determinant, from a factorization",
             argument_kinds=("spd",), expands=False, tensor_notice=_conditioning),
-    _linalg("inv", 1, lambda args, options: _inverse(args[0]),
+    _linalg("inv", 1, lambda args, options: _inverse(args[0]).copy(),
             _square_shape("inv", lambda n: (n, n)), _inv_vjp, _inv_jvp,
             lambda ranks: ("-out' @ δ @ out'",), r"{a}^{{-1}}",
             "inverse of a square matrix", argument_kinds=("square",), expands=False,

@@ -302,6 +302,42 @@ EXAMPLES: list[Example] = [
             which is the full correlation of `δ` with the flipped kernel.
             """),
     ),
+    Example(
+        slug="gaussian",
+        title="A Gaussian's log-likelihood: by the mean and the covariance",
+        commands=(
+            'chaincli grad "R = X - mu; -0.5*3*logdet(S) - 0.5*sum(R * solve(S, R\')\')" \\\n'
+            '    --at "X=[[1,2],[0,1],[2,0]],mu=[0.5,1.5],S=[[2,0.5],[0.5,1]]" \\\n'
+            '    --wrt mu,S --explain reverse',
+            'chaincli check "R = X - mu; -0.5*3*logdet(S) - 0.5*sum(R * solve(S, R\')\')" \\\n'
+            '    --at "X=[[1,2],[0,1],[2,0]],mu=[0.5,1.5],S=[[2,0.5],[0.5,1]]" --wrt mu,S',
+        ),
+        summary=(
+            "Three samples (the rows of `X`) of a two-dimensional Gaussian with mean `mu` and "
+            "covariance `S` have the log-likelihood `-N/2 logdet(S) - 1/2 Σ (x - mu)' S⁻¹ "
+            "(x - mu)`, up to a constant; `solve(S, R')` divides by `S` without forming its "
+            "inverse, and `'` transposes. The backward table shows the two rules that make "
+            "`∂f/∂S`, `logdet`'s `δ*inv(S)'` and `solve`'s `-solve(S', δ) @ out'`, "
+            "and `check` compares both gradients, element by element, with central "
+            "differences."
+        ),
+        extra=textwrap.dedent("""\
+            ## By hand
+
+            With `R = X - mu` (one row per sample) and `N = 3`, the textbook gradients are
+
+            ```text
+            ∂f/∂mu = S⁻¹ Σ (x - mu)                = S⁻¹ (sum of R's rows)
+            ∂f/∂S  = -N/2 S⁻¹ + 1/2 S⁻¹ R'R S⁻¹
+            ```
+
+            Here `S⁻¹ = [[4, -2], [-2, 8]]/7` and the rows of `R` sum to `[1.5, -1.5]`, so
+            `∂f/∂mu = [9, -15]/7 = [1.28571, -2.14286]`, as in the first table. In the
+            backward table, `logdet(S)` passes `-1.5 * inv(S)'` (the first term of `∂f/∂S`)
+            and `solve(S, R')` passes the second, `-solve(S', δ) @ out'` with `δ = -R'/2`;
+            `S` adds the two, and `R` passes `δmu = sum(-δR, 0)` to the mean.
+            """),
+    ),
 ]
 
 

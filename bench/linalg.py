@@ -1,0 +1,97 @@
+"""Linear algebra: the gradient of a Gaussian's negative log-likelihood against NumPy.
+
+    python bench/linalg.py           # run it with the interpreter chaincli is installed for
+    python bench/linalg.py --quick   # fewer repeats
+
+In process, side by side in one run: ``chaincli.compile`` of a Gaussian's
+negative log-likelihood over N samples (X N×n, a mean mu and a covariance S
+n×n), ``gradient`` with respect to mu and S, against a gradient written by
+hand in NumPy with ``solve`` and ``slogdet`` (the floor: the least work the
+formula needs). The answers are compared too (relative difference).
+
+Every figure is a median of interleaved runs; the machine's load average is
+printed first. On a busy machine ``OPENBLAS_NUM_THREADS=1`` steadies both
+sides alike: BLAS's two threads otherwise wait on each other's core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+from timing import interleaved_times as interleaved
+
+NLL = "D = X - mu; 0.5*{N}*logdet(S) + 0.5*sum(D' * solve(S, D'))"
+
+
+def problem(n: int, samples: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(n, n))
+    return {"X": rng.normal(size=(samples, n)), "mu": rng.normal(size=n),
+            "S": m @ m.T / n + np.eye(n)}
+
+
+def covariances(s, count: int) -> list:
+    """``count`` distinct covariances near s, taken in turn by both sides: each
+    call meets a matrix it has not just factored, as an optimizer's steps do."""
+    return [s + 1e-3 * k * np.eye(len(s)) for k in range(count)]
+
+
+def by_hand(arrays: dict) -> tuple[float, dict]:
+    """The negative log-likelihood and its gradient, written out in NumPy."""
+    x, mu, s = arrays["X"], arrays["mu"], arrays["S"]
+    d = (x - mu).T
+    z = np.linalg.solve(s, d)
+    _, logdet = np.linalg.slogdet(s)
+    samples = x.shape[0]
+    value = 0.5 * samples * logdet + 0.5 * float(np.sum(d * z))
+    inverse = np.linalg.solve(s, np.eye(len(s)))
+    return value, {"mu": -z.sum(axis=1), "S": 0.5 * (samples * inverse.T - z @ z.T)}
+
+
+def gaussian(n: int, samples: int, repeat: int) -> list[tuple[str, str, str, str]]:
+    import chaincli
+    arrays = problem(n, samples)
+    turns = covariances(arrays["S"], 8)
+    expr = chaincli.compile(NLL.format(N=samples))
+    count = [0, 0]
+
+    def next_point(side: int) -> dict:
+        count[side] += 1
+        return {**arrays, "S": turns[count[side] % len(turns)]}
+
+    def ours():
+        return expr.gradient(next_point(0), wrt=["mu", "S"])
+
+    def floor():
+        return by_hand(next_point(1))
+
+    ours_t, floor_t = interleaved(ours, floor, repeat)
+    count[1] = count[0]  # both answer for the same covariance
+    result, (value, gradient) = ours(), floor()
+    worst = max(float(np.max(np.abs(result.gradient[k] - gradient[k]))
+                      / np.max(np.abs(gradient[k]))) for k in gradient)
+    worst = max(worst, abs(result.value - value) / abs(value))
+    return [(f"Gaussian NLL, S {n}×{n}, {samples:,} samples: gradient",
+             f"{ours_t * 1000:.2f} ms", f"NumPy by hand {floor_t * 1000:.2f} ms",
+             f"{ours_t / floor_t:.2f}× (limit 1.2×)"),
+            ("  largest difference, relative to the largest element", f"{worst:.1e}", "",
+             "")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    options = parser.parse_args()
+    repeat = 15 if options.quick else 61
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    rows = gaussian(200, 1000, repeat)
+    width = max(len(r[0]) for r in rows)
+    print(f"{'task':<{width}}  {'chaincli':>10}  {'floor':<26} ratio")
+    for task, ours, peer, ratio in rows:
+        print(f"{task:<{width}}  {ours:>10}  {peer:<26} {ratio}")
+
+
+if __name__ == "__main__":
+    main()
