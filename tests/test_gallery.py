@@ -6,12 +6,14 @@ compared with the page on disk. The docs are not in the wheel, so they are
 read from the checkout this tests folder belongs to; numbers are compared to
 a tolerance (``golden``), as another CPU may round the last bit differently,
 and finite differences (``chaincli check``) to a looser one. Also checked: the
-neuron's derivation by hand against chaincli's gradient, the page width, and
+neuron's derivation by hand against chaincli's gradient, the digits CNN's
+test accuracy against NumPy's argmax of the same network, the page width, and
 the README's links to the gallery.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -20,7 +22,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
 import golden
 from conftest import CHAINCLI
@@ -42,9 +46,15 @@ EXAMPLES = {example.slug: example for example in build.EXAMPLES}
 
 
 @pytest.fixture(scope="module")
-def pages():
+def made(tmp_path_factory):
+    """The folder each page's commands ran in, one per slug, with the files they wrote."""
+    return tmp_path_factory.mktemp("gallery")
+
+
+@pytest.fixture(scope="module")
+def pages(made):
     """Every page as the installed chaincli makes it now (each command run once)."""
-    return build.render_all(CHAINCLI)
+    return build.render_all(CHAINCLI, folder=made)
 
 
 @pytest.mark.parametrize("name", [example.filename for example in build.EXAMPLES]
@@ -164,6 +174,85 @@ def test_neuron_by_hand_equals_chaincli():
         line = next((line for line in lines if line.startswith(start)), None)
         assert line is not None, f"no line for {start!r} in the derivation"
         assert line.endswith(f"= {value:.5g}"), (line, f"{value:.5g}")
+
+
+def _outputs(page: str, commands: tuple[str, ...]) -> list[str]:
+    """What each of ``commands`` printed on ``page``, in order."""
+    blocks = page.split(_COMMAND)[1:]
+    assert len(blocks) == len(commands)
+    printed = []
+    for command, block in zip(commands, blocks):
+        assert block.startswith(command + "\n")
+        printed.append(block[len(command) + 1:].split("\n```", 1)[0])
+    return printed
+
+
+def _digits_logits(X, K, b, W, c):
+    """The page's network written again in NumPy: conv2d as windows times
+    kernels, relu, the 2×2 max-pool as a reshape, the dense layer."""
+    windows = sliding_window_view(X, K.shape[2:], axis=(2, 3))   # (N, C, 6, 6, 3, 3)
+    h = np.maximum(np.einsum("nchwij,ocij->nohw", windows, K) + b, 0.0)
+    n, o, height, width = h.shape
+    p = h.reshape(n, o, height // 2, 2, width // 2, 2).max(axis=(3, 5))
+    return p.reshape(n, -1) @ W + c
+
+
+def test_the_digits_cnn_classifies_95_percent_of_the_test_images(pages, made):
+    example, page = EXAMPLES["digits"], pages["digits.md"]
+    data, training, evaluation = example.commands
+    assert data == "python3 digits_data.py" and training.startswith("chaincli minimize")
+    printed = dict(zip(example.commands, _outputs(page, example.commands)))
+    accuracy = float(printed[evaluation].splitlines()[-1])
+    assert accuracy >= 0.95
+
+    # NumPy's argmax of the logits of the trained weights, written by --out.
+    with np.load(made / "digits" / "digits.npz") as fit, \
+            np.load(made / "digits" / "test.npz") as test:
+        logits = _digits_logits(test["X"], fit["K"], fit["b"], fit["W"], fit["c"])
+        truth = test["T"].argmax(axis=1)
+    right, images = int(np.sum(logits.argmax(axis=1) == truth)), len(truth)
+    assert images == 450 and accuracy == right / images
+
+    # The figures the text quotes are those the commands printed.
+    loss = float(re.search(r"^ loss +(\S+)$", printed[training], re.M).group(1))
+    assert loss < 0.2
+    summary = " ".join(example.summary.split())
+    assert f"{accuracy:.1%} of the {images} test images" in summary
+    assert f"to {loss:.3g}." in summary
+    assert f"{right} of the {images} images" in " ".join(example.extra.split())
+
+
+def test_the_digits_page_trains_the_network_the_conv_tests_train():
+    from test_conv import DIGITS_CNN
+    training = " ".join(build.arguments(EXAMPLES["digits"].commands[1])[1].split())
+    assert training == DIGITS_CNN
+
+
+def test_a_page_shows_its_scripts_and_the_warnings_it_declares(tmp_path):
+    script = build.Script("point.py", 'open("x.json", "w").write(\'{"x": 0}\')\n'
+                                      "print(sum(range(4)))\n")
+    example = build.Example(slug="kink", title="Kink", summary="Warns. On purpose.",
+                            scripts=(script,), warns=("Warning: relu(x): ",),
+                            commands=("python3 point.py",
+                                      'chaincli grad "relu(x)" --at @x.json --explain none'))
+    page = build.render_page(example, CHAINCLI, tmp_path)
+    assert f"`point.py`:\n\n```python\n{script.text}```" in page
+    assert (tmp_path / "point.py").read_text() == script.text
+    assert (tmp_path / "x.json").exists()
+    printed = _outputs(page, example.commands)
+    assert printed[0] == "6"
+    # The warning comes first, filled to the page width; then stdout.
+    warning, rest = printed[1].split("\nf = relu(x)\n", 1)
+    assert warning.replace("\n", " ") == ("Warning: relu(x): relu is not differentiable "
+                                         "at 0; its derivative there is taken as 0")
+    assert "\n" in warning and max(len(line) for line in warning.splitlines()) <= 80
+    assert rest.startswith("at x = 0.0\n")
+    with pytest.raises(build.BuildError, match="Warning: relu"):
+        build.render_page(dataclasses.replace(example, warns=()), CHAINCLI)
+    with pytest.raises(build.BuildError, match="must start with chaincli"):
+        build.render_page(build.Example(slug="other", title="Other", summary="Runs. No.",
+                                        scripts=(script,), commands=("python3 other.py",)),
+                          CHAINCLI)
 
 
 def test_a_failing_command_stops_the_build():

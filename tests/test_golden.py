@@ -68,3 +68,22 @@ def test_the_tolerance_is_relative_and_absolute_near_zero():
 def test_tokens():
     assert tokens("a  1.5e-3━━ x") == [("text", "a"), ("run", "  "), ("number", "1.5e-3"),
                                        ("run", "━━"), ("run", " "), ("text", "x")]
+
+
+# A summary cell that wraps: one digit fewer moves a word to the line above.
+WRAPPED = """\
+│ K (8, 1, 3, 3) │ norm 7.330238583647603, min -2.0698776809975996, max │
+│                │  2.0713384367362715 (every element: --json, --format │
+│                │                                     plain or --out) │
+"""
+def test_a_cell_wrapped_at_another_word_matches_when_a_number_changed_width():
+    moved = WRAPPED.replace("--format │\n│                │                                     plain",
+                            "--format plain │\n│                │                                     ")
+    moved = moved.replace("-2.0698776809975996", "-2.069877680997599")
+    assert first_difference(WRAPPED, moved) is None
+    # The same move with every number printed as before is a change of layout.
+    unchanged = moved.replace("-2.069877680997599", "-2.0698776809975996")
+    assert first_difference(WRAPPED, unchanged) is not None
+    # Content still counts: a word changed, or a number beyond the tolerance.
+    assert first_difference(WRAPPED, moved.replace("plain", "table")) is not None
+    assert first_difference(WRAPPED, moved.replace("7.330238583647603", "7.3302385")) is not None
