@@ -1,7 +1,8 @@
 """Linear algebra: the gradient of a Gaussian's negative log-likelihood against NumPy.
 
-    python bench/linalg.py           # run it with the interpreter chaincli is installed for
-    python bench/linalg.py --quick   # fewer repeats
+    python bench/linalg.py             # run it with the interpreter chaincli is installed for
+    python bench/linalg.py --quick     # fewer repeats
+    python bench/linalg.py --rounds 9  # more rounds
 
 In process, side by side in one run: ``chaincli.compile`` of a Gaussian's
 negative log-likelihood over N samples (X N×n, a mean mu and a covariance S
@@ -9,8 +10,10 @@ n×n), ``gradient`` with respect to mu and S, against a gradient written by
 hand in NumPy with ``solve`` and ``slogdet`` (the floor: the least work the
 formula needs). The answers are compared too (relative difference).
 
-Every figure is a median of interleaved runs; the machine's load average is
-printed first. On a busy machine ``OPENBLAS_NUM_THREADS=1`` steadies both
+Each round times both sides in interleaved runs and takes their medians;
+the figures printed are the medians over several rounds (the ratio the median
+of the rounds' ratios, with their range), as one round on a shared machine can
+meet a neighbour's burst. The machine's load average is printed first. On a busy machine ``OPENBLAS_NUM_THREADS=1`` steadies both
 sides alike: BLAS's two threads otherwise wait on each other's core.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 
 import numpy as np
 from timing import interleaved_times as interleaved
@@ -50,7 +54,7 @@ def by_hand(arrays: dict) -> tuple[float, dict]:
     return value, {"mu": -z.sum(axis=1), "S": 0.5 * (samples * inverse.T - z @ z.T)}
 
 
-def gaussian(n: int, samples: int, repeat: int) -> list[tuple[str, str, str, str]]:
+def gaussian(n: int, samples: int, repeat: int, rounds: int) -> list[tuple[str, str, str, str]]:
     import chaincli
     arrays = problem(n, samples)
     turns = covariances(arrays["S"], 8)
@@ -67,7 +71,10 @@ def gaussian(n: int, samples: int, repeat: int) -> list[tuple[str, str, str, str
     def floor():
         return by_hand(next_point(1))
 
-    ours_t, floor_t = interleaved(ours, floor, repeat)
+    measured = [interleaved(ours, floor, repeat) for _ in range(rounds)]
+    ours_t = statistics.median(t[0] for t in measured)
+    floor_t = statistics.median(t[1] for t in measured)
+    ratios = [t[0] / t[1] for t in measured]
     count[1] = count[0]  # both answer for the same covariance
     result, (value, gradient) = ours(), floor()
     worst = max(float(np.max(np.abs(result.gradient[k] - gradient[k]))
@@ -75,7 +82,8 @@ def gaussian(n: int, samples: int, repeat: int) -> list[tuple[str, str, str, str
     worst = max(worst, abs(result.value - value) / abs(value))
     return [(f"Gaussian NLL, S {n}×{n}, {samples:,} samples: gradient",
              f"{ours_t * 1000:.2f} ms", f"NumPy by hand {floor_t * 1000:.2f} ms",
-             f"{ours_t / floor_t:.2f}× (limit 1.2×)"),
+             f"{statistics.median(ratios):.2f}× (rounds {min(ratios):.2f}–{max(ratios):.2f}×, "
+             f"limit 1.2×)"),
             ("  largest difference, relative to the largest element", f"{worst:.1e}", "",
              "")]
 
@@ -83,10 +91,13 @@ def gaussian(n: int, samples: int, repeat: int) -> list[tuple[str, str, str, str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--rounds", type=int, help="rounds of interleaved runs (5; 3 quick)")
     options = parser.parse_args()
-    repeat = 15 if options.quick else 61
-    print(f"load average {os.getloadavg()[0]:.2f}")
-    rows = gaussian(200, 1000, repeat)
+    repeat = 15 if options.quick else 41
+    rounds = max(1, options.rounds or (3 if options.quick else 5))
+    print(f"load average {os.getloadavg()[0]:.2f}; median of {rounds} rounds of {repeat} "
+          "interleaved runs")
+    rows = gaussian(200, 1000, repeat, rounds)
     width = max(len(r[0]) for r in rows)
     print(f"{'task':<{width}}  {'chaincli':>10}  {'floor':<26} ratio")
     for task, ours, peer, ratio in rows:

@@ -102,6 +102,7 @@ def test_bad_shapes_are_usage_errors_with_a_caret(run, expr, at, message):
     ("logdet(S)", "S=[[1,2],[2,1]]", "logdet(S): the determinant is not positive"),
     ("logdet(S)", "S=[[1,2],[2,4]]", "logdet(S): S is singular"),
     ("sum(solve(A, b))", "A=[[1,2],[2,4]],b=[1,1]", "solve(A, b): A is singular"),
+    ("sum(solve(A, B))", "A=[[1,2],[2,4]],B=[[1,0],[0,1]]", "solve(A, B): A is singular"),
     ("sum(inv(A + B))", "A=[[1,0],[0,0]],B=[[0,0],[0,0]]", "inv(A + B): A + B is singular"),
 ])
 def test_singular_matrices_are_domain_errors_naming_the_operation(run, expr, at, message):
@@ -206,6 +207,51 @@ def test_a_matrix_changed_in_place_is_factored_anew():
     s[:] = [[1, 2, 0], [1, 2.000000000001, 0], [0, 0, 1]]
     third = expr.gradient({"S": s, "b": b}, wrt=["S", "b"])
     assert any("ill-conditioned" in n.message for n in third.warnings)
+
+
+def test_solve_with_many_columns_is_answered_for_the_matrix_it_is_given():
+    # As many right-hand sides as rows are answered by the shared inverse:
+    # a matrix changed in place, or another of the same shape, is inverted
+    # anew, never answered from the one before.
+    expr = chaincli.compile("sum(solve(A, B) * C)")
+    rng = np.random.default_rng(1)
+    b, c = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    a = S.copy()
+    for change in (None, (0, 0, 9.0), (1, 2, -0.7), (2, 1, 0.3)):
+        if change:
+            a[change[:2]] = change[2]
+        result = expr.gradient({"A": a, "B": b, "C": c}, wrt=["A", "B"])
+        x = np.linalg.solve(a, b)
+        np.testing.assert_allclose(expr.value({"A": a, "B": b, "C": c}), np.sum(x * c),
+                                   rtol=1e-13)
+        gb = np.linalg.solve(a.T, c)
+        np.testing.assert_allclose(result.gradient["B"], gb, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(result.gradient["A"], -gb @ x.T, rtol=1e-12, atol=1e-14)
+        assert result.warnings == []
+    other = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    np.testing.assert_allclose(chaincli.compile("solve(A, B)").value({"A": other, "B": b}),
+                               np.linalg.solve(other, b), rtol=1e-12, atol=1e-14)
+
+
+def test_a_poorly_conditioned_solve_is_left_to_lu():
+    # Past a condition number of 1e3 the inverse's product loses more digits
+    # than LU: the value is then LU's own, to the last bit.
+    a = np.array([[1.0, 2.0], [1.0, 2.0001]])    # condition about 1e5
+    b = np.array([[1.0, 0.5, -1.0], [2.0, 0.0, 3.0]])
+    point = {"A": a, "B": b}
+    assert np.array_equal(chaincli.compile("solve(A, B)").value(point), np.linalg.solve(a, b))
+    result = chaincli.compile("sum(solve(A, B))").gradient(point, wrt=["A", "B"])
+    assert result.warnings == []
+    np.testing.assert_allclose(result.gradient["B"],
+                               np.linalg.solve(a.T, np.ones((2, 3))), rtol=1e-10)
+
+
+def test_an_ill_conditioned_matrix_warns_for_many_right_hand_sides(run):
+    code, result, err = grad_json(run, "sum(solve(A, B))",
+                                  "A=[[1,2],[1,2.000000000001]],B=[[1,0,1],[1,1,0]]")
+    assert code == 0
+    assert [w["kind"] for w in result["warnings"]] == ["ill-conditioned"]
+    assert result["warnings"][0]["message"].startswith("solve(A, B): A is ill-conditioned")
 
 
 def test_a_quadratic_form_gradient_equals_the_general_rule():
