@@ -434,7 +434,7 @@ EXAMPLES: list[Example] = [
         summary=(
             "Three samples (the rows of `X`) of a two-dimensional Gaussian with mean `mu` and "
             "covariance `S` have the log-likelihood `-N/2 logdet(S) - 1/2 Σ (x - mu)' S⁻¹ "
-            "(x - mu)`, up to a constant; `solve(S, R')` divides by `S` without forming its "
+            "(x - mu)`, up to a constant; `solve(S, R')` is `S⁻¹ R'` written without an "
             "inverse, and `'` transposes. The backward table shows the two rules that make "
             "`∂f/∂S`, `logdet`'s `δ*inv(S)'` and `solve`'s `-solve(S', δ) @ out'`, "
             "and `check` compares both gradients, element by element, with central "
