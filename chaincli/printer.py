@@ -61,9 +61,16 @@ Template = tuple["str | Slot", ...]
 
 # ----- Templates, derived from the primitive table -----
 
+# The grammar's postfix forms, which no entry of the table spells: A' and A[1, 2].
+_POSTFIX_TRANSPOSE = "transpose"
+_SUBSCRIPT = "index"
+
+
 @lru_cache(maxsize=None)
 def text_template(op: str) -> Template:
     prim = PRIMITIVES[op]
+    if op == _POSTFIX_TRANSPOSE:
+        return (Slot(0, ATOM), "'")
     if prim.symbol is None:
         parts: list[str | Slot] = [f"{prim.name}("]
         for k in range(prim.arity):
@@ -184,6 +191,8 @@ class _Style:
     open_paren = "("
     close_paren = ")"
 
+    writes_options = True
+
     def template(self, op: str) -> Template:
         return text_template(op)
 
@@ -212,6 +221,7 @@ class _Style:
 class _LatexStyle(_Style):
     open_paren = r"\left("
     close_paren = r"\right)"
+    writes_options = False  # the LaTeX templates read as the whole reduction
 
     def template(self, op: str) -> Template:
         return latex_template(op)
@@ -273,6 +283,14 @@ def binding_names(tape: Tape, output: int | None = None) -> dict[int, str]:
     return _plan(tape, tape.output if output is None else output)[1]
 
 
+def bindings_text(tape: Tape) -> list[tuple[str, str]]:
+    """The let-bindings ``to_text`` prints, in order: each name and its body."""
+    bound, names = _plan(tape, tape.output)
+    style = _Style()
+    shown = {i: style.variable(name) for i, name in names.items()}
+    return [(names[i], _expression(tape, i, shown, style)) for i in bound]
+
+
 def _print(tape: Tape, output: int, style: _Style, verbatim: dict[int, str] | None = None,
            reserved: Iterable[str] = ()) -> str:
     bound, names = _plan(tape, output, verbatim, reserved)
@@ -317,7 +335,10 @@ def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> 
         todo: list[str | tuple[int, Slot | None]] = []
         if parens:
             todo.append(style.open_paren)
-        for part in style.template(op):
+        template = style.template(op)
+        if tape.options[i] and style.writes_options:
+            template = _with_options(template, op, tape.options[i])
+        for part in template:
             if isinstance(part, str):
                 todo.append(part)
             else:
@@ -326,6 +347,18 @@ def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> 
             todo.append(style.close_paren)
         stack.extend(reversed(todo))
     return "".join(pieces)
+
+
+def _with_options(template: Template, op: str, options: tuple[int, ...]) -> Template:
+    """A call's template with its whole-number options written as its last
+    arguments (``sum(x, 0)``, ``eye(3)``); a subscript's as ``A[1, 2]``."""
+    written = ", ".join(str(k) for k in options)
+    if op == _SUBSCRIPT:
+        return (Slot(0, ATOM), f"[{written}]")
+    if template[-1] != ")":
+        return template
+    separator = ", " if PRIMITIVES[op].arity else ""
+    return (*template[:-1], f"{separator}{written})")
 
 
 def _needs_parens(precedence: int, slot: Slot | None) -> bool:

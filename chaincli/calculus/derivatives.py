@@ -12,11 +12,12 @@ from typing import Any, Mapping, Sequence
 
 from ..engine.scalar import evaluate
 from ..engine.tensor import program as tensor_program
-from .results import CheckResult, CheckRow, DerivativeResult, HessianResult, JacobianResult
+from .results import (CheckResult, CheckRow, DerivativeResult, HessianResult, JacobianResult,
+                      MatrixDerivativeResult)
 from ..primitives.base import np
 from ..base.errors import DomainError, Phrase, PointError, UsageError, unknown_names
 from ..base.text import is_name
-from ..base.shapes import element_name, element_text, size as _size
+from ..base.shapes import element_name, element_text, shape_text, size as _size
 from ..engine.scalar.forward import directional_derivative as _directional_sweep
 from ..engine.hessian import forward_over_reverse, symbolic_hessian
 from ..io.point import parse_points
@@ -48,16 +49,48 @@ MAX_MATRIX_ENTRIES = 1_000_000
 CHECK_SAMPLE = 200
 
 
-def differentiate(program: CompiledExpression, wrt: str, order: int = 1) -> DerivativeResult:
-    """The ``order``-th derivative of ``program`` with respect to ``wrt``, as text."""
+def differentiate(program: CompiledExpression, wrt: str, order: int = 1,
+                  point=None) -> DerivativeResult:
+    """The ``order``-th derivative of ``program`` with respect to ``wrt``, as text.
+
+    A tensor expression (a tensor operation, or a tensor value in ``point``)
+    gets its gradient as a matrix formula written for the shapes ``point``
+    gives (``matrix_formula``)."""
     if not 0 <= order <= MAX_ORDER:
         raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
                                 most=MAX_ORDER, given=order))
     # A variable the expression does not use has derivative 0; a typo is likelier.
     program.require_variables([wrt], "wrt")
-    _require_scalar_formula(program)
+    used = program.check_point(point)[0] if point is not None else None
+    if program.has_tensor_operations or (used is not None and program.is_tensor_point(used)):
+        return _matrix_derivative(program, wrt, order, used)
+    if point is not None:
+        raise UsageError("--at gives the shapes of a tensor expression's variables, or with "
+                         "--steps the value at a point; for the value alone use grad")
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
+
+
+def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
+                       used) -> MatrixDerivativeResult:
+    from .matrix_formula import gradient_formula
+    if used is None:
+        raise UsageError("the gradient formula of a tensor expression is written for its "
+                         "variables' shapes; give them with --at, as for grad",
+                         hint='chaincli diff "sum((X@w - y)^2)" --wrt w --at @data.npz')
+    if order != 1:
+        raise UsageError(Phrase("a tensor expression's derivative is written as a formula "
+                                "for {order} 1 only, not {given}", given=order),
+                         hint="chaincli hessian computes the Hessian at a point")
+    shapes = tensor_program.shapes_at(program.tape, used)
+    output_shape = shapes[program.tape.output]
+    if output_shape:
+        raise UsageError(f"the gradient formula needs a scalar output; this one has shape "
+                         f"{shape_text(output_shape)}",
+                         hint="sum(...) or mean(...) makes a scalar of it")
+    tape = gradient_formula(program.tape, shapes, wrt)
+    shape = tuple(shapes[program.tape.variable_index[wrt]])
+    return MatrixDerivativeResult(program.text, wrt, order, tape, shape)
 
 
 def _require_scalar_formula(program: CompiledExpression, point=None) -> None:

@@ -50,6 +50,22 @@ class DerivativeResult:
 
 
 @dataclass
+class MatrixDerivativeResult(DerivativeResult):
+    """A tensor expression's gradient as a formula, written for these shapes."""
+
+    shape: tuple[int, ...] = ()
+
+    @property
+    def bindings(self) -> dict[str, str]:
+        """Each let-binding the formula prints, by name, as chaincli text."""
+        from ..printer import bindings_text
+        return dict(bindings_text(self.tape))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "shape": list(self.shape), "bindings": self.bindings}
+
+
+@dataclass
 class HessianResult:
     expression: str
     point: dict[str, float]

@@ -143,6 +143,18 @@ def _transpose_jvp(tangents, args, out, options):
     return np.transpose(tangents[0])
 
 
+# ----- ones_like: the constant a gradient formula broadcasts -----
+# The adjoint of a sum is its own adjoint copied to every element; written
+# as a formula that is δ*ones_like(a), so the formula has a's shape.
+
+def _ones_like_vjp(g, args, out, options, wanted=(True,)):
+    return (np.zeros(np.shape(args[0])) if wanted[0] else None,)
+
+
+def _ones_like_jvp(tangents, args, out, options):
+    return np.zeros(np.shape(args[0]))
+
+
 # ----- Reductions: sum, mean, norm -----
 
 def _reduce_shape(name):
@@ -378,12 +390,17 @@ TENSOR_TABLE: list[Primitive] = [
     _tensor("transpose", 1, _transpose, _transpose_shape, _transpose_vjp, _transpose_jvp,
             lambda ranks: ("transpose(δ)",), r"{a}^{{\top}}", "axes reversed"),
 
+    _tensor("ones_like", 1, lambda args, options: np.ones(np.shape(args[0])),
+            lambda shapes, options: tuple(shapes[0]), _ones_like_vjp, _ones_like_jvp,
+            lambda ranks: ("0",), r"\mathbf{{1}}_{{{a}}}",
+            "an array of ones with a's shape"),
+
     # ----- Reductions -----
     _tensor("sum", 1, _sum, _reduce_shape("sum"), _sum_vjp, _sum_jvp,
-            lambda ranks: ("δ copied to every element of a",), r"\sum {a}",
+            lambda ranks: ("δ*ones_like(a)",), r"\sum {a}",
             "sum of all elements, or along an axis", options=("axis",)),
     _tensor("mean", 1, _mean, _reduce_shape("mean"), _mean_vjp, _mean_jvp,
-            lambda ranks: ("δ/n copied to every element of a",), r"\operatorname{{mean}} {a}",
+            lambda ranks: ("δ/n*ones_like(a)",), r"\operatorname{{mean}} {a}",
             "mean of all elements, or along an axis", options=("axis",)),
     _tensor("norm", 1, _norm, lambda shapes, options: (), _norm_vjp, _norm_jvp,
             lambda ranks: ("δ*a/out",), r"\left\|{a}\right\|",

@@ -56,8 +56,9 @@ def diff(
                                help="Show the derivation rule by rule, from the rules "
                                     "that compute the derivative."),
     at: List[str] = typer.Option([], "--at", "-a", show_default=False,
-                                 help="With --steps: also the value at this point "
-                                      "(x=1,y=2), as grad computes it."),
+                                 help="The shapes of a tensor expression's variables, "
+                                      "as values (X=@X.npy); with --steps: also the value "
+                                      "at this point (x=1,y=2), as grad computes it."),
 ):
     """The derivative of EXPR as a formula, in chaincli syntax or LaTeX.
 
@@ -71,15 +72,13 @@ def diff(
     from ...engine.program import compile_expression
     if steps:
         return _diff_steps(expr, wrt, order, output_format, json_flag, at)
-    if at:
-        raise UsageError("--at gives the value at a point with --steps; for the value "
-                         "alone use grad")
     if output_format is DiffFormat.table:
         raise UsageError("--format table is for diff --steps")
     from ...calculus.derivatives import differentiate
     fmt = chosen_format(output_format, json_flag, DiffFormat.text)
+    from ..plumbing import load_point
     program = compile_expression(read_expression(expr))
-    result = differentiate(program, wrt.strip(), order)
+    result = differentiate(program, wrt.strip(), order, load_point(at) if at else None)
     if fmt is DiffFormat.json:
         write_json(result.to_dict())
     elif fmt is DiffFormat.latex:

@@ -1,0 +1,322 @@
+"""The gradient of a tensor expression as a matrix formula: ``2*X'@(X@w - y)``.
+
+``diff`` of a scalar expression runs a forward sweep of formulas
+(``symbolic``). A tensor expression's gradient is built the way ``grad``
+computes it: one reverse sweep from the output down, where each adjoint is a
+formula (an entry of an ``ExpressionBuilder`` tape) instead of an array. The
+rule at each node is the one the backward-pass table prints, from the
+primitive table: a tensor primitive's ``vjp_formulas`` with ``a``, ``b``,
+``out`` and ``δ`` instantiated on the node's arguments, its value and the
+adjoint arriving; an elementwise primitive's ``partial_formulas`` as
+``δ*partial``, summed back over the axes its argument was broadcast along
+(``sum(…, 0)`` for a bias). There is no second set of rules here: what this
+module adds is only algebra that holds whatever the rule, the simplifications
+a textbook makes (``(A')' = A``, a vector's transpose is itself, a product
+with ``ones_like`` of the same shape drops it, ``(t/s)*s = t``).
+
+The shapes come from the point (only its shapes are read), so the formula
+is written for them and has exactly the variable's shape. A VJP the table
+writes in words (indexing, ``amax``, a convolution's options) has no formula
+form, and the gradient through it is refused with that reason.
+
+Everything walks tapes in order with loops; nothing recurses on the depth of
+the input.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Mapping
+
+from ..base.errors import UsageError
+from ..engine.tensor.sweeps import broadcast_shapes
+from ..language.parser import parse
+from ..primitives import PRIMITIVES
+from ..symbolic import FORMULA_ARGUMENTS, ExpressionBuilder, partial_template
+from ..tape import CONST, VAR, Tape, depends_on_variables, lower, reaches_output
+
+Shape = tuple[int, ...]
+
+# The names a VJP formula is written in; δ is not a chaincli name, so the
+# adjoint is read under one that no user formula reaches.
+_ADJOINT = "_adjoint"
+
+
+class Refusal(UsageError):
+    """A gradient with no formula form here; the message says which node and why."""
+
+
+@lru_cache(maxsize=None)
+def _vjp_template(text: str) -> Tape | None:
+    """A VJP formula parsed into a template tape, or None when it is prose."""
+    try:
+        return lower(parse(text.replace("δ", _ADJOINT)))
+    except Exception:  # a formula in words ("δ at the index, 0 elsewhere")
+        return None
+
+
+def _word_substitute(text: str, name: str, value: str) -> str:
+    import re
+    return re.sub(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_(])", value, text)
+
+
+class TensorExpressionBuilder(ExpressionBuilder):
+    """An ``ExpressionBuilder`` that knows each entry's shape and simplifies
+    the matrix algebra the reverse sweep produces."""
+
+    def __init__(self, variable_shapes: Mapping[str, Shape]) -> None:
+        super().__init__()
+        self._variable_shapes = dict(variable_shapes)
+        self._shapes: list[Shape] = []
+
+    # ----- Shapes -----
+
+    def shape(self, i: int) -> Shape:
+        tape = self.tape
+        for k in range(len(self._shapes), len(tape)):
+            op = tape.ops[k]
+            if op == VAR:
+                shape = tuple(self._variable_shapes.get(tape.labels[k], ()))
+            elif op == CONST:
+                shape = ()
+            else:
+                prim = PRIMITIVES[op]
+                argument_shapes = [self._shapes[j] for j in tape.args[k]]
+                shape = (broadcast_shapes(argument_shapes) if prim.elementwise
+                         else tuple(prim.shape(argument_shapes, tape.options[k])))
+            self._shapes.append(shape)
+        return self._shapes[i]
+
+    # ----- Operations -----
+
+    def entry(self, op: str, args: tuple[int, ...], options: tuple[int, ...] = ()) -> int:
+        """``op(*args)`` with static options (``sum(x, 0)``, ``eye(3)``)."""
+        if options:
+            return self.tape_builder.operation(op, tuple(args), None, tuple(options))
+        return self.apply(op, args)
+
+    def apply(self, op: str, args) -> int:
+        args = tuple(args)
+        rule = _TENSOR_RULES.get(op)
+        if rule is not None:
+            simpler = rule(self, *args)
+            if simpler is not None:
+                return simpler
+        return super().apply(op, args)
+
+    def copy_with_options(self, source: Tape, arguments: Mapping[str, int]) -> int:
+        """Rebuild ``source``'s output here, its variables in ``arguments`` replaced."""
+        needed = reaches_output(source)
+        image: list[int | None] = [None] * len(source)
+        for i in range(source.output + 1):
+            if needed[i]:
+                image[i] = self.copy_entry_with_options(source, i, image, arguments)
+        return image[source.output]
+
+    def copy_entry_with_options(self, source: Tape, i: int, image: list,
+                                arguments: Mapping[str, int] | None = None) -> int:
+        if source.options[i]:
+            return self.entry(source.ops[i], tuple(image[j] for j in source.args[i]),
+                              source.options[i])
+        return self.copy_entry(source, i, image, dict(arguments or {}))
+
+
+# ----- Simplification rules for tensors -----
+# Each returns an equivalent entry, or None to leave the operation to the
+# scalar rules (which hold elementwise as they are).
+
+def _is_zero(b: TensorExpressionBuilder, i: int) -> bool:
+    return b.is_value(i, 0.0)
+
+
+def _transpose(b: TensorExpressionBuilder, x: int) -> int | None:
+    inner = b.match(x, "transpose")
+    if inner:
+        return inner[0]
+    if len(b.shape(x)) <= 1:
+        return x
+    negated = b.match(x, "neg")
+    if negated:
+        return b.apply("neg", (b.apply("transpose", negated),))
+    return None
+
+
+def _product(b: TensorExpressionBuilder, x: int, y: int) -> int | None:
+    if _is_zero(b, x) or _is_zero(b, y):
+        return b.constant(0.0)
+    for side, other, first in ((x, y, True), (y, x, False)):
+        negated = b.match(side, "neg")
+        if negated:
+            inner = (negated[0], other) if first else (other, negated[0])
+            return b.apply("neg", (b.apply("matmul", inner),))
+        if b.is_number(side):  # c @ A is c*A only for a scalar c, which @ refuses
+            return None
+        scaled = b.match(side, "mul")
+        if scaled and b.is_number(scaled[0]):
+            inner = (scaled[1], other) if first else (other, scaled[1])
+            return b.apply("mul", (scaled[0], b.apply("matmul", inner)))
+    for side, other in ((x, y), (y, x)):  # A@I and I@A are A
+        if b.match(side, "eye") is not None and len(b.shape(other)) == 2:
+            return other
+    if len(b.shape(x)) == 1 and len(b.shape(y)) == 2:
+        return b.apply("matmul", (b.apply("transpose", (y,)), x))  # x@A is A'@x
+    return None
+
+
+def _sum_of_products(b: TensorExpressionBuilder, x: int, y: int, op: str) -> int | None:
+    """``P@r ± Q@r`` as ``(P ± Q)@r`` and ``l@P ± l@Q`` as ``l@(P ± Q)``."""
+    left, right = b.match(x, "matmul"), b.match(y, "matmul")
+    if not left or not right:
+        return None
+    if left[1] == right[1] and b.shape(left[0]) == b.shape(right[0]):
+        return b.apply("matmul", (b.apply(op, (left[0], right[0])), left[1]))
+    if left[0] == right[0] and b.shape(left[1]) == b.shape(right[1]):
+        return b.apply("matmul", (left[0], b.apply(op, (left[1], right[1]))))
+    return None
+
+
+def _elementwise_product(b: TensorExpressionBuilder, x: int, y: int) -> int | None:
+    for side, other in ((x, y), (y, x)):
+        ones = b.match(side, "ones_like")
+        if ones and broadcast_shapes([b.shape(side), b.shape(other)]) == b.shape(other):
+            return other
+        quotient = b.match(other, "div")
+        if quotient and quotient[1] == side:  # (t/s)*s is t
+            return quotient[0]
+        for op in ("sub", "add"):  # s*(p - t/s) is s*p - t
+            terms = b.match(other, op)
+            if terms:
+                quotient = b.match(terms[1], "div")
+                if quotient and quotient[1] == side:
+                    return b.apply(op, (b.apply("mul", (side, terms[0])), quotient[0]))
+    return None
+
+
+def _reduce(b: TensorExpressionBuilder, x: int) -> int | None:
+    if _is_zero(b, x):
+        return x
+    negated = b.match(x, "neg")
+    if negated:
+        return b.apply("neg", (b.apply("sum", negated),))
+    return None
+
+
+_TENSOR_RULES = {"transpose": _transpose, "matmul": _product, "dot": _product,
+                 "mul": _elementwise_product, "sum": _reduce,
+                 "add": lambda b, x, y: _sum_of_products(b, x, y, "add"),
+                 "sub": lambda b, x, y: _sum_of_products(b, x, y, "sub")}
+
+
+# ----- The reverse sweep of formulas -----
+
+def gradient_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
+    """The tape of ``∂output/∂wrt`` for a scalar ``output``, at these entry shapes."""
+    variable_shapes = {tape.labels[i]: shapes[i] for i in range(len(tape)) if tape.ops[i] == VAR}
+    b = TensorExpressionBuilder(variable_shapes)
+    needed = reaches_output(tape)
+    image: list[int | None] = [None] * len(tape)
+    for i in range(tape.output + 1):
+        if needed[i]:
+            image[i] = b.copy_entry_with_options(tape, i, image)
+    wanted = depends_on_variables(tape, {wrt})
+    adjoint: list[int | None] = [None] * len(tape)
+    adjoint[tape.output] = b.constant(1.0)
+    for i in range(tape.output, -1, -1):
+        if adjoint[i] is None or tape.ops[i] in (VAR, CONST):
+            continue
+        for k, j in enumerate(tape.args[i]):
+            if not wanted[j]:
+                continue
+            term = _contribution(b, tape, shapes, image, adjoint[i], i, k)
+            if _is_zero(b, term):
+                continue
+            adjoint[j] = term if adjoint[j] is None else b.apply("add", (adjoint[j], term))
+    index = tape.variable_index[wrt]
+    result = adjoint[index]
+    target = tuple(shapes[index])
+    if result is None:
+        result = b.constant(0.0)
+    if b.shape(result) != target:
+        if broadcast_shapes([b.shape(result), target]) != target:
+            raise AssertionError(f"gradient formula of shape {b.shape(result)}, not {target}")
+        # A constant gradient, written with its variable's shape.
+        result = b.tape_builder.operation(
+            "mul", (result, b.tape_builder.operation("ones_like", (image[index],), None)), None)
+    return b.finish(result)
+
+
+def _contribution(b: TensorExpressionBuilder, tape: Tape, shapes: list[Shape],
+                  image: list, node_adjoint: int, i: int, k: int) -> int:
+    """The adjoint that node ``i`` passes to its argument ``k``, from the table."""
+    op = tape.ops[i]
+    prim = PRIMITIVES[op]
+    args = tape.args[i]
+    if prim.elementwise:
+        arguments = dict(zip(FORMULA_ARGUMENTS, (image[j] for j in args)))
+        partial = b.copy(partial_template(op, k), arguments)
+        term = b.apply("mul", (node_adjoint, partial))
+        return _unbroadcast(b, term, tuple(shapes[i]), tuple(shapes[args[k]]), tape, i)
+    ranks = tuple(len(shapes[j]) for j in args)
+    text = prim.vjp_formulas(ranks)[k]
+    if _vjp_template(text) is None:
+        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: the VJP "
+                      f"of {op} is written in words, “{text}”", hint="chaincli grad computes it")
+    _check_formula_form(tape, shapes, i, text)
+    if op == "trace":
+        text = _word_substitute(text, "n", str(shapes[args[0]][0]))
+    elif op == "mean":
+        count = _size(shapes[args[0]]) // max(_size(shapes[i]), 1)
+        text = _word_substitute(text, "n", str(count))
+    template = _vjp_template(text)
+    arguments = dict(zip(FORMULA_ARGUMENTS, (image[j] for j in args)))
+    arguments["out"] = image[i]
+    arguments[_ADJOINT] = node_adjoint
+    return b.copy_with_options(template, arguments)
+
+
+def _check_formula_form(tape: Tape, shapes: list[Shape], i: int, text: str) -> None:
+    """Refuse a node whose table formula does not cover its options or ranks."""
+    op = tape.ops[i]
+    options = tape.options[i]
+    a_shape = shapes[tape.args[i][0]] if tape.args[i] else ()
+    if op in ("sum", "mean") and options and options[0] % max(len(a_shape), 1) != 0:
+        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: "
+                      f"{op} along axis {options[0]} spreads its adjoint along a later axis, "
+                      "which the formula δ*ones_like(a) does not", hint="chaincli grad "
+                      "computes it; sum(A', 0) sums a matrix's rows as a formula can")
+    if op in ("softmax", "logsoftmax", "logsumexp") and len(a_shape) > 1:
+        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: the VJP "
+                      f"of {op} “{text}” is written for a vector, and this is a matrix",
+                      hint="chaincli grad computes it")
+    if options and op not in ("sum", "mean", "eye"):
+        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: the VJP "
+                      f"of {op} “{text}” does not carry its options",
+                      hint="chaincli grad computes it")
+
+
+def _unbroadcast(b: TensorExpressionBuilder, term: int, node: Shape, shape: Shape,
+                 tape: Tape, i: int) -> int:
+    """``term`` summed back over the axes the argument was broadcast along."""
+    if shape == node or _is_zero(b, term):
+        return term
+    if not shape:
+        return b.apply("sum", (term,))
+    for _ in range(len(node) - len(shape)):
+        term = b.entry("sum", (term,), (0,))
+    if node[len(node) - len(shape):] != shape:
+        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: it "
+                      "broadcasts a length-1 axis, whose adjoint sum(…, axis) with "
+                      "the axis kept chaincli does not write", hint="chaincli grad computes it")
+    return term
+
+
+def _size(shape: Shape) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def _name(tape: Tape, i: int) -> str:
+    text = tape.source_text(i)
+    return text if text else tape.name(i)
