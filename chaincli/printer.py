@@ -64,6 +64,15 @@ Template = tuple["str | Slot", ...]
 # The grammar's postfix forms, which no entry of the table spells: A' and A[1, 2].
 _POSTFIX_TRANSPOSE = "transpose"
 _SUBSCRIPT = "index"
+_ARRAY_LITERAL = "stack"
+
+
+def _array_template(count: int) -> Template:
+    parts: list[str | Slot] = ["["]
+    for k in range(count):
+        parts.extend([", "] if k else [])
+        parts.append(Slot(k, grouped=True))
+    return (*parts, "]")
 
 
 @lru_cache(maxsize=None)
@@ -336,6 +345,8 @@ def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> 
         if parens:
             todo.append(style.open_paren)
         template = style.template(op)
+        if op == _ARRAY_LITERAL and style.writes_options:
+            template = _array_template(len(tape.args[i]))
         if tape.options[i] and style.writes_options:
             template = _with_options(template, op, tape.options[i])
         for part in template:

@@ -102,6 +102,8 @@ class TensorExpressionBuilder(ExpressionBuilder):
             simpler = rule(self, *args)
             if simpler is not None:
                 return simpler
+        if not PRIMITIVES[op].elementwise:  # the scalar folding reads scalar values
+            return self.tape_builder.operation(op, args, None)
         return super().apply(op, args)
 
     def copy_with_options(self, source: Tape, arguments: Mapping[str, int]) -> int:
@@ -258,15 +260,16 @@ def _contribution(b: TensorExpressionBuilder, tape: Tape, shapes: list[Shape],
         return _unbroadcast(b, term, tuple(shapes[i]), tuple(shapes[args[k]]), tape, i)
     ranks = tuple(len(shapes[j]) for j in args)
     text = prim.vjp_formulas(ranks)[k]
-    if _vjp_template(text) is None:
-        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: the VJP "
-                      f"of {op} is written in words, “{text}”", hint="chaincli grad computes it")
-    _check_formula_form(tape, shapes, i, text)
+    # n in a formula is the size the rule divides by or the identity's order.
     if op == "trace":
         text = _word_substitute(text, "n", str(shapes[args[0]][0]))
     elif op == "mean":
         count = _size(shapes[args[0]]) // max(_size(shapes[i]), 1)
         text = _word_substitute(text, "n", str(count))
+    if _vjp_template(text) is None:
+        raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: the VJP "
+                      f"of {op} is written in words, “{text}”", hint="chaincli grad computes it")
+    _check_formula_form(tape, shapes, i, text)
     template = _vjp_template(text)
     arguments = dict(zip(FORMULA_ARGUMENTS, (image[j] for j in args)))
     arguments["out"] = image[i]
