@@ -347,7 +347,7 @@ def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> 
         template = style.template(op)
         if op == _ARRAY_LITERAL and style.writes_options:
             template = _array_template(len(tape.args[i]))
-        if tape.options[i] and style.writes_options:
+        if i < len(tape.options) and tape.options[i] and style.writes_options:
             template = _with_options(template, op, tape.options[i])
         for part in template:
             if isinstance(part, str):

@@ -65,8 +65,8 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1,
     if program.has_tensor_operations or (used is not None and program.is_tensor_point(used)):
         return _matrix_derivative(program, wrt, order, used)
     if point is not None:
-        raise UsageError("--at gives the shapes of a tensor expression's variables, or with "
-                         "--steps the value at a point; for the value alone use grad")
+        raise UsageError("--at gives the value at a point with --steps, or the shapes of a "
+                         "tensor expression's variables; for the value alone use grad")
     tape = derivative(program.tape, wrt, order) if order else simplified(program.tape)
     return DerivativeResult(program.text, wrt, order, tape)
 

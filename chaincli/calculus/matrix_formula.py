@@ -206,7 +206,13 @@ def _reduce(b: TensorExpressionBuilder, x: int) -> int | None:
 _TENSOR_RULES = {"transpose": _transpose, "matmul": _product, "dot": _product,
                  "mul": _elementwise_product, "sum": _reduce,
                  "add": lambda b, x, y: _sum_of_products(b, x, y, "add"),
-                 "sub": lambda b, x, y: _sum_of_products(b, x, y, "sub")}
+                 "sub": lambda b, x, y: _difference(b, x, y)}
+
+
+def _difference(b: TensorExpressionBuilder, x: int, y: int) -> int | None:
+    if x == y and b.shape(x):  # T - T is zero of T's shape, which the scalar 0 is not
+        return b.tape_builder.operation("sub", (x, y), None)
+    return _sum_of_products(b, x, y, "sub")
 
 
 # ----- The reverse sweep of formulas -----

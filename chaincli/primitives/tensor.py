@@ -392,7 +392,7 @@ TENSOR_TABLE: list[Primitive] = [
 
     _tensor("ones_like", 1, lambda args, options: np.ones(np.shape(args[0])),
             lambda shapes, options: tuple(shapes[0]), _ones_like_vjp, _ones_like_jvp,
-            lambda ranks: ("0",), r"\mathbf{{1}}_{{{a}}}",
+            lambda ranks: ("0*δ",), r"\mathbf{{1}}_{{{a}}}",
             "an array of ones with a's shape"),
 
     # ----- Reductions -----
