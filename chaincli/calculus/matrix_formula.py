@@ -106,21 +106,13 @@ class TensorExpressionBuilder(ExpressionBuilder):
             return self.tape_builder.operation(op, args, None)
         return super().apply(op, args)
 
-    def copy_with_options(self, source: Tape, arguments: Mapping[str, int]) -> int:
-        """Rebuild ``source``'s output here, its variables in ``arguments`` replaced."""
-        needed = reaches_output(source)
-        image: list[int | None] = [None] * len(source)
-        for i in range(source.output + 1):
-            if needed[i]:
-                image[i] = self.copy_entry_with_options(source, i, image, arguments)
-        return image[source.output]
-
-    def copy_entry_with_options(self, source: Tape, i: int, image: list,
-                                arguments: Mapping[str, int] | None = None) -> int:
-        if source.options[i]:
+    def copy_entry(self, source: Tape, i: int, image: list,
+                   arguments: dict[str, int] | None = None) -> int:
+        """As the scalar builder copies an entry, with its static options kept."""
+        if i < len(source.options) and source.options[i]:
             return self.entry(source.ops[i], tuple(image[j] for j in source.args[i]),
                               source.options[i])
-        return self.copy_entry(source, i, image, dict(arguments or {}))
+        return super().copy_entry(source, i, image, arguments)
 
 
 # ----- Simplification rules for tensors -----
@@ -225,7 +217,7 @@ def gradient_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
     image: list[int | None] = [None] * len(tape)
     for i in range(tape.output + 1):
         if needed[i]:
-            image[i] = b.copy_entry_with_options(tape, i, image)
+            image[i] = b.copy_entry(tape, i, image)
     wanted = depends_on_variables(tape, {wrt})
     adjoint: list[int | None] = [None] * len(tape)
     adjoint[tape.output] = b.constant(1.0)
@@ -280,7 +272,7 @@ def _contribution(b: TensorExpressionBuilder, tape: Tape, shapes: list[Shape],
     arguments = dict(zip(FORMULA_ARGUMENTS, (image[j] for j in args)))
     arguments["out"] = image[i]
     arguments[_ADJOINT] = node_adjoint
-    return b.copy_with_options(template, arguments)
+    return b.copy(template, arguments)
 
 
 def _check_formula_form(tape: Tape, shapes: list[Shape], i: int, text: str) -> None:
