@@ -13,10 +13,9 @@ depth of the input.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Container
-
-import math
 
 from .language.nodes import (NUMBERS_GROUP, NUMBERS_ONE, NUMBERS_ROW, Array, Binary, Call, Name,
                              Number, Numbers, Program, Subscript, Unary)
