@@ -127,21 +127,25 @@ def big_expressions(folder: Path, repeat: int, slow: bool) -> None:
 
 
 def array_literals(folder: Path, repeat: int) -> None:
-    """Parse time of [d, d, ...] literals: the driver grows lists in place, so
-    the time per element stays flat as the literal grows 100-fold."""
+    """Parse and whole-process times of [d, d, ...] literals and of a matrix:
+    long literals of plain numbers are read in one pass, so the time per
+    element stays flat as the literal grows 100-fold."""
     from chaincli.language.parser import parse
     print("Array literals (in process: parse; whole process: eval sum(@lit) --json)")
     per_element = {}
-    # The largest fills the 2,000,000-byte cap on an expression.
-    for n in (10_000, 100_000, 999_990):
-        text = "sum([" + ",".join(str(i % 10) for i in range(n)) + "])"
+    # The largest fill the 2,000,000-byte cap on an expression.
+    cases = [(n, "sum([" + ",".join(str(i % 10) for i in range(n)) + "])")
+             for n in (10_000, 100_000, 999_990)]
+    cases.append((998_000, "sum([" + ",".join("[" + ",".join(str((i * j) % 10) for j in range(1000))
+                                              + "]" for i in range(998)) + "])"))
+    for n, text in cases:
         path = folder / f"literal{n}.txt"
         path.write_text(text)
-        seconds = median_time(lambda: parse(text), repeat if n < 999_990 else max(2, repeat // 2))
+        seconds = median_time(lambda: parse(text), repeat if n < 900_000 else max(2, repeat // 2))
         whole = process_time([CHAINCLI, "eval", f"@{path}", "--json"], max(2, repeat // 2))
         per_element[n] = seconds / n
-        row(f"literal of {n:,} numbers: parse", ms(seconds), "", "",
-            f"eval, whole process {ms(whole)}")
+        shape = "998×1000 matrix" if n == 998_000 else f"literal of {n:,} numbers"
+        row(f"{shape}: parse", ms(seconds), "", "", f"eval, whole process {ms(whole)}")
     row("growth: time per element, 10^6 / 10^4", f"{per_element[999_990] / per_element[10_000]:.2f}",
         note="1.00 is linear (a quadratic parse gives about 100)")
 

@@ -13,10 +13,12 @@ depth of the input.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Container
 
-from .language.nodes import Array, Binary, Call, Name, Number, Program, Subscript, Unary
+from .language.nodes import (NUMBERS_GROUP, NUMBERS_ONE, NUMBERS_ROW, Array, Binary, Call, Name,
+                             Number, Numbers, Program, Subscript, Unary)
 from .base.errors import ArityError, UnknownNameError
 from .primitives import (BINARY_OPERATORS, CONSTANTS, FUNCTIONS, PRIMITIVES, UNARY_OPERATORS,
                          callable_names, lookup_function)
@@ -270,6 +272,8 @@ def _lower_expr(root, builder: TapeBuilder, bound: dict[str, int], source: str) 
                 args = tuple(results[len(results) - count:])
                 del results[len(results) - count:]
                 results.append(builder.operation("stack", args, node.span))
+        elif isinstance(node, Numbers):
+            results.append(_lower_numbers(node, builder))
         elif isinstance(node, Subscript):
             if not children_done:
                 stack.append((node, True))
@@ -281,6 +285,47 @@ def _lower_expr(root, builder: TapeBuilder, bound: dict[str, int], source: str) 
         else:  # pragma: no cover - the grammar has no other node
             raise TypeError(f"unknown AST node {node!r}")
     return results[-1]
+
+
+def _lower_numbers(node: Numbers, builder: TapeBuilder) -> int:
+    """The entries the ``Array`` nodes of the same text would lower to: one
+    constant per distinct number (a negative one as ``neg`` of its magnitude,
+    as the unary minus makes it), one ``stack`` per pair of brackets."""
+    constant, operation = builder.constant, builder.operation
+    neg = UNARY_OPERATORS["-"]
+    values = node.values
+    # 0.0 and -0.0 are equal as keys; their reprs keep them apart.
+    entries: dict[float | str, int] = {}
+    items: list[int] = []
+    position = 0
+    last = len(node.layout) - 1
+    for k, (kind, count, span) in enumerate(node.layout):
+        # The literal's own brackets: its span takes in parentheses around it.
+        if k == last:
+            span = node.span
+        if kind == NUMBERS_GROUP:
+            args = tuple(items[len(items) - count:])
+            del items[len(items) - count:]
+            items.append(operation("stack", args, span))
+            continue
+        row = []
+        for value in values[position:position + count]:
+            key = value if value else repr(value)
+            entry = entries.get(key)
+            if entry is None:
+                if math.copysign(1.0, value) < 0:
+                    entry = operation(neg, (constant(-value, span),), span)
+                else:
+                    entry = constant(value, span)
+                entries[key] = entry
+            row.append(entry)
+        position += count
+        if kind == NUMBERS_ROW:
+            items.append(operation("stack", tuple(row), span))
+        else:
+            assert kind == NUMBERS_ONE
+            items.append(row[0])
+    return items[-1]
 
 
 def _lower_name(node: Name, builder: TapeBuilder, bound: dict[str, int], source: str) -> int:

@@ -100,24 +100,62 @@ class Parser:
             if not ignored:
                 yield make(Token, (name, found.group(), start, end))
 
-    def parse(self, text: str, builder) -> Any:
+    def _tokens_with_shortcut(self, text: str, shortcut, states: list[int]):
+        """``tokens``, except that where ``shortcut.opening`` starts a run the
+        shortcut can read whole, in a state that could shift
+        ``shortcut.stand_in`` instead, the run is one ``stand_in`` token.
+
+        The parser reads tokens one at a time, so ``states`` is the state
+        the next token meets (an ignored newline does not change it)."""
+        kinds, actions = self._kinds, self._actions
+        opening, stand_in = shortcut.opening, shortcut.stand_in
+        make = tuple.__new__
+        position = 0
+        while True:
+            for found in self._scanner.finditer(text, position):
+                name, ignored = kinds[found.lastindex]
+                start, end = found.span()
+                if name is None or start == end:
+                    raise SyntaxProblem(start)
+                if ignored:
+                    continue
+                if name == opening and start in shortcut.starts():
+                    row = actions[states[-1]]
+                    if row.get(opening, -1) >= 0 and row.get(stand_in, -1) >= 0:
+                        value = shortcut.take(start)
+                        if value is not None:
+                            end = value.span[1]
+                            yield make(Token, (stand_in, text[start:end], start, end))
+                            position = end
+                            break
+                yield make(Token, (name, found.group(), start, end))
+            else:
+                return
+
+    def parse(self, text: str, builder, shortcut=None) -> Any:
+        """The builder's value for ``text``. ``shortcut``, if given, may read
+        some runs of the text whole (see ``_tokens_with_shortcut``); the
+        builder then gets them as ``stand_in`` tokens."""
         # The nodes built here hold no cycles, yet each of the collector's
         # passes walks all of them: paused, a long literal parses a quarter faster.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._parse(text, builder)
+            return self._parse(text, builder, shortcut)
         finally:
             if collecting:
                 gc.enable()
 
-    def _parse(self, text: str, builder) -> Any:
+    def _parse(self, text: str, builder, shortcut=None) -> Any:
         actions, rules, accept, passes = self._actions, self._rules, self._end, self._passes
         callbacks: dict[str, Callable] = {}
         stack_states = [self._start]
         stack_values: list[Any] = []
         spliced = 0
-        stream = self.tokens(text)
+        if shortcut is None:
+            stream = self.tokens(text)
+        else:
+            stream = self._tokens_with_shortcut(text, shortcut, stack_states)
         if self._postlex is not None:
             stream = self._postlex(stream)
         for token in chain(stream, (Token("$END", "", len(text), len(text)),)):

@@ -74,7 +74,27 @@ class Subscript:
     span: Span
 
 
-Expr = Number | Name | Unary | Binary | Call | Array | Subscript
+# What one entry of ``Numbers.layout`` stands for.
+NUMBERS_ROW = 0     # brackets around ``count`` numbers, the next ones of ``values``
+NUMBERS_ONE = 1     # one number, the next of ``values``, beside bracketed ones
+NUMBERS_GROUP = 2   # brackets around the ``count`` items laid out last
+
+
+@dataclass(frozen=True, slots=True)
+class Numbers:
+    """A long array literal of plain numbers, read in one pass (``literals``).
+
+    It stands for the ``Array`` nodes of the same text: ``values`` are its
+    numbers in the order written, signs applied; ``layout`` is its brackets
+    in post-order, each ``(kind, count, span)``, the last one the literal
+    itself. Its items are not checked for one shape here: that stays the
+    ``stack`` primitive's check, with the same message and place."""
+    values: tuple[float, ...]
+    layout: tuple[tuple[int, int, Span], ...]
+    span: Span
+
+
+Expr = Number | Name | Unary | Binary | Call | Array | Numbers | Subscript
 
 
 @dataclass(frozen=True, slots=True)

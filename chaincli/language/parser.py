@@ -23,6 +23,7 @@ from .nodes import Array, Binary, Call, Let, Name, Number, Program, Subscript, U
 from ..base.errors import ChaincliError, ParseError
 from ..base.text import abbreviate
 from .lalr import Parser, SyntaxProblem, Token
+from .literals import LiteralRuns, too_large
 
 # Terminal names of the grammar, as a user would say them.
 _TERMINAL_WORDS = {
@@ -54,11 +55,16 @@ def _span(token: Token) -> tuple[int, int]:
 class _ASTBuilder:
     """Builds AST nodes as the parser reduces; methods named as the grammar's aliases."""
 
+    def __init__(self, literals: "_Literals | None" = None):
+        self._literals = literals
+
     def number(self, token: Token) -> Number:
+        if token.text[0] == "[":
+            # A literal of numbers read whole stands in for a NUMBER.
+            return self._literals.taken.pop(token.start)
         value = float(token.text)
         if value == float("inf"):
-            raise ParseError(f"the number {_short(token.text)} is too large for a "
-                             "double (at most about 1.8e308)", span=_span(token))
+            raise too_large(token.text, _span(token))
         return Number(value, token.text, _span(token))
 
     def name(self, token: Token) -> Name:
@@ -161,13 +167,33 @@ def build_parser(strict: bool = False):
                 maybe_placeholders=False)
 
 
+class _Literals(LiteralRuns):
+    """Long literals of numbers read whole, handed to the driver as NUMBER tokens."""
+
+    opening = "LSQB"
+    stand_in = "NUMBER"
+
+    def __init__(self, text: str, number_pattern: str):
+        super().__init__(text, number_pattern)
+        self.taken: dict[int, object] = {}
+
+    def take(self, start: int):
+        node = super().take(start)
+        if node is not None:
+            self.taken[start] = node
+        return node
+
+
 _PARSER: Parser | None = None
+_NUMBER_PATTERN = ""
 
 
 def _parser() -> Parser:
-    global _PARSER
+    global _PARSER, _NUMBER_PATTERN
     if _PARSER is None:
-        _PARSER = Parser(load_tables(), postlex=_paren_newlines)
+        tables = load_tables()
+        _PARSER = Parser(tables, postlex=_paren_newlines)
+        _NUMBER_PATTERN = dict(tables.TERMINALS)["NUMBER"]
     return _PARSER
 
 
@@ -176,7 +202,9 @@ def parse(text: str) -> Program:
     if not text.strip():
         raise ParseError("the expression is empty")
     try:
-        items = _parser().parse(text, _ASTBuilder())
+        parser = _parser()
+        literals = _Literals(text, _NUMBER_PATTERN) if "[" in text else None
+        items = parser.parse(text, _ASTBuilder(literals), literals)
     except ChaincliError as error:
         error.source = text
         raise
