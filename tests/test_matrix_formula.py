@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from chaincli.base.errors import DomainError
-from chaincli.calculus.derivatives import differentiate
+from chaincli.base.errors import DomainError, UsageError
+from chaincli.calculus.derivatives import differentiate, hessian
+from chaincli.calculus.matrix_formula import Refusal
 from chaincli.engine.program import compile_expression
 from chaincli.symbolic import operation_count
 
@@ -117,9 +118,96 @@ def test_bias_gets_its_sum_and_json_carries_shape(run):
     ("sum(A[0])", "--wrt", "A", "--at", "A=[[1,2],[3,4]]"),
     ("sum(X, 1)@v", "--wrt", "X", "--at", "X=[[1,2],[3,4]],v=[1,2]"),
     ("sum(X@w)", "--wrt", "w"),
-    ("x'@A@x", "--wrt", "x", "--order", "2", "--at", "A=[[1,2],[3,4]],x=[1,2]"),
 ])
 def test_refusals_are_one_error_line(run, args):
     code, out, err = run("diff", *args)
     assert code == 2 and out == ""
     assert err.startswith("Error: ") and "Traceback" not in err
+
+
+def _check_hessian(expression, point):
+    program = compile_expression(expression)
+    used = {k: v for k, v in point.items() if k in program.variables}
+    result = differentiate(program, "x", 2, used)
+    formula = compile_expression(result.text)
+    value = np.asarray(formula.value({k: v for k, v in used.items()
+                                      if k in formula.variables}), dtype=float)
+    n = len(point["x"])
+    assert value.shape == result.shape == (n, n)
+    try:
+        expected = np.asarray(hessian(program, used, wrt=["x"]).hessian, dtype=float)
+        tolerance = 1e-9
+    except UsageError:  # logdet, det, solve: hessian expands elements, which they are not
+        expected = _gradient_differences(program, used)
+        tolerance = 1e-5
+    scale = max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(value, expected, rtol=tolerance, atol=tolerance * scale)
+    return result
+
+
+def _gradient_differences(program, point, step=1e-5):
+    """The Hessian's columns as central differences of grad's gradient."""
+    columns = []
+    for j in range(len(point["x"])):
+        shifted = []
+        for sign in (1, -1):
+            moved = dict(point, x=point["x"] + sign * step * np.eye(len(point["x"]))[j])
+            shifted.append(np.asarray(program.gradient(moved, wrt=["x"]).gradient["x"]))
+        columns.append((shifted[0] - shifted[1]) / (2 * step))
+    return np.array(columns).T
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(INNER), max_size=3), st.sampled_from(OUTER),
+       st.integers(1, 4), st.integers(0, 2**31))
+def test_random_hessians_read_back_as_hessians_numbers(inner, outer, n, seed):
+    v = "x"
+    for piece in inner:
+        v = piece.format(v=f"({v})")
+    expression = outer.format(v=f"({v})")
+    program = compile_expression(expression)
+    point = _point(np.random.default_rng(seed), n, n + 1)
+    try:
+        program.gradient({k: v for k, v in point.items() if k in program.variables}, wrt=["x"])
+    except DomainError:
+        assume(False)
+    try:
+        _check_hessian(expression, point)
+    except Refusal as refusal:  # a matrix that moves with x has a 3-axis derivative
+        assert "outer(" in expression and "three axes" in str(refusal)
+
+
+# (expression, the Cookbook's Hessian)
+COOKBOOK_HESSIANS = [
+    ("x'@A@x", "A + A'"),
+    ("x'@inv(S)@x", "inv(S) + inv(S)'"),
+    ("sum((X@x - y)^2)", "2*X'@X"),
+    ("a'@x", "0*eye(3)"),
+    ("logsumexp(x)", "diag(softmax(x)) - outer(softmax(x), softmax(x))"),
+    ("sum(tanh(A@x + b))", "A'@diag(-2*tanh(A@x + b)*(1 - tanh(A@x + b)^2))@A"),
+]
+
+
+@pytest.mark.parametrize("expression, cookbook", COOKBOOK_HESSIANS)
+def test_hessians_in_textbook_form(expression, cookbook):
+    point = _point(np.random.default_rng(3), 3, 4)
+    point["X"] = point["X"][:, :3]
+    result = _check_hessian(expression, point)
+    book = compile_expression(cookbook)
+    assert operation_count(result.tape) <= 2 * operation_count(book.tape)
+
+
+def test_hessian_forms():
+    point = _point(np.random.default_rng(1), 3, 4)
+    assert _check_hessian("x'@A@x", point).text == "A + A'"
+    assert _check_hessian("logsumexp(x)", point).text == "u1 = softmax(x); diag(u1) - outer(u1, u1)"
+
+
+@pytest.mark.parametrize("args, words", [
+    (("x'@A@x", "--wrt", "A", "--order", "2", "--at", "A=[[1,2],[3,4]],x=[1,2]"), "4 axes"),
+    (("sum(x)^2", "--wrt", "x", "--order", "3", "--at", "x=[1,2]"), "not 3"),
+])
+def test_hessian_refusals_point_at_hessian(run, args, words):
+    code, out, err = run("diff", *args)
+    assert code == 2 and out == ""
+    assert words in err and "chaincli hessian" in err

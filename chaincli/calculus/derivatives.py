@@ -73,14 +73,15 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1,
 
 def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
                        used) -> MatrixDerivativeResult:
-    from .matrix_formula import gradient_formula
+    from .matrix_formula import gradient_formula, hessian_formula
     if used is None:
         raise UsageError("the gradient formula of a tensor expression is written for its "
                          "variables' shapes; give them with --at, as for grad",
                          hint='chaincli diff "sum((X@w - y)^2)" --wrt w --at @data.npz')
-    if order != 1:
+    if order not in (1, 2):
         raise UsageError(Phrase("a tensor expression's derivative is written as a formula "
-                                "for {order} 1 only, not {given}", given=order),
+                                "for {order} 1 (the gradient) or 2 (the Hessian of a vector "
+                                "variable), not {given}", given=order),
                          hint="chaincli hessian computes the Hessian at a point")
     shapes = tensor_program.shapes_at(program.tape, used)
     output_shape = shapes[program.tape.output]
@@ -88,8 +89,12 @@ def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
         raise UsageError(f"the gradient formula needs a scalar output; this one has shape "
                          f"{shape_text(output_shape)}",
                          hint="sum(...) or mean(...) makes a scalar of it")
-    tape = gradient_formula(program.tape, shapes, wrt)
     shape = tuple(shapes[program.tape.variable_index[wrt]])
+    if order == 2:
+        tape = hessian_formula(program.tape, shapes, wrt)
+        shape = shape + shape
+    else:
+        tape = gradient_formula(program.tape, shapes, wrt)
     return MatrixDerivativeResult(program.text, wrt, order, tape, shape)
 
 

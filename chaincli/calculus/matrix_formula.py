@@ -91,6 +91,8 @@ class TensorExpressionBuilder(ExpressionBuilder):
 
     def entry(self, op: str, args: tuple[int, ...], options: tuple[int, ...] = ()) -> int:
         """``op(*args)`` with static options (``sum(x, 0)``, ``eye(3)``)."""
+        if op == "sum" and tuple(options) == (0,) and _diagonal_of(self, args[0]) is not None:
+            return _diagonal_of(self, args[0])  # the column sums of diag(v) are v
         if options:
             return self.tape_builder.operation(op, tuple(args), None, tuple(options))
         return self.apply(op, args)
@@ -132,6 +134,10 @@ def _transpose(b: TensorExpressionBuilder, x: int) -> int | None:
     negated = b.match(x, "neg")
     if negated:
         return b.apply("neg", (b.apply("transpose", negated),))
+    for op in ("add", "sub"):  # (P + Q)' is P' + Q'
+        terms = b.match(x, op)
+        if terms and all(len(b.shape(j)) == 2 for j in terms):
+            return b.apply(op, tuple(b.apply("transpose", (j,)) for j in terms))
     return None
 
 
@@ -152,6 +158,20 @@ def _product(b: TensorExpressionBuilder, x: int, y: int) -> int | None:
     for side, other in ((x, y), (y, x)):  # A@I and I@A are A
         if b.match(side, "eye") is not None and len(b.shape(other)) == 2:
             return other
+    scaling = _diagonal_of(b, x)
+    if scaling is not None:
+        inner = _diagonal_of(b, y)
+        if inner is not None:  # diag(a)@diag(c) is diag(a*c)
+            return b.apply("diag", (b.apply("mul", (scaling, inner)),))
+        product = b.match(y, "matmul")
+        if product and _diagonal_of(b, product[0]) is not None:  # diag(a)@(diag(c)@M)
+            merged = b.apply("diag", (b.apply("mul", (scaling, _diagonal_of(b, product[0]))),))
+            return b.apply("matmul", (merged, product[1]))
+        for op in ("add", "sub"):  # diag(a)@(I - r), r a row broadcast, is diag(a) - outer(a, r)
+            terms = b.match(y, op)
+            if (terms and b.match(terms[0], "eye") is not None
+                    and len(b.shape(terms[1])) == 1):
+                return b.apply(op, (x, b.apply("outer", (scaling, terms[1]))))
     if len(b.shape(x)) == 1 and len(b.shape(y)) == 2:
         return b.apply("matmul", (b.apply("transpose", (y,)), x))  # x@A is A'@x
     return None
@@ -195,7 +215,51 @@ def _reduce(b: TensorExpressionBuilder, x: int) -> int | None:
     return None
 
 
-_TENSOR_RULES = {"transpose": _transpose, "matmul": _product, "dot": _product,
+def _diagonal_of(b: TensorExpressionBuilder, i: int) -> int | None:
+    """``v`` when entry ``i`` is the diagonal matrix ``diag(v)`` of a vector, else None."""
+    argument = b.match(i, "diag")
+    if argument and len(b.shape(argument[0])) == 1:
+        return argument[0]
+    return None
+
+
+def _diagonal(b: TensorExpressionBuilder, v: int) -> int | None:
+    """``diag(ones_like(v))`` is ``eye(n)``, and ``diag(c*ones_like(v))`` is ``c*eye(n)``."""
+    if len(b.shape(v)) != 1:
+        return None
+    scale, ones = b.coefficient(v)
+    product = b.match(v, "mul")
+    if product and not b.shape(product[0]) and b.match(product[1], "ones_like"):
+        return b.apply("mul", (product[0], b.entry("eye", (), (b.shape(v)[0],))))
+    if b.match(ones, "ones_like") and scale == 1.0:
+        return b.entry("eye", (), (b.shape(v)[0],))
+    return None
+
+
+def _solve(b: TensorExpressionBuilder, a: int, rhs: int) -> int | None:
+    """``solve(A, I)`` is ``inv(A)``."""
+    if b.match(rhs, "eye") is not None:
+        return b.apply("inv", (a,))
+    return None
+
+
+def _inverse(b: TensorExpressionBuilder, a: int) -> int | None:
+    """``inv(A')`` is ``inv(A)'``, as the Cookbook writes it."""
+    inner = b.match(a, "transpose")
+    if inner:
+        return b.apply("transpose", (b.apply("inv", inner),))
+    return None
+
+
+def _exponential(b: TensorExpressionBuilder, x: int) -> int | None:
+    """``exp(logsoftmax(z))`` is ``softmax(z)``."""
+    inner = b.match(x, "logsoftmax")
+    if inner:
+        return b.apply("softmax", inner)
+    return None
+
+
+_TENSOR_RULES = {"exp": _exponential, "diag": _diagonal, "solve": _solve, "inv": _inverse, "transpose": _transpose, "matmul": _product, "dot": _product,
                  "mul": _elementwise_product, "sum": _reduce,
                  "add": lambda b, x, y: _sum_of_products(b, x, y, "add"),
                  "sub": lambda b, x, y: _difference(b, x, y)}
@@ -321,3 +385,130 @@ def _size(shape: Shape) -> int:
 def _name(tape: Tape, i: int) -> str:
     text = tape.source_text(i)
     return text if text else tape.name(i)
+
+
+# ----- The Hessian of a vector variable as a matrix formula -----
+
+# The direction the Hessian is applied to; a leading underscore keeps it out
+# of reach of every user name, and it never appears in the printed formula.
+_DIRECTION = "_direction"
+
+
+def hessian_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
+    """The tape of ``∂²output/∂wrt²`` for a vector ``wrt``: an n×n matrix formula.
+
+    The gradient ``g`` is a formula (``gradient_formula``); the reverse sweep
+    of ``sum(g*v)`` for a direction ``v`` gives ``H'@v``, a formula linear in
+    ``v`` built from the same rules, and the matrix is read off it: ``v`` is
+    ``eye(n)``, ``A@f`` is ``A@F``, ``c*f`` is ``diag(c)@F`` and so on. A
+    piece with no such reading (a matrix linear in ``v``, which needs three
+    axes) is refused with a pointer at ``hessian``.
+    """
+    target = tuple(shapes[tape.variable_index[wrt]])
+    if len(target) != 1:
+        raise Refusal(f"the second derivative by {wrt}, of shape {_shape_words(target)}, "
+                      f"has {2 * len(target)} axes; a matrix formula has two",
+                      hint="chaincli hessian computes it at a point, element by element")
+    gradient = gradient_formula(tape, shapes, wrt)
+    variable_shapes = {tape.labels[i]: tuple(shapes[i]) for i in range(len(tape))
+                       if tape.ops[i] == VAR}
+    variable_shapes[_DIRECTION] = target
+    b = TensorExpressionBuilder(variable_shapes)
+    g = b.copy(gradient)
+    directional = b.apply("sum", (b.apply("mul", (g, b.variable(_DIRECTION))),))
+    along = b.finish(directional)
+    if wrt not in along.variables:  # the gradient is constant
+        return _zero_matrix(variable_shapes, target[0])
+    applied = gradient_formula(along, _entry_shapes(along, variable_shapes), wrt)
+    return _matrix_of(applied, variable_shapes, target[0])
+
+
+def _zero_matrix(variable_shapes: Mapping[str, Shape], n: int) -> Tape:
+    b = TensorExpressionBuilder(variable_shapes)
+    return b.finish(b.tape_builder.operation("mul", (b.constant(0.0), b.entry("eye", (), (n,))),
+                                             None))
+
+
+def _entry_shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
+    from ..engine.tensor.sweeps import shapes
+    return [tuple(s) for s in shapes(tape, {name: variable_shapes[name]
+                                            for name in tape.variables})]
+
+
+def _matrix_of(tape: Tape, variable_shapes: Mapping[str, Shape], n: int) -> Tape:
+    """The matrix ``M`` with ``tape = M@v``, for a tape linear in the direction ``v``.
+
+    Each entry that depends on ``v`` is read as the matrix of its linear map
+    (a row vector for a scalar entry); the others are copied as they are."""
+    b = TensorExpressionBuilder(variable_shapes)
+    linear = depends_on_variables(tape, {_DIRECTION})
+    if not linear[tape.output]:  # the gradient is constant
+        return _zero_matrix(variable_shapes, n)
+    needed = reaches_output(tape)
+    image: list[int | None] = [None] * len(tape)
+    matrix: list[int | None] = [None] * len(tape)
+    for i in range(tape.output + 1):
+        if not needed[i]:
+            continue
+        if not linear[i]:
+            image[i] = b.copy_entry(tape, i, image)
+            continue
+        if tape.ops[i] == VAR:
+            matrix[i] = b.entry("eye", (), (n,))
+            continue
+        matrix[i] = _linear_map(b, tape, i, image, matrix, linear)
+    return b.finish(matrix[tape.output])
+
+
+def _linear_map(b: TensorExpressionBuilder, tape: Tape, i: int, image: list,
+                matrix: list, linear: list[bool]) -> int:
+    op, args = tape.ops[i], tape.args[i]
+    rank = [len(b.shape(matrix[j] if linear[j] else image[j])) - (1 if linear[j] else 0)
+            for j in args]  # the rank of each argument's value
+    maps = [matrix[j] for j in args]
+    fixed = [image[j] for j in args]
+    both = all(linear[j] for j in args)
+    if op in ("neg", "transpose") and rank[0] <= 1:
+        return maps[0] if op == "transpose" else b.apply("neg", (maps[0],))
+    if op in ("add", "sub") and both:
+        if rank[0] > 1 or rank[1] > 1:
+            _refuse_three_axes(tape, i)
+        return b.apply(op, (maps[0], maps[1]))  # a scalar's row broadcasts over rows
+    if op == "sum" and not tape.options[i] and rank[0] <= 1:
+        return maps[0] if rank[0] == 0 else b.entry("sum", (maps[0],), (0,))
+    if op in ("mul", "div") and not both:
+        k = 0 if linear[args[0]] else 1
+        if op == "div" and k == 1:
+            _refuse_three_axes(tape, i, "it divides by the direction")
+        factor, f_rank, c_rank = fixed[1 - k], rank[k], rank[1 - k]
+        if op == "div":
+            factor = b.apply("div", (b.constant(1.0), factor))
+        if c_rank == 0:
+            return b.apply("mul", (factor, maps[k]))
+        if c_rank == 1 and f_rank == 0:
+            return b.apply("outer", (factor, maps[k]))
+        if c_rank == 1 and f_rank == 1:
+            return b.apply("matmul", (b.apply("diag", (factor,)), maps[k]))
+    if op in ("matmul", "dot") and not both:
+        k = 0 if linear[args[0]] else 1
+        c = fixed[1 - k]
+        if rank[k] == 1 and rank[1 - k] == 2:
+            c = c if k == 1 else b.apply("transpose", (c,))  # f@C is C'@f
+            return b.apply("matmul", (c, maps[k]))
+        if rank[k] == 1 and rank[1 - k] == 1:
+            return b.apply("matmul", (b.apply("transpose", (maps[k],)), c))
+    if op == "solve" and not linear[args[0]] and rank[1] == 1:
+        return b.apply("solve", (fixed[0], maps[1]))
+    _refuse_three_axes(tape, i)
+    raise AssertionError("unreachable")
+
+
+def _refuse_three_axes(tape: Tape, i: int, why: str = "") -> None:
+    reason = why or (f"a piece of its derivation, {tape.ops[i]}, is a matrix that moves with "
+                     "the variable, and its derivative has three axes")
+    raise Refusal(f"the Hessian has no matrix formula here: {reason}",
+                  hint="chaincli hessian computes it at a point, element by element")
+
+
+def _shape_words(shape: Shape) -> str:
+    return "×".join(str(n) for n in shape) if shape else "a scalar"
