@@ -168,9 +168,11 @@ def test_random_hessians_read_back_as_hessians_numbers(inner, outer, n, seed):
     program = compile_expression(expression)
     point = _point(np.random.default_rng(seed), n, n + 1)
     try:
-        program.gradient({k: v for k, v in point.items() if k in program.variables}, wrt=["x"])
+        first = program.gradient({k: v for k, v in point.items() if k in program.variables},
+                                 wrt=["x"])
     except DomainError:
         assume(False)
+    assume(not first.warnings)  # at a kink (norm(x - x)) there is no Hessian to compare
     try:
         _check_hessian(expression, point)
     except Refusal as refusal:  # a matrix that moves with x has a 3-axis derivative

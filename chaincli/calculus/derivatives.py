@@ -99,14 +99,15 @@ def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
 
 
 def _require_scalar_formula(program: CompiledExpression, point=None) -> None:
-    """Formulas are derived for scalars: a tensor operation, or a tensor value at
-    the point, would make a formula of the wrong shape, so it is refused."""
-    hint = "chaincli grad gives its gradient, chaincli jacobian the derivative of each element"
+    """Steps are derived for scalars: a tensor operation, or a tensor value at the
+    point, gets its gradient formula from diff without --steps."""
+    hint = ("chaincli diff without --steps writes its gradient as a matrix formula; "
+            "chaincli grad --explain backward shows each node's rule")
     if program.has_tensor_operations:
-        raise UsageError("diff prints formulas of scalar expressions; this one has tensor "
+        raise UsageError("diff --steps derives scalar expressions; this one has tensor "
                          "operations", hint=hint)
     if point is not None and program.is_tensor_point(program.check_point(point)[0]):
-        raise UsageError("diff prints formulas of scalar expressions; --at gives a tensor "
+        raise UsageError("diff --steps derives scalar expressions; --at gives a tensor "
                          "value", hint=hint)
 
 
