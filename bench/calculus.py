@@ -1,6 +1,8 @@
 """Sizes and times of symbolic derivatives and Hessians (run by hand, not by the tests).
 
     python bench/calculus.py
+
+The machine it ran on (``machine.describe``) is printed first.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import time
 
 import chaincli
+from machine import describe
 from chaincli.calculus.derivatives import hessian
 from chaincli.printer import to_text
 from chaincli.symbolic import derivative, operation_count
@@ -43,6 +46,7 @@ def steps_of(text: str, label: str) -> None:
 
 
 def main() -> None:
+    print(describe())
     for levels in (4, 8, 12):
         tape = lower(parse(nested(levels)))
         first = derivative(tape, "x")

@@ -17,14 +17,14 @@ cross-entropy. Three measurements:
    bundled digits, full-batch Adam, 200 steps: the wall-clock time and the
    test accuracy (tests/test_conv.py holds the accuracy to 95%).
 
-Every figure is a median of several runs; the machine's load average is
-printed first.
+Every figure is a median of several runs; the machine it ran on
+(``machine.describe``: CPU, NumPy's AVX-512 kernels, OpenBLAS, affinity,
+load) is printed first.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 from network import has_torch, run_process
 from timing import interleaved_times as interleaved
 
@@ -205,8 +206,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     options = parser.parse_args()
     repeat = 3 if options.quick else 7
-    print(f"load average {os.getloadavg()[0]:.2f}; PyTorch "
-          f"{'present' if has_torch() else 'not installed: the peer is NumPy by hand'}")
+    print(describe())
+    print(f"PyTorch {'present' if has_torch() else 'not installed: the peer is NumPy by hand'}")
     with tempfile.TemporaryDirectory(prefix="chaincli-bench-") as name:
         rows = one_shot(Path(name), repeat) + in_process(repeat * 3) + training(Path(name))
     width = max(len(r[0]) for r in rows)

@@ -6,6 +6,7 @@ Each case compiles and differentiates once, then times ``explain`` for the
 paths view and both traces. The explanation is bounded: whatever the number
 of paths, it lists at most --max-paths of them and sums the rest from the
 adjoints, so these times grow with the tape, not with the path count.
+The machine it ran on (``machine.describe``) is printed first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 
 import chaincli
 from chaincli.explain.chain import explain
+from machine import describe
 
 
 def squaring_chain(n: int) -> str:
@@ -41,6 +43,7 @@ CASES = [
 
 
 def main() -> None:
+    print(describe())
     for label, text, point in CASES:
         result = chaincli.compile(text).gradient(point)
         timings = []

@@ -7,8 +7,18 @@
 
 Workloads are generated into a temporary folder (bench/workloads.py). Every
 figure is the median of several runs (wall-clock). Peers that are not
-installed (qalc, jq, SymPy, PyTorch, JAX) are skipped. The machine's load
-average is printed first: figures taken under load are slower and noisier.
+installed (qalc, jq, SymPy, PyTorch, JAX) are skipped. The machine it ran on
+(``machine.describe``: CPU, NumPy's AVX-512 kernels, OpenBLAS, affinity and
+load average) is printed first: figures taken under load are slower and noisier.
+
+Cold start runs chaincli and qalc turn about, in one loop, with stdout a pipe
+(as ``| cat`` would), so both meet the same load; it also counts the modules a
+plain ``grad --json`` imports and their import time (``python -X importtime``),
+which say more than the ratio where the machine is fast or busy. To stand in
+for a one-core CPU without AVX-512:
+
+    NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell \
+        taskset -c 0 python bench/run.py
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +37,7 @@ import time
 from pathlib import Path
 
 import workloads
+from machine import describe
 from timing import interleaved_times, median_time
 
 PYTHON = sys.executable
@@ -72,24 +84,58 @@ def ratio(a: float, b: float) -> str:
 
 # ----- Cold start -----
 
+def process_times(commands: list[list[str]], repeat: int) -> list[float]:
+    """Median times of whole processes run turn about (each warmed up once), stdout
+    read from a pipe: every command meets the same load and file cache."""
+    def call(command):
+        start = time.perf_counter()
+        subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, check=False)
+        return time.perf_counter() - start
+    for command in commands:
+        call(command)
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeat):
+        for command, bucket in zip(commands, times):
+            bucket.append(call(command))
+    return [statistics.median(bucket) for bucket in times]
+
+
+def import_profile(command: list[str]) -> tuple[int, float]:
+    """How many modules ``command`` (a Python script and its arguments) imports,
+    and their import time in seconds, as ``python -X importtime`` reports them."""
+    done = subprocess.run([PYTHON, "-X", "importtime", *command], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rows = [line.split("|") for line in done.stderr.splitlines()
+            if line.startswith("import time:") and "imported package" not in line]
+    # A module imported by no other has no indent: its cumulative time holds its children's.
+    top = sum(int(cumulative) for _, cumulative, name in rows
+              if not name[1:].startswith(" "))
+    return len(rows), top / 1e6
+
+
 def cold_start(repeat: int) -> None:
-    print("Cold start (whole process)")
-    floor = process_time([PYTHON, "-S", "-c", "pass"], repeat)
-    row("python -S -c pass (interpreter floor)", ms(floor))
-    json_time = process_time([CHAINCLI, "grad", "sin(x*y)", "--at", "x=1,y=2", "--json"], repeat)
-    table_time = process_time([CHAINCLI, "grad", "sin(x*y)", "--at", "x=1,y=2"], repeat)
-    framework = process_time([CHAINCLI, "grad", "sin(x*y)", "--at=x=1,y=2", "--json"], repeat)
+    print("Cold start (whole process, stdout a pipe; chaincli and qalc run turn about)")
+    grad = [CHAINCLI, "grad", "sin(x*y)", "--at", "x=1,y=2"]
+    commands = {"floor": [PYTHON, "-S", "-c", "pass"], "json": grad + ["--json"],
+                "table": grad, "framework": [CHAINCLI, "grad", "sin(x*y)", "--at=x=1,y=2",
+                                             "--json"]}
     qalc = shutil.which("qalc")
     if qalc:
-        peer = process_time([qalc, "-t", "diff(sin(x*y), x)"], repeat)
-        row("grad sin(x*y) --json", ms(json_time), "qalc -t diff(...)", ms(peer),
-            f"{ratio(json_time, peer)} (target <= 1x)")
-        row("grad sin(x*y) (table)", ms(table_time), "qalc -t diff(...)", ms(peer),
-            f"{ratio(table_time, peer)} (target <= 1.3x)")
-    else:
-        row("grad sin(x*y) --json", ms(json_time), "qalc", "absent")
-        row("grad sin(x*y) (table)", ms(table_time))
-    row("grad --at=... --json (through Typer)", ms(framework), note="the framework path")
+        commands["qalc"] = [qalc, "-t", "diff(sin(x*y), x)"]
+    times = dict(zip(commands, process_times(list(commands.values()), repeat * 2)))
+    row("python -S -c pass (interpreter floor)", ms(times["floor"]))
+    for key, label in (("json", "grad sin(x*y) --json"), ("table", "grad sin(x*y) (table)")):
+        if qalc:
+            row(label, ms(times[key]), "qalc -t diff(...)", ms(times["qalc"]),
+                f"{ratio(times[key], times['qalc'])} (target <= 0.9x)")
+        else:
+            row(label, ms(times[key]), "qalc", "absent")
+    row("grad --at=... --json (through Typer)", ms(times["framework"]),
+        note="the framework path")
+    modules, seconds = import_profile(grad + ["--json"])
+    row("  grad --json: modules imported, import time", f"{modules}", "", "",
+        f"{ms(seconds)} of imports (python -X importtime, itself slower)")
     if _has("sympy"):
         peer = process_time([PYTHON, "-c", "import sympy as s; x, y = s.symbols('x y');"
                              "e = s.sin(x*y); print([s.diff(e, v).subs({x: 1, y: 2}).evalf()"
@@ -355,9 +401,7 @@ def main() -> None:
     parser.add_argument("--slow", action="store_true", help="also the slow SymPy peer")
     options = parser.parse_args()
     repeat = 5 if options.quick else 11
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"chaincli benchmark: {os.cpu_count()} CPUs, load average {load:.2f}, "
-          f"Python {sys.version.split()[0]}")
+    print(describe())
     if not os.path.exists(CHAINCLI):
         sys.exit(f"no chaincli script next to {PYTHON}; install chaincli first")
     with tempfile.TemporaryDirectory(prefix="chaincli-bench-") as name:

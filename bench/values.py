@@ -6,6 +6,7 @@ Reading: ``parse_points`` on a bracket literal, a CSV file, an .npz archive
 and a JSON point, beside NumPy's own readers of the same files. Writing:
 JSON, plain lines and the table for a gradient, built by hand (no engine
 run). Each figure is the median of 5 runs, wall-clock, in process.
+The machine it ran on (``machine.describe``) is printed first.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from chaincli.io.point import parse_points
 from chaincli.render.plain import plain_gradient
 from chaincli.render.tensor import print_tensor_gradient
 from chaincli.engine.results import GradientResult
+from machine import describe
 from timing import median_time as median
 
 
@@ -32,6 +34,7 @@ def row(task: str, ours: float, peer: str = "", peer_time: float | None = None) 
 
 
 def main() -> None:
+    print(describe())
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)

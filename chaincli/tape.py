@@ -12,23 +12,24 @@ depth of the input.
 
 from __future__ import annotations
 
-import difflib
 import math
-from dataclasses import dataclass, field
-from typing import Container
 
+from .base.record import Record
 from .language.nodes import (NUMBERS_GROUP, NUMBERS_ONE, NUMBERS_ROW, Array, Binary, Call, Name,
                              Number, Numbers, Program, Subscript, Unary)
 from .base.errors import ArityError, UnknownNameError
 from .primitives import (BINARY_OPERATORS, CONSTANTS, FUNCTIONS, PRIMITIVES, UNARY_OPERATORS,
                          callable_names, lookup_function)
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Container
+
 VAR = "var"
 CONST = "const"
 
 
-@dataclass
-class Tape:
+class Tape(Record):
     """The Wengert list. Entry ``i`` is ``ops[i](*(args[i]))``.
 
     ``ops[i]`` is ``"var"`` (an input), ``"const"`` (its value in ``consts``)
@@ -38,18 +39,31 @@ class Tape:
     axis of ``sum(A, 1)``, the indices of ``A[1, 2]``), else ``()``.
     """
 
-    ops: list[str] = field(default_factory=list)
-    args: list[tuple[int, ...]] = field(default_factory=list)
-    consts: list[float | None] = field(default_factory=list)
-    labels: list[str | None] = field(default_factory=list)
-    spans: list[tuple[int, int] | None] = field(default_factory=list)
-    options: list[tuple[int, ...]] = field(default_factory=list)
-    variables: list[str] = field(default_factory=list)
-    variable_index: dict[str, int] = field(default_factory=dict)
-    output: int = -1
-    source: str = ""
-    _user_names: set[str] | None = field(default=None, repr=False, compare=False)
-    _user_names_size: int = field(default=-1, repr=False, compare=False)
+    _fields = ("ops", "args", "consts", "labels", "spans", "options", "variables",
+               "variable_index", "output", "source")
+    # The names the user took, for ``name``: built on first use.
+    __slots__ = (*_fields, "_user_names", "_user_names_size")
+
+    def __init__(self, ops: list[str] | None = None, args: list[tuple[int, ...]] | None = None,
+                 consts: list[float | None] | None = None,
+                 labels: list[str | None] | None = None,
+                 spans: list[tuple[int, int] | None] | None = None,
+                 options: list[tuple[int, ...]] | None = None,
+                 variables: list[str] | None = None,
+                 variable_index: dict[str, int] | None = None, output: int = -1,
+                 source: str = ""):
+        self.ops = [] if ops is None else ops
+        self.args = [] if args is None else args
+        self.consts = [] if consts is None else consts
+        self.labels = [] if labels is None else labels
+        self.spans = [] if spans is None else spans
+        self.options = [] if options is None else options
+        self.variables = [] if variables is None else variables
+        self.variable_index = {} if variable_index is None else variable_index
+        self.output = output
+        self.source = source
+        self._user_names: set[str] | None = None
+        self._user_names_size = -1
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -342,6 +356,7 @@ def _lower_name(node: Name, builder: TapeBuilder, bound: dict[str, int], source:
 def _resolve_call(node: Call, source: str):
     primitive = lookup_function(node.function)
     if primitive is None:
+        import difflib  # only to suggest a name: an error's path
         close = difflib.get_close_matches(node.function, callable_names(), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else None
         if node.function in PRIMITIVES or node.function in BINARY_OPERATORS.values():

@@ -7,13 +7,16 @@ line and a caret when the error has a position) and the matching exit code.
 
 from __future__ import annotations
 
-from enum import IntEnum
-from typing import Callable
-
 from .terminal import printable
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Callable
 
-class ExitStatus(IntEnum):
+
+class ExitStatus:
+    """The exit statuses, as plain ints (``enum`` would cost every run its import)."""
+
     OK = 0
     MATH_ERROR = 1
     USAGE_ERROR = 2

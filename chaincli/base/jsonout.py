@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any
 
 NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 

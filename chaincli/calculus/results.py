@@ -79,6 +79,7 @@ class HessianResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)  # the fields, in order, are the JSON keys
         del data["output"]
+        data["warnings"] = [w.to_dict() for w in self.warnings]  # records, not dataclasses
         return data
 
     @property
@@ -96,7 +97,9 @@ class JacobianResult:
     warnings: list[Notice] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # the fields, in order, are the JSON keys
+        data = asdict(self)  # the fields, in order, are the JSON keys
+        data["warnings"] = [w.to_dict() for w in self.warnings]  # records, not dataclasses
+        return data
 
     @property
     def all_finite(self) -> bool:

@@ -24,7 +24,9 @@ call it, so the two cannot differ. Short options with an attached value
 
 from __future__ import annotations
 
-from typing import Collection, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Collection, Optional
 
 
 def _long_option_shaped(word: str) -> bool:

@@ -13,14 +13,16 @@ by ``render_backward``.
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import sys
 
 from .plumbing import load_expression, parse_wrt, warn, write_json, write_stderr, write_text, emit
 from ..io.files import open_input
 from ..base.errors import ExitStatus, UsageError
 from ..engine.results import has_tensors, is_tensor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import List, Optional
 
 
 def grad(expr: str, at: List[str], *, mode: str = "reverse", wrt: Optional[str] = None,

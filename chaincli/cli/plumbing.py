@@ -8,12 +8,14 @@ Both the Typer app (``cli``) and the fast path for plain command lines
 from __future__ import annotations
 
 import os
-import re
 import sys
-from typing import Callable, List, Optional
 
 from ..base.errors import ChaincliError, ExitStatus, UsageError, spelled
 from ..io.files import MAX_INPUT_BYTES, decode_text, read_text_file
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Callable, List, Optional
 
 
 # The parameters whose option is not their name with two dashes.
@@ -122,6 +124,7 @@ def open_output(path: str, option: str):
 def parse_wrt(wrt: Optional[str]) -> Optional[list[str]]:
     if wrt is None:
         return None
+    import re  # only for --wrt, which a plain grad does not have
     # Commas inside brackets belong to an element: --wrt W1[0,1],b1
     names = [name.strip() for name in re.split(r",(?![^\[]*\])", wrt) if name.strip()]
     if not names:

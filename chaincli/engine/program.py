@@ -23,8 +23,6 @@ are the same either way.
 from __future__ import annotations
 
 import math
-import numbers
-from typing import Iterable, Mapping
 
 from .scalar import evaluate
 from ..base.errors import PointError, UsageError, missing_values, unknown_names
@@ -34,6 +32,10 @@ from .results import (MAX_NODE_NOTICES, Evaluation, GradientResult, Notice, Valu
 from .scalar.reverse import adjoint_sweep
 from ..language.parser import parse
 from ..tape import Tape, depends_on, depends_on_variables, lower, reaches_output
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Iterable, Mapping
 
 MODES = ("reverse", "forward")
 
@@ -80,6 +82,7 @@ class CompiledExpression:
             if type(value) is not float:
                 if isinstance(value, bool):
                     raise PointError(f"the value of {name} must be a number, not {value!r}")
+                import numbers  # the abstract numbers: not for plain floats
                 if not isinstance(value, numbers.Real):
                     # An array (a tensor), checked as --at values are.
                     from .values import normalize_value

@@ -12,10 +12,13 @@ so the JSON of a scalar result is what it always was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from ..base.record import Frozen, Record
 
-from ..tape import Tape
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any
+
+    from ..tape import Tape
 
 
 # Kink and non-finite-derivative warnings name at most this many nodes, scalar
@@ -23,15 +26,20 @@ from ..tape import Tape
 MAX_NODE_NOTICES = 10
 
 
-@dataclass(frozen=True)
-class Notice:
-    """A warning about the answer: a kink, an infinite derivative, an ignored value."""
+class Notice(Frozen):
+    """A warning about the answer: a kink, an infinite derivative, an ignored value.
 
-    kind: str  # "kink", "ill-conditioned", "nonfinite-derivative" or "unused-value"
-    message: str
-    node: str | None = None
-    expression: str | None = None
-    variables: tuple[str, ...] = ()
+    ``kind`` is "kink", "ill-conditioned", "nonfinite-derivative" or "unused-value"."""
+
+    __slots__ = ("kind", "message", "node", "expression", "variables")
+
+    def __init__(self, kind: str, message: str, node: str | None = None,
+                 expression: str | None = None, variables: tuple[str, ...] = ()):
+        self.kind = kind
+        self.message = message
+        self.node = node
+        self.expression = expression
+        self.variables = variables
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "node": self.node,
@@ -140,13 +148,19 @@ def _all_finite(values) -> bool:
     return True
 
 
-@dataclass
-class ValueResult:
-    expression: str
-    point: dict[str, Any]
-    value: Any
-    warnings: list[Notice] = field(default_factory=list)
-    output: str = "f"  # the output's name (Tape.output_name: f_ when the user bound f)
+class ValueResult(Record):
+    """An expression's value at a point. ``output`` is the output's name
+    (``Tape.output_name``: ``f_`` when the user bound ``f``)."""
+
+    __slots__ = ("expression", "point", "value", "warnings", "output")
+
+    def __init__(self, expression: str, point: dict[str, Any], value: Any,
+                 warnings: list[Notice] | None = None, output: str = "f"):
+        self.expression = expression
+        self.point = point
+        self.value = value
+        self.warnings = [] if warnings is None else warnings
+        self.output = output
 
     def to_dict(self) -> dict[str, Any]:
         if not has_tensors(self):
@@ -159,15 +173,23 @@ class ValueResult:
                 "warnings": [w.to_dict() for w in self.warnings]}
 
 
-@dataclass
-class GradientResult:
-    expression: str
-    point: dict[str, Any]
-    value: Any
-    gradient: dict[str, Any]
-    mode: str
-    warnings: list[Notice] = field(default_factory=list)
-    evaluation: Evaluation | None = field(default=None, repr=False, compare=False)
+class GradientResult(Record):
+    """An expression's value and gradient at a point; ``evaluation`` is what
+    the sweeps computed, for explanations (not part of its repr or ``==``)."""
+
+    _fields = ("expression", "point", "value", "gradient", "mode", "warnings")
+    __slots__ = (*_fields, "evaluation")
+
+    def __init__(self, expression: str, point: dict[str, Any], value: Any,
+                 gradient: dict[str, Any], mode: str, warnings: list[Notice] | None = None,
+                 evaluation: Evaluation | None = None):
+        self.expression = expression
+        self.point = point
+        self.value = value
+        self.gradient = gradient
+        self.mode = mode
+        self.warnings = [] if warnings is None else warnings
+        self.evaluation = evaluation
 
     def to_dict(self) -> dict[str, Any]:
         if not has_tensors(self):

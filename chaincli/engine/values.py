@@ -13,12 +13,14 @@ recursively, and at most ``MAX_DIMS`` deep, NumPy's own limit.
 from __future__ import annotations
 
 import math
-import numbers
-from typing import Any
 
 from ..base.errors import PointError
 from ..base.shapes import element_text, shape_text
 from ..primitives.base import np
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any
 
 MAX_DIMS = 32
 # Dtype kinds read as numbers: bool, signed and unsigned integers, floats.
@@ -117,6 +119,7 @@ def from_nested(data, where: str, describe=None) -> np.ndarray:
         if len(shape) > MAX_DIMS:
             raise PointError(f"{where} is nested more than {MAX_DIMS} deep")
         level = [item for items in level for item in items]
+    import numbers  # the abstract numbers, for arrays only: scalars never need them
     for item in level:
         if type(item) is not float and type(item) is not int and (
                 isinstance(item, bool) or not isinstance(item, numbers.Real)):
@@ -146,6 +149,7 @@ def normalize(name: str, value, where: str | None = None,
         return checked_array(from_nested(value, where, describe), where)
     if isinstance(value, (np.ndarray, np.generic)):
         return checked_array(np.asarray(value), where)
+    import numbers
     if isinstance(value, numbers.Real):
         return finite_number(value, where)
     raise PointError(f"{where} must be a number or an array of numbers, not "

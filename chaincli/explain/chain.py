@@ -42,17 +42,19 @@ formula on those names, simplified as ``diff`` simplifies (``partial_text``):
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
 
 from ..base.numbers import format_number
 from ..engine.scalar.forward import tangent_sweep
 from ..primitives import PRIMITIVES
 from ..engine.results import Evaluation, GradientResult
 from ..tape import CONST, VAR, Tape, reaches_output
+from ..base.record import Frozen
 from ..base.zero_rule import times as _times  # 0 · ∞ is 0, as in the sweeps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any, Mapping
 
 VIEWS = ("paths", "forward", "reverse", "none")
 
@@ -74,15 +76,40 @@ MAX_SWEEPS = 8
 
 # The names the primitive table's formulas use: the arguments a and b, the
 # entry's own value out, and δ for the adjoint arriving (in its VJP formulas).
-_FORMULA_NAME = re.compile(r"(?<![A-Za-z0-9_.])(a|b|out)(?![A-Za-z0-9_(])|δ")
+# A name is a whole word of these characters, not after a "." (a number's
+# digits) nor before a "(" (a call); δ stands anywhere. Scanned by hand, not
+# with a regular expression: every plain grad's explanation comes through here.
+_FORMULA_NAMES = ("a", "b", "out")
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def instantiate(formula: str, names: dict[str, str]) -> str:
     """A formula of the primitive table written in the graph's names: each of
     a, b, out and δ that ``names`` maps is replaced in one pass (so swapped
     names cannot collide); the others stay as written."""
-    return _FORMULA_NAME.sub(lambda match: names.get(match.group(0), match.group(0)),
-                             formula)
+    pieces: list[str] = []
+    start = i = 0
+    end = len(formula)
+    while i < end:
+        char = formula[i]
+        if char == "δ":
+            pieces += [formula[start:i], names.get(char, char)]
+            i += 1
+            start = i
+        elif char in _WORD:
+            j = i + 1
+            while j < end and formula[j] in _WORD:
+                j += 1
+            word = formula[i:j]
+            if (word in _FORMULA_NAMES and (i == 0 or formula[i - 1] != ".")
+                    and (j == end or formula[j] != "(")):
+                pieces += [formula[start:i], names.get(word, word)]
+                start = j
+            i = j
+        else:
+            i += 1
+    pieces.append(formula[start:])
+    return "".join(pieces)
 
 
 # An argument of a rule as ``partial_text`` takes it: ("name", text) for an
@@ -162,24 +189,27 @@ def _minus_on_the_left(builder, i: int) -> int:
 
 # ----- Data -----
 
-@dataclass(frozen=True)
-class Factor:
+class Factor(Frozen):
     """One local partial ∂of/∂wrt: its formula in the graph's names and its value."""
 
-    of: str
-    wrt: str
-    argument: int  # which argument of ``of`` (0-based): x*x has two factors for x
-    repeated: bool  # ``of`` takes ``wrt`` as more than one argument
-    formula: str
-    value: float
+    __slots__ = ("of", "wrt", "argument", "repeated", "formula", "value")
+
+    def __init__(self, of: str, wrt: str, argument: int, repeated: bool, formula: str,
+                 value: float):
+        self.of = of
+        self.wrt = wrt
+        # Which argument of ``of`` (0-based): x*x has two factors for x.
+        self.argument = argument
+        self.repeated = repeated  # ``of`` takes ``wrt`` as more than one argument
+        self.formula = formula
+        self.value = value
 
     def to_dict(self) -> dict[str, Any]:
         return {"of": self.of, "wrt": self.wrt, "argument": self.argument,
                 "formula": self.formula, "value": self.value}
 
 
-@dataclass(frozen=True)
-class Path:
+class Path(Frozen):
     """One path from the output down to a variable and the product of its factors.
 
     A path of more than ``MAX_SHOWN_STEPS`` steps keeps only its first and
@@ -188,11 +218,15 @@ class Path:
     ``product`` is always over every step.
     """
 
-    nodes: tuple[str, ...]
-    factors: tuple[Factor, ...]
-    product: float
-    steps: int
-    omitted_steps: int = 0
+    __slots__ = ("nodes", "factors", "product", "steps", "omitted_steps")
+
+    def __init__(self, nodes: tuple[str, ...], factors: tuple[Factor, ...], product: float,
+                 steps: int, omitted_steps: int = 0):
+        self.nodes = nodes
+        self.factors = factors
+        self.product = product
+        self.steps = steps
+        self.omitted_steps = omitted_steps
 
     def to_dict(self) -> dict[str, Any]:
         return {"nodes": list(self.nodes), "factors": [f.to_dict() for f in self.factors],
@@ -200,15 +234,19 @@ class Path:
                 "omitted_steps": self.omitted_steps}
 
 
-@dataclass(frozen=True)
-class VariableChain:
+class VariableChain(Frozen):
     """The paths from the output to one variable; their sum is the partial."""
 
-    variable: str
-    total: float  # ∂f/∂variable, as the result gives it
-    path_count: int
-    paths: tuple[Path, ...]
-    unlisted_contribution: float  # what the paths not listed add up to
+    __slots__ = ("variable", "total", "path_count", "paths", "unlisted_contribution")
+
+    def __init__(self, variable: str, total: float, path_count: int, paths: tuple[Path, ...],
+                 unlisted_contribution: float):
+        self.variable = variable
+        self.total = total  # ∂f/∂variable, as the result gives it
+        self.path_count = path_count
+        self.paths = paths
+        # What the paths not listed add up to.
+        self.unlisted_contribution = unlisted_contribution
 
     @property
     def truncated(self) -> bool:
@@ -225,28 +263,34 @@ class VariableChain:
                 "paths": [p.to_dict() for p in self.paths]}
 
 
-@dataclass(frozen=True)
-class LegendEntry:
+class LegendEntry(Frozen):
     """What an intermediate node stands for, one level deep: ``v2 = x*y``."""
 
-    node: str
-    definition: str
-    value: float
+    __slots__ = ("node", "definition", "value")
+
+    def __init__(self, node: str, definition: str, value: float):
+        self.node = node
+        self.definition = definition
+        self.value = value
 
     def to_dict(self) -> dict[str, Any]:
         return {"node": self.node, "definition": self.definition, "value": self.value}
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(Frozen):
     """The chain-rule paths for each variable of a gradient."""
 
-    output: str
-    max_paths: int
-    variables: tuple[VariableChain, ...]
-    omitted_variables: int
-    legend: tuple[LegendEntry, ...]
-    omitted_legend: int
+    __slots__ = ("output", "max_paths", "variables", "omitted_variables", "legend",
+                 "omitted_legend")
+
+    def __init__(self, output: str, max_paths: int, variables: tuple[VariableChain, ...],
+                 omitted_variables: int, legend: tuple[LegendEntry, ...], omitted_legend: int):
+        self.output = output
+        self.max_paths = max_paths
+        self.variables = variables
+        self.omitted_variables = omitted_variables
+        self.legend = legend
+        self.omitted_legend = omitted_legend
 
     def to_dict(self) -> dict[str, Any]:
         return {"output": self.output, "max_paths": self.max_paths,
@@ -256,17 +300,21 @@ class Chain:
                 "omitted_variables": self.omitted_variables}
 
 
-@dataclass(frozen=True)
-class TraceRow:
+class TraceRow(Frozen):
     """One tape entry in a trace: its value, its local partials, tangents or adjoint."""
 
-    index: int  # the entry's position on the tape
-    node: str
-    definition: str | None  # None for an input variable
-    value: float
-    partials: tuple[Factor, ...]  # with respect to each argument that is not a constant
-    tangents: tuple[float, ...] = ()  # forward: one per sweep
-    adjoint: float | None = None  # reverse
+    __slots__ = ("index", "node", "definition", "value", "partials", "tangents", "adjoint")
+
+    def __init__(self, index: int, node: str, definition: str | None, value: float,
+                 partials: tuple[Factor, ...], tangents: tuple[float, ...] = (),
+                 adjoint: float | None = None):
+        self.index = index  # the entry's position on the tape
+        self.node = node
+        self.definition = definition  # None for an input variable
+        self.value = value
+        self.partials = partials  # with respect to each argument that is not a constant
+        self.tangents = tangents  # forward: one per sweep
+        self.adjoint = adjoint  # reverse
 
     def to_dict(self, kind: str) -> dict[str, Any]:
         data = {"entry": self.index, "node": self.node, "definition": self.definition, "value": self.value,
@@ -278,8 +326,7 @@ class TraceRow:
         return data
 
 
-@dataclass(frozen=True)
-class Trace:
+class Trace(Frozen):
     """A forward or reverse sweep, row by row, in the order it runs.
 
     When the tape has more than ``MAX_TRACE_ROWS`` entries, the first and
@@ -287,13 +334,18 @@ class Trace:
     ``omitted_after`` are left out.
     """
 
-    kind: str  # "forward" or "reverse"
-    rows: tuple[TraceRow, ...]
-    entries: int
-    omitted_after: int | None = None
-    seeds: tuple[dict[str, float], ...] = ()  # forward: the seed of each sweep shown
-    sweeps: int = 0  # forward: sweeps the whole computation needs
-    output: str = "f"  # the output's name
+    __slots__ = ("kind", "rows", "entries", "omitted_after", "seeds", "sweeps", "output")
+
+    def __init__(self, kind: str, rows: tuple[TraceRow, ...], entries: int,
+                 omitted_after: int | None = None, seeds: tuple[dict[str, float], ...] = (),
+                 sweeps: int = 0, output: str = "f"):
+        self.kind = kind  # "forward" or "reverse"
+        self.rows = rows
+        self.entries = entries
+        self.omitted_after = omitted_after
+        self.seeds = seeds  # forward: the seed of each sweep shown
+        self.sweeps = sweeps  # forward: sweeps the whole computation needs
+        self.output = output  # the output's name
 
     @property
     def omitted_entries(self) -> int:
@@ -310,12 +362,14 @@ class Trace:
         return data
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(Frozen):
     """What one ``--explain`` view needs: the chain, a trace, or neither."""
 
-    chain: Chain | None = None
-    trace: Trace | None = None
+    __slots__ = ("chain", "trace")
+
+    def __init__(self, chain: Chain | None = None, trace: Trace | None = None):
+        self.chain = chain
+        self.trace = trace
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}

@@ -20,13 +20,14 @@ separates them from whole variables before the gradient is computed, and
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any
-
 from ..base.errors import Phrase, UsageError
+from ..base.record import Frozen
 from ..base.text import NAME
 from ..base.shapes import element_name, element_text, shape_text, size as shape_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any
 
 # Paths are listed for networks whose every variable has at most this many
 # elements ("a few dozen": a learner's network, checked by hand) ...
@@ -34,20 +35,22 @@ MAX_PATH_ELEMENTS = 64
 # ... and whose expansion into scalar operations stays this small.
 MAX_PATH_ENTRIES = 20_000
 
-_ELEMENT = re.compile(r"^\s*(" + NAME + r")\s*\[([^\]]*)\]\s*$")
+_ELEMENT = r"^\s*(" + NAME + r")\s*\[([^\]]*)\]\s*$"
 
 
-@dataclass(frozen=True)
-class TensorExplanation:
+class TensorExplanation(Frozen):
     """What ``--explain`` shows for a gradient with tensors.
 
     ``backward`` is the backward-pass table; ``scalar`` the scalar
     explanation (paths, trace) of the expansion into elements; ``declined``
     why the scalar one was asked for and not given (the table stands in)."""
 
-    backward: Any = None     # backward_table.BackwardPass
-    scalar: Any = None       # explain.Explanation of the element-wise tape
-    declined: str | None = None
+    __slots__ = ("backward", "scalar", "declined")
+
+    def __init__(self, backward: Any = None, scalar: Any = None, declined: str | None = None):
+        self.backward = backward  # backward_table.BackwardPass
+        self.scalar = scalar  # explain.Explanation of the element-wise tape
+        self.declined = declined
 
     def to_dict(self) -> dict[str, Any]:
         if self.scalar is not None:
@@ -62,10 +65,11 @@ def split_wrt(names: list[str] | None) -> tuple[list[str] | None, list[tuple[str
     element (``W1``, (0, 1)) of the variable ``W1``, which is differentiated."""
     if names is None:
         return None, []
+    import re  # only for --wrt, which a plain grad does not have
     variables: list[str] = []
     elements: list[tuple[str, tuple]] = []
     for name in names:
-        match = _ELEMENT.match(name)
+        match = re.match(_ELEMENT, name)
         if match is None:
             variables.append(name)
             continue

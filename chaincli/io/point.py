@@ -12,24 +12,28 @@ finite; anything else raises ``PointError``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
-from typing import Any, Iterable
 
 from ..base.errors import ChaincliError, ParseError, PointError
 from ..engine.values import finite_number
 from ..base.text import NAME, abbreviate, is_name
 from .quoting import json_text
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any, Iterable
+
+# The patterns below are compiled on first use (``re`` caches them): a point
+# of plain numbers, ``x=1,y=2``, is read without the ``re`` module.
 # A plain decimal literal, as the grammar spells one. float() alone would also
 # take "1_000", "inf", "nan" and digits of other scripts ("١٢").
-_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z", re.ASCII)
-# Split on commas that start a new "name=" pair, so values like atan2(1, 2) stay whole.
-_PAIR_SPLIT = re.compile(r",(?=\s*" + NAME + r"\s*=)")
-_PAIR_START = re.compile(r"\s*" + NAME + r"\s*=")
-_STRUCTURE = re.compile(r"[\[\](),]")
+_DECIMAL = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z"
+# A new "name=" pair starts here (white space, NAME, white space, "=").
+_PAIR_START = r"\s*" + NAME + r"\s*="
+_STRUCTURE = r"[\[\](),]"
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_PART = _NAME_START | frozenset("0123456789")
 
 
 def parse_points(specs: Iterable[str], read_file=None, option: str = "--at",
@@ -60,19 +64,45 @@ def _split_pairs(spec: str) -> list[str]:
     """``x=[1,2],y=3`` as ``["x=[1,2]", "y=3"]``: a comma starts a new pair only
     when a ``name=`` follows it outside every bracket and parenthesis."""
     if "[" not in spec:
-        return _PAIR_SPLIT.split(spec)
+        # Every comma that a "name=" follows, parentheses or not: atan2(1, 2) stays whole.
+        pairs, start = [], 0
+        comma = spec.find(",")
+        while comma != -1:
+            if _pair_starts(spec, comma + 1):
+                pairs.append(spec[start:comma])
+                start = comma + 1
+            comma = spec.find(",", comma + 1)
+        pairs.append(spec[start:])
+        return pairs
+    import re
+    start_pattern = re.compile(_PAIR_START)
     pairs, start, depth = [], 0, 0
-    for match in _STRUCTURE.finditer(spec):
+    for match in re.finditer(_STRUCTURE, spec):
         char = match.group()
         if char in "([":
             depth += 1
         elif char in ")]":
             depth = max(0, depth - 1)
-        elif depth == 0 and _PAIR_START.match(spec, match.end()):
+        elif depth == 0 and start_pattern.match(spec, match.end()):
             pairs.append(spec[start:match.start()])
             start = match.end()
     pairs.append(spec[start:])
     return pairs
+
+
+def _pair_starts(spec: str, i: int) -> bool:
+    """Whether ``_PAIR_START`` matches at ``spec[i]``, checked without ``re``."""
+    end = len(spec)
+    while i < end and spec[i].isspace():
+        i += 1
+    if i == end or spec[i] not in _NAME_START:
+        return False
+    i += 1
+    while i < end and spec[i] in _NAME_PART:
+        i += 1
+    while i < end and spec[i].isspace():
+        i += 1
+    return i < end and spec[i] == "="
 
 
 def _split_pair(pair: str, option: str, read_file=None,
@@ -132,9 +162,14 @@ def parse_decimal(text: str) -> float | None:
     # A finite result from ASCII without "_" is a plain decimal; only the rest
     # (inf, nan, 1e999) needs the pattern. This runs once per CSV field.
     if text.isascii() and "_" not in text and (value - value == 0.0
-                                               or _DECIMAL.match(text.strip())):
+                                               or _is_decimal(text.strip())):
         return value
     return None
+
+
+def _is_decimal(text: str) -> bool:
+    import re
+    return re.match(_DECIMAL, text, re.ASCII) is not None
 
 
 def _constant_expression(name: str, text: str, option: str, label: str | None) -> float:
@@ -208,6 +243,7 @@ def _read_json_point(path: str, read_file) -> dict[str, Any]:
 
 
 def _load_json(path: str, read_file):
+    import json
     text = read_file(path) if read_file else _read_text(path)
 
     def pairs(items: list) -> dict:

@@ -8,8 +8,6 @@ as every message cuts one, and a JSON value is shown here as JSON writes it.
 
 from __future__ import annotations
 
-import json
-
 from ..base.text import abbreviate
 
 
@@ -17,6 +15,7 @@ def json_text(value) -> str:
     """``value`` as JSON writes it (``true``, ``null``, ``"2"``, ``{"y": 1}``), cut when long.
 
     Messages about JSON input quote it in JSON, never as Python would."""
+    import json  # for messages only: a plain point never needs it
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):

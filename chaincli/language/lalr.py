@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import gc
 import re
+from collections import namedtuple
 from itertools import chain
-from typing import Any, Callable, NamedTuple
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Any, Callable
 
-class Token(NamedTuple):
-    type: str
-    text: str
-    start: int
-    end: int
+# A token: its terminal's name, its text and where it is, (start, end).
+Token = namedtuple("Token", ("type", "text", "start", "end"))
 
 
 class SyntaxProblem(Exception):

@@ -36,8 +36,9 @@ _W = r"[ \t\f\r\n]"
 _WHITESPACE = str.maketrans("", "", " \t\f\r\n")
 # Characters a run of plain numbers can hold; a maximal stretch of them is
 # where candidate literals are looked for.
-_RUN = re.compile(r"[\[\]0-9eE.+\-, \t\f\r\n]+")
-_BRACKET = re.compile(r"[\[\]]")
+# (Compiled when a text has a bracket: most expressions have none.)
+_RUN = r"[\[\]0-9eE.+\-, \t\f\r\n]+"
+_BRACKET = r"[\[\]]"
 
 
 def too_large(text: str, span: tuple[int, int]) -> ParseError:
@@ -160,12 +161,13 @@ def _candidates(text: str) -> dict[int, int]:
     start -> end. A group inside a longer one is not a candidate of its own
     unless that longer one is not closed within the stretch."""
     ends: dict[int, int] = {}
-    for run in _RUN.finditer(text):
+    bracket_pattern = re.compile(_BRACKET)
+    for run in re.finditer(_RUN, text):
         if run.end() - run.start() < 2 * MINIMUM - 1 and MINIMUM > 1:
             continue
         # Each open bracket with the closed groups right inside it.
         opened: list[tuple[int, list[tuple[int, int]]]] = []
-        for bracket in _BRACKET.finditer(text, run.start(), run.end()):
+        for bracket in bracket_pattern.finditer(text, run.start(), run.end()):
             if bracket.group() == "[":
                 opened.append((bracket.start(), []))
             elif opened:

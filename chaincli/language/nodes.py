@@ -1,77 +1,91 @@
 """The abstract syntax tree: what ``syntax.parse`` returns and ``tape.lower`` reads.
 
-Small frozen dataclasses, one per grammar alias. Each keeps ``span``, the
-(start, end) character offsets of its text in the source, so later stages
-can point at the subexpression an error is about.
+Small frozen records (``base.record``), one per grammar alias. Each keeps
+``span``, the (start, end) character offsets of its text in the source, so
+later stages can point at the subexpression an error is about.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..base.record import Frozen
 
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
+class Number(Frozen):
     """``atom: NUMBER -> number``; ``text`` is the literal as written."""
-    value: float
-    text: str
-    span: Span
+    __slots__ = ("value", "text", "span")
+
+    def __init__(self, value: float, text: str, span: Span):
+        self.value = value
+        self.text = text
+        self.span = span
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(Frozen):
     """``atom: NAME -> name``: a variable, a let-bound name or a constant."""
-    name: str
-    span: Span
+    __slots__ = ("name", "span")
+
+    def __init__(self, name: str, span: Span):
+        self.name = name
+        self.span = span
 
 
-@dataclass(frozen=True, slots=True)
-class Unary:
+class Unary(Frozen):
     """``unary: MINUS unary | PLUS unary -> unary``; ``op`` is ``"-"`` or ``"+"``."""
-    op: str
-    operand: "Expr"
-    span: Span
+    __slots__ = ("op", "operand", "span")
+
+    def __init__(self, op: str, operand: "Expr", span: Span):
+        self.op = op
+        self.operand = operand
+        self.span = span
 
 
-@dataclass(frozen=True, slots=True)
-class Binary:
+class Binary(Frozen):
     """``sum/product/power ... -> binary``; ``op`` is one of ``+ - * / @ ^``."""
-    op: str
-    left: "Expr"
-    right: "Expr"
-    span: Span
-    op_span: Span
+    __slots__ = ("op", "left", "right", "span", "op_span")
+
+    def __init__(self, op: str, left: "Expr", right: "Expr", span: Span, op_span: Span):
+        self.op = op
+        self.left = left
+        self.right = right
+        self.span = span
+        self.op_span = op_span
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(Frozen):
     """``atom: NAME LPAR args RPAR -> call``."""
-    function: str
-    args: tuple["Expr", ...]
-    span: Span
-    name_span: Span
+    __slots__ = ("function", "args", "span", "name_span")
+
+    def __init__(self, function: str, args: tuple["Expr", ...], span: Span, name_span: Span):
+        self.function = function
+        self.args = args
+        self.span = span
+        self.name_span = name_span
 
 
-@dataclass(frozen=True, slots=True)
-class Array:
+class Array(Frozen):
     """``atom: LSQB sum (COMMA sum)* RSQB -> array``: an array literal.
 
     Its elements are stacked along a new first axis: ``[[1, 2], [3, 4]]`` is
     an array of two rows."""
-    elements: tuple["Expr", ...]
-    span: Span
+    __slots__ = ("elements", "span")
+
+    def __init__(self, elements: tuple["Expr", ...], span: Span):
+        self.elements = elements
+        self.span = span
 
 
-@dataclass(frozen=True, slots=True)
-class Subscript:
+class Subscript(Frozen):
     """``atom: atom LSQB index (COMMA index)* RSQB -> subscript``.
 
     ``indices`` are integer literals, negative ones counted from the end."""
-    operand: "Expr"
-    indices: tuple[int, ...]
-    span: Span
+    __slots__ = ("operand", "indices", "span")
+
+    def __init__(self, operand: "Expr", indices: tuple[int, ...], span: Span):
+        self.operand = operand
+        self.indices = indices
+        self.span = span
 
 
 # What one entry of ``Numbers.layout`` stands for.
@@ -80,8 +94,7 @@ NUMBERS_ONE = 1     # one number, the next of ``values``, beside bracketed ones
 NUMBERS_GROUP = 2   # brackets around the ``count`` items laid out last
 
 
-@dataclass(frozen=True, slots=True)
-class Numbers:
+class Numbers(Frozen):
     """A long array literal of plain numbers, read in one pass (``literals``).
 
     It stands for the ``Array`` nodes of the same text: ``values`` are its
@@ -89,26 +102,34 @@ class Numbers:
     in post-order, each ``(kind, count, span)``, the last one the literal
     itself. Its items are not checked for one shape here: that stays the
     ``stack`` primitive's check, with the same message and place."""
-    values: tuple[float, ...]
-    layout: tuple[tuple[int, int, Span], ...]
-    span: Span
+    __slots__ = ("values", "layout", "span")
+
+    def __init__(self, values: tuple[float, ...], layout: tuple[tuple[int, int, Span], ...],
+                 span: Span):
+        self.values = values
+        self.layout = layout
+        self.span = span
 
 
 Expr = Number | Name | Unary | Binary | Call | Array | Numbers | Subscript
 
 
-@dataclass(frozen=True, slots=True)
-class Let:
+class Let(Frozen):
     """``let: NAME EQUALS sum``: binds ``name`` to one node of the graph."""
-    name: str
-    value: Expr
-    span: Span
-    name_span: Span
+    __slots__ = ("name", "value", "span", "name_span")
+
+    def __init__(self, name: str, value: Expr, span: Span, name_span: Span):
+        self.name = name
+        self.value = value
+        self.span = span
+        self.name_span = name_span
 
 
-@dataclass(frozen=True, slots=True)
-class Program:
+class Program(Frozen):
     """``start``: the let-bindings in order, then the output expression."""
-    lets: tuple[Let, ...]
-    output: Expr
-    source: str
+    __slots__ = ("lets", "output", "source")
+
+    def __init__(self, lets: tuple[Let, ...], output: Expr, source: str):
+        self.lets = lets
+        self.output = output
+        self.source = source

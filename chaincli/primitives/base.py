@@ -4,20 +4,29 @@
 fills in and every consumer reads: lowering, the sweeps, the printer, the
 code generator, the explanations. ``ShapeProblem`` is what a shape rule raises,
 and ``np`` is NumPy imported on first use, so scalar paths never load it.
-This module imports nothing of chaincli; the registry (``chaincli.primitives``)
-joins the families into one table.
+This module imports nothing of chaincli but the record base (``base.record``);
+the registry (``chaincli.primitives``) joins the families into one table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from ..base.record import Frozen
 
-Partial = Callable[..., float]
-Check = Callable[..., "str | None"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Callable
 
-@dataclass(frozen=True)
-class Primitive:
+    Partial = Callable[..., float]
+    Check = Callable[..., "str | None"]
+
+
+class Primitive(Frozen):
+    """One entry of the primitive table.
+
+    The first six fields are given in order; the others, by keyword, default
+    to the class attributes below (the annotated names are the fields, in
+    order, as ``repr``, ``==`` and ``replace`` read them)."""
+
     name: str
     arity: int
     value: Callable[..., float]
@@ -36,7 +45,7 @@ class Primitive:
     kink: Check | None = None
     # Where each argument is smooth and inside the domain: the tests draw
     # points from these boxes to compare partials with finite differences.
-    smooth_region: tuple[tuple[float, float], ...] = field(default=((-3.0, 3.0),))
+    smooth_region: tuple[tuple[float, float], ...] = ((-3.0, 3.0),)
     description: str = ""
     # Versions for NumPy arrays, where ``value``/``partials`` would not work on
     # them (they call ``math`` or branch); None means the scalar one does.
@@ -95,6 +104,26 @@ class Primitive:
     # can run ``value`` on arrays of scalar entries; a factorization cannot.
     expands: bool = True
 
+    def __init__(self, name: str, arity: int, value: Callable[..., float],
+                 partials: tuple[Partial, ...], partial_formulas: tuple[str, ...], latex: str,
+                 **optional):
+        self.name = name
+        self.arity = arity
+        self.value = value
+        self.partials = partials
+        self.partial_formulas = partial_formulas
+        self.latex = latex
+        for key, given in optional.items():
+            if key not in _OPTIONAL:
+                raise TypeError(f"Primitive() got an unexpected keyword argument {key!r}")
+            setattr(self, key, given)
+
+    def replace(self, **changes) -> Primitive:
+        """A copy with ``changes`` to its fields (a rule swapped in a test)."""
+        fields = {name: getattr(self, name) for name in self._fields}
+        fields.update(changes)
+        return Primitive(**fields)
+
     @property
     def vector_value(self) -> Callable[..., object]:
         """The value function for arrays."""
@@ -104,6 +133,10 @@ class Primitive:
     def vector_partials(self) -> tuple[Callable[..., object], ...]:
         """The partials for arrays (arguments, then the output)."""
         return self.array_partials or self.partials
+
+
+Primitive._fields = tuple(Primitive.__annotations__)
+_OPTIONAL = frozenset(Primitive._fields[6:])
 
 
 class ShapeProblem(ValueError):

@@ -78,7 +78,11 @@ from __future__ import annotations
 
 import math
 
-from .base import Check, Partial, Primitive, np
+from .base import Primitive, np
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .base import Check, Partial
 
 INF = math.inf
 NAN = math.nan

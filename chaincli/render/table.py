@@ -18,7 +18,7 @@ explanation tables to 5 significant digits, enough to follow the arithmetic.
 from __future__ import annotations
 
 import errno
-from typing import NamedTuple
+from collections import namedtuple
 
 from ..explain.chain import approximate_count
 from .box import Grid, NotPlain, draw, draw_line, plain_width, to_rich
@@ -28,10 +28,8 @@ from ..base.terminal import (EncodingSafeStream, can_encode, encodable, output_w
                              stdout)
 
 
-class Glyphs(NamedTuple):
-    partial: str
-    arrow: str
-    ellipsis: str
+# The symbols a table draws with: the partial sign, the path arrow, the ellipsis.
+Glyphs = namedtuple("Glyphs", ("partial", "arrow", "ellipsis"))
 
 
 UNICODE = Glyphs("∂", "→", "…")

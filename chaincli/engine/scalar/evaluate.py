@@ -12,13 +12,16 @@ Neither function changes the tape.
 from __future__ import annotations
 
 import math
-from typing import Mapping
 
 from ...base.errors import DomainError
 from ...base.numbers import format_number
 from ...primitives import PRIMITIVES
 from ...primitives.base import Primitive
 from ...tape import CONST, VAR, Tape
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Mapping
 
 
 def _primitives_of(tape: Tape) -> list[Primitive | None]:

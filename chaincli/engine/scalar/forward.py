@@ -14,10 +14,12 @@ is ``zero_rule.times``, shared by every sweep.
 
 from __future__ import annotations
 
-from typing import Mapping
-
 from ...tape import Tape
 from ...base.zero_rule import times
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
+    from typing import Mapping
 
 
 def tangent_sweep(tape: Tape, partials: list[tuple[float, ...]],
