@@ -1,4 +1,4 @@
-"""Networks: chaincli's tensor gradients against PyTorch (CPU, float64).
+"""Networks: chaincli's tensor gradients against NumPy by hand and PyTorch (CPU, float64).
 
     python bench/network.py           # run it with the interpreter chaincli is installed for
     python bench/network.py --quick   # fewer repeats
@@ -16,15 +16,18 @@ skipped otherwise, and only chaincli's figures are printed):
    ``gradient`` against PyTorch eager's forward and backward, and ``value``
    against its forward, on the same float64 arrays; the answers are compared
    too (relative difference).
+3. In process, always: the batched network and the 784-128-10 network at one
+   input x, ``gradient`` and ``value`` against the same network written by
+   hand in NumPy (the floor a NumPy engine can reach; target 1.1×), timed
+   turn about, answers compared.
 
-Every figure is a median of several runs; the machine's load average is
-printed first.
+Every figure is a median of several runs; the machine (bench/machine.py) is
+described first.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
@@ -34,8 +37,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 from timing import interleaved_times as interleaved
-from timing import median_time
 
 PYTHON = sys.executable
 CHAINCLI = str(Path(PYTHON).parent / "chaincli")
@@ -135,11 +138,11 @@ def in_process(repeat: int) -> list[tuple[str, str, str, str]]:
     def ours_value():
         return expr.value(arrays)
 
-    rows = []
+    rows = _against_hand_numpy("two-layer network, X 64×784", ours_gradient, ours_value,
+                               lambda: _hand_batched(arrays, True),
+                               lambda: _hand_batched(arrays, False), wrt, repeat)
+    rows += _single_input(repeat)
     if not has_torch():
-        rows.append(("two-layer network, X 64×784: gradient",
-                     f"{median_time(ours_gradient, repeat) * 1000:.2f} ms", "", ""))
-        rows.append(("  value", f"{median_time(ours_value, repeat) * 1000:.2f} ms", "", ""))
         return rows
     import torch
     torch.set_grad_enabled(True)
@@ -176,13 +179,76 @@ def in_process(repeat: int) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _hand_batched(a, with_gradient: bool):
+    """The batched network's loss (and gradient) in NumPy, as one would write it."""
+    X, T = a["X"], a["T"]
+    h = np.tanh(X @ a["W1"] + a["b1"])
+    z = h @ a["W2"] + a["b2"]
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    loss = float(np.mean(m[:, 0] + np.log(s[:, 0]) - (z * T).sum(axis=1)))
+    if not with_gradient:
+        return loss
+    dz = (e / s - T) / X.shape[0]
+    da = (dz @ a["W2"].T) * (1 - h * h)
+    return loss, {"W1": X.T @ da, "b1": da.sum(0), "W2": h.T @ dz, "b2": dz.sum(0)}
+
+
+def _hand_single(a, with_gradient: bool):
+    """The network at one input x (784), softmax cross-entropy, in NumPy."""
+    h = np.tanh(a["W1"] @ a["x"] + a["b1"])
+    z = a["W2"] @ h + a["b2"]
+    e = np.exp(z - z.max())
+    p = e / e.sum()
+    loss = float(-np.sum(a["t"] * np.log(p)))
+    if not with_gradient:
+        return loss
+    dz = p * a["t"].sum() - a["t"]
+    da = (a["W2"].T @ dz) * (1 - h * h)
+    return loss, {"W1": np.outer(da, a["x"]), "b1": da, "W2": np.outer(dz, h), "b2": dz}
+
+
+def _against_hand_numpy(task, ours_gradient, ours_value, hand_gradient, hand_value, wrt,
+                        repeat):
+    """Rows for chaincli's gradient and value against the same network in NumPy by hand
+    (the floor a NumPy engine can reach; target 1.1×), answers compared."""
+    ours_g, floor_g = interleaved(ours_gradient, hand_gradient, repeat)
+    ours_v, floor_v = interleaved(ours_value, hand_value, repeat)
+    result = ours_gradient()
+    loss, gradient = hand_gradient()
+    worst = max(float(np.max(np.abs(result.gradient[k] - gradient[k]))
+                      / np.max(np.abs(gradient[k]))) for k in wrt)
+    worst = max(worst, abs(result.value - loss) / abs(loss))
+    return [(f"{task}: gradient", f"{ours_g * 1000:.3f} ms",
+             f"NumPy by hand {floor_g * 1000:.3f} ms (≤ 1.1×)", f"{ours_g / floor_g:.2f}×"),
+            ("  value", f"{ours_v * 1000:.3f} ms",
+             f"NumPy by hand {floor_v * 1000:.3f} ms (≤ 1.1×)", f"{ours_v / floor_v:.2f}×"),
+            ("  largest difference, relative to the largest element", f"{worst:.1e}", "", "")]
+
+
+def _single_input(repeat: int):
+    import chaincli
+    rng = np.random.default_rng(2)
+    arrays = {"W1": rng.normal(0, 784 ** -0.5, (128, 784)), "b1": np.zeros(128),
+              "W2": rng.normal(0, 128 ** -0.5, (10, 128)), "b2": np.zeros(10),
+              "x": rng.random(784), "t": np.eye(10)[3]}
+    expr = chaincli.compile(ONE_SHOT)
+    wrt = ["W1", "b1", "W2", "b2"]
+    return _against_hand_numpy("784-128-10 network, one input x",
+                               lambda: expr.gradient(arrays, wrt=wrt),
+                               lambda: expr.value(arrays),
+                               lambda: _hand_single(arrays, True),
+                               lambda: _hand_single(arrays, False), wrt, repeat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     options = parser.parse_args()
     repeat = 3 if options.quick else 7
-    print(f"load average {os.getloadavg()[0]:.2f}; PyTorch "
-          f"{'present' if has_torch() else 'not installed: peers skipped'}")
+    print(describe())
+    print(f"PyTorch {'present' if has_torch() else 'not installed: its rows are skipped'}")
     with tempfile.TemporaryDirectory(prefix="chaincli-bench-") as name:
         rows = one_shot(Path(name), repeat) + in_process(repeat * 10)
     width = max(len(r[0]) for r in rows)
