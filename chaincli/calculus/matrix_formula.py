@@ -29,7 +29,8 @@ from functools import lru_cache
 from typing import Mapping
 
 from ..base.errors import UsageError
-from ..engine.tensor.sweeps import broadcast_shapes
+from ..base.shapes import shape_text
+from ..engine.tensor.sweeps import broadcast_shapes, shapes as entry_shapes_at
 from ..language.parser import parse
 from ..primitives import PRIMITIVES
 from ..symbolic import FORMULA_ARGUMENTS, ExpressionBuilder, partial_template
@@ -91,8 +92,10 @@ class TensorExpressionBuilder(ExpressionBuilder):
 
     def entry(self, op: str, args: tuple[int, ...], options: tuple[int, ...] = ()) -> int:
         """``op(*args)`` with static options (``sum(x, 0)``, ``eye(3)``)."""
-        if op == "sum" and tuple(options) == (0,) and _diagonal_of(self, args[0]) is not None:
-            return _diagonal_of(self, args[0])  # the column sums of diag(v) are v
+        if op == "sum" and tuple(options) == (0,):
+            diagonal = _diagonal_of(self, args[0])
+            if diagonal is not None:
+                return diagonal  # the column sums of diag(v) are v
         if options:
             return self.tape_builder.operation(op, tuple(args), None, tuple(options))
         return self.apply(op, args)
@@ -227,12 +230,11 @@ def _diagonal(b: TensorExpressionBuilder, v: int) -> int | None:
     """``diag(ones_like(v))`` is ``eye(n)``, and ``diag(c*ones_like(v))`` is ``c*eye(n)``."""
     if len(b.shape(v)) != 1:
         return None
-    scale, ones = b.coefficient(v)
+    if b.match(v, "ones_like"):
+        return b.entry("eye", (), (b.shape(v)[0],))
     product = b.match(v, "mul")
     if product and not b.shape(product[0]) and b.match(product[1], "ones_like"):
         return b.apply("mul", (product[0], b.entry("eye", (), (b.shape(v)[0],))))
-    if b.match(ones, "ones_like") and scale == 1.0:
-        return b.entry("eye", (), (b.shape(v)[0],))
     return None
 
 
@@ -275,8 +277,7 @@ def _difference(b: TensorExpressionBuilder, x: int, y: int) -> int | None:
 
 def gradient_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
     """The tape of ``∂output/∂wrt`` for a scalar ``output``, at these entry shapes."""
-    variable_shapes = {tape.labels[i]: shapes[i] for i in range(len(tape)) if tape.ops[i] == VAR}
-    b = TensorExpressionBuilder(variable_shapes)
+    b = TensorExpressionBuilder(_variable_shapes(tape, shapes))
     needed = reaches_output(tape)
     image: list[int | None] = [None] * len(tape)
     for i in range(tape.output + 1):
@@ -406,12 +407,11 @@ def hessian_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
     """
     target = tuple(shapes[tape.variable_index[wrt]])
     if len(target) != 1:
-        raise Refusal(f"the second derivative by {wrt}, of shape {_shape_words(target)}, "
+        raise Refusal(f"the second derivative by {wrt}, of shape {shape_text(target)}, "
                       f"has {2 * len(target)} axes; a matrix formula has two",
                       hint="chaincli hessian computes it at a point, element by element")
     gradient = gradient_formula(tape, shapes, wrt)
-    variable_shapes = {tape.labels[i]: tuple(shapes[i]) for i in range(len(tape))
-                       if tape.ops[i] == VAR}
+    variable_shapes = _variable_shapes(tape, shapes)
     variable_shapes[_DIRECTION] = target
     b = TensorExpressionBuilder(variable_shapes)
     g = b.copy(gradient)
@@ -430,9 +430,12 @@ def _zero_matrix(variable_shapes: Mapping[str, Shape], n: int) -> Tape:
 
 
 def _entry_shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
-    from ..engine.tensor.sweeps import shapes
-    return [tuple(s) for s in shapes(tape, {name: variable_shapes[name]
-                                            for name in tape.variables})]
+    return [tuple(s) for s in entry_shapes_at(tape, {name: variable_shapes[name]
+                                                     for name in tape.variables})]
+
+
+def _variable_shapes(tape: Tape, shapes: list[Shape]) -> dict[str, Shape]:
+    return {tape.labels[i]: tuple(shapes[i]) for i in range(len(tape)) if tape.ops[i] == VAR}
 
 
 def _matrix_of(tape: Tape, variable_shapes: Mapping[str, Shape], n: int) -> Tape:
@@ -472,14 +475,14 @@ def _linear_map(b: TensorExpressionBuilder, tape: Tape, i: int, image: list,
         return maps[0] if op == "transpose" else b.apply("neg", (maps[0],))
     if op in ("add", "sub") and both:
         if rank[0] > 1 or rank[1] > 1:
-            _refuse_three_axes(tape, i)
+            raise _three_axes(tape, i)
         return b.apply(op, (maps[0], maps[1]))  # a scalar's row broadcasts over rows
     if op == "sum" and not tape.options[i] and rank[0] <= 1:
         return maps[0] if rank[0] == 0 else b.entry("sum", (maps[0],), (0,))
     if op in ("mul", "div") and not both:
         k = 0 if linear[args[0]] else 1
         if op == "div" and k == 1:
-            _refuse_three_axes(tape, i, "it divides by the direction")
+            raise _three_axes(tape, i, "it divides by the direction")
         factor, f_rank, c_rank = fixed[1 - k], rank[k], rank[1 - k]
         if op == "div":
             factor = b.apply("div", (b.constant(1.0), factor))
@@ -499,16 +502,12 @@ def _linear_map(b: TensorExpressionBuilder, tape: Tape, i: int, image: list,
             return b.apply("matmul", (b.apply("transpose", (maps[k],)), c))
     if op == "solve" and not linear[args[0]] and rank[1] == 1:
         return b.apply("solve", (fixed[0], maps[1]))
-    _refuse_three_axes(tape, i)
-    raise AssertionError("unreachable")
+    raise _three_axes(tape, i)
 
 
-def _refuse_three_axes(tape: Tape, i: int, why: str = "") -> None:
+def _three_axes(tape: Tape, i: int, why: str = "") -> Refusal:
     reason = why or (f"a piece of its derivation, {tape.ops[i]}, is a matrix that moves with "
                      "the variable, and its derivative has three axes")
-    raise Refusal(f"the Hessian has no matrix formula here: {reason}",
-                  hint="chaincli hessian computes it at a point, element by element")
+    return Refusal(f"the Hessian has no matrix formula here: {reason}",
+                   hint="chaincli hessian computes it at a point, element by element")
 
-
-def _shape_words(shape: Shape) -> str:
-    return "×".join(str(n) for n in shape) if shape else "a scalar"
