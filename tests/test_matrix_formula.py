@@ -240,3 +240,11 @@ def test_hessian_refusals_point_at_hessian(run, args, words):
     code, out, err = run("diff", *args)
     assert code == 2 and out == ""
     assert words in err and "chaincli hessian" in err
+
+
+def test_steps_of_a_tensor_expression_point_at_the_formula(run):
+    code, out, err = run("diff", "sum((X@w - y)^2)", "--wrt", "w", "--steps",
+                         "--at", "X=[[1,2],[3,4]],w=[1,2],y=[1,2]")
+    assert code == 2 and out == ""
+    assert err.startswith("Error: diff --steps derives scalar expressions")
+    assert "diff without --steps writes its gradient as a matrix formula" in err
