@@ -61,6 +61,8 @@ Template = tuple["str | Slot", ...]
 
 # ----- Templates, derived from the primitive table -----
 
+_NEGATION = UNARY_OPERATORS["-"]
+
 # The grammar's postfix forms, which no entry of the table spells: A' and A[1, 2].
 _POSTFIX_TRANSPOSE = "transpose"
 _SUBSCRIPT = "index"
@@ -205,6 +207,10 @@ class _Style:
     def template(self, op: str) -> Template:
         return text_template(op)
 
+    def entry_template(self, tape: Tape, i: int) -> Template:
+        """How entry ``i`` prints: its primitive's template, in most styles."""
+        return self.template(tape.ops[i])
+
     def variable(self, name: str) -> str:
         return name
 
@@ -235,6 +241,18 @@ class _LatexStyle(_Style):
     def template(self, op: str) -> Template:
         return latex_template(op)
 
+    def entry_template(self, tape: Tape, i: int) -> Template:
+        op = tape.ops[i]
+        if op == _SUBSCRIPT and i < len(tape.options) and tape.options[i]:
+            return (Slot(0, ATOM), "_{" + ",".join(str(k) for k in tape.options[i]) + "}")
+        if op == _ARRAY_LITERAL:  # every element, not the table's one-slot template
+            parts: list[str | Slot] = [r"\left["]
+            for k in range(len(tape.args[i])):
+                parts.extend([", "] if k else [])
+                parts.append(Slot(k, grouped=True))
+            return (*parts, r"\right]")
+        return super().entry_template(tape, i)
+
     def variable(self, name: str) -> str:
         # theta_1 and x1 are \theta_{1} and x_{1}; speed is \mathrm{speed}.
         digits = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
@@ -258,6 +276,78 @@ class _LatexStyle(_Style):
         return " \\\\\n".join(lines)
 
 
+# The precedence of a product; matrix notation writes several operations as one.
+_PRODUCT = PRIMITIVES["mul"].precedence
+# ⊙ binds looser than the matrix product it stands beside (``W^⊤ δ ⊙ g`` is
+# ``(W^⊤ δ) ⊙ g``) and tighter than a sum.
+_HADAMARD = (PRIMITIVES["add"].precedence + _PRODUCT) / 2
+# A number written as a product (1ᵀt, aᵀb) is parenthesized as a factor: (1ᵀt) 1.
+_SCALAR_PRODUCT = (_HADAMARD + _PRODUCT) / 2
+
+
+class _MatrixLatexStyle(_LatexStyle):
+    """LaTeX in matrix notation, for a tape whose entry shapes are known.
+
+    An elementwise product of arrays is ``a \\odot b`` (juxtaposition is the
+    matrix product); ``sum`` is a product with ones (``\\mathbf{1}^\\top t``, and
+    ``A^\\top \\mathbf{1}`` for the column sums), ``outer(a, b)`` is ``a b^\\top``,
+    ``dot(a, b)`` is ``a^\\top b`` and ``solve(A, b)`` is ``A^{-1} b``, each
+    parenthesized as the product it is."""
+
+    def __init__(self, shapes: list[tuple[int, ...]]) -> None:
+        self.shapes = shapes
+
+    def _form(self, tape: Tape, i: int) -> tuple[Template, int] | None:
+        op = tape.ops[i]
+        if op in (VAR, CONST) or i >= len(self.shapes):
+            return None
+        ranks = [len(self.shapes[j]) for j in tape.args[i]]
+        options = tape.options[i] if i < len(tape.options) else ()
+        product = Slot(1, _PRODUCT, strict=True, juxtaposed=True)
+        if op == "mul" and all(ranks):
+            return (Slot(0, _HADAMARD), r" \odot ", Slot(1, _HADAMARD, strict=True)), _HADAMARD
+        if op == "ones_like":
+            return (r"\mathbf{1}",), ATOM
+        if op == "eye":
+            return ("I",), ATOM
+        if op == "sum":
+            rank = ranks[0]
+            if rank == 2 and tuple(options) == (0,):
+                return (Slot(0, ATOM), r"^{\top} \mathbf{1}"), _PRODUCT
+            if rank == 1 and tuple(options) in ((), (0,)):
+                return ((r"\mathbf{1}^{\top}", Slot(0, _PRODUCT, strict=True, juxtaposed=True)),
+                        _SCALAR_PRODUCT)
+            if rank == 2 and not options:
+                return ((r"\mathbf{1}^{\top}", Slot(0, _PRODUCT, strict=True, juxtaposed=True),
+                         r" \mathbf{1}"), _SCALAR_PRODUCT)
+            axis = rf"_{{\text{{axis }} {options[0]}}}" if options else ""
+            return (rf"\sum{axis} ", Slot(0, ATOM)), _PRODUCT
+        if op == "mean":
+            axis = rf"_{{\text{{axis }} {options[0]}}}" if options else ""
+            return (rf"\operatorname{{mean}}{axis}\left(", Slot(0, grouped=True),
+                    r"\right)"), ATOM
+        if op in ("amax", "amin"):
+            word = r"\max" if op == "amax" else r"\min"
+            return (rf"{word}\left(", Slot(0, grouped=True), r"\right)"), ATOM
+        if op == "logsumexp":
+            return (r"\operatorname{logsumexp}\left(", Slot(0, grouped=True), r"\right)"), ATOM
+        if op == "outer":
+            return (Slot(0, _PRODUCT), Slot(1, ATOM, juxtaposed=True), r"^{\top}"), _PRODUCT
+        if op == "dot" and ranks == [1, 1]:
+            return (Slot(0, ATOM), r"^{\top}", product), _SCALAR_PRODUCT
+        if op == "solve":
+            return (Slot(0, ATOM), r"^{-1}", product), _PRODUCT
+        return None
+
+    def entry_template(self, tape: Tape, i: int) -> Template:
+        form = self._form(tape, i)
+        return form[0] if form else super().entry_template(tape, i)
+
+    def precedence(self, tape: Tape, i: int) -> int:
+        form = self._form(tape, i)
+        return form[1] if form else super().precedence(tape, i)
+
+
 def _negative(value: float) -> bool:
     return value < 0 or (value == 0 and math.copysign(1.0, value) < 0)
 
@@ -276,10 +366,13 @@ def to_text(tape: Tape, output: int | None = None, verbatim: dict[int, str] | No
 
 
 def to_latex(tape: Tape, output: int | None = None, verbatim: dict[int, str] | None = None,
-             reserved: Iterable[str] = ()) -> str:
-    """``output`` as LaTeX math (no surrounding ``$``); the options as for ``to_text``."""
-    return _print(tape, tape.output if output is None else output, _LatexStyle(), verbatim,
-                  reserved)
+             reserved: Iterable[str] = (), shapes: list[tuple[int, ...]] | None = None) -> str:
+    """``output`` as LaTeX math (no surrounding ``$``); the options as for ``to_text``.
+
+    With ``shapes`` (each entry's), in matrix notation: ``a \\odot b``,
+    ``\\mathbf{1}^\\top t``, ``a b^\\top`` (``_MatrixLatexStyle``)."""
+    style = _LatexStyle() if shapes is None else _MatrixLatexStyle(shapes)
+    return _print(tape, tape.output if output is None else output, style, verbatim, reserved)
 
 
 def latex_name(name: str) -> str:
@@ -327,6 +420,10 @@ def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> 
         # The root of a binding's body is expanded; below it, bound entries are names.
         named = slot is not None and i in shown
         parens = not named and _needs_parens(style.precedence(tape, i), slot)
+        if slot is not None and slot.juxtaposed and not named and not parens:
+            # x (-y), not x -y: a minus after a juxtaposition reads as a subtraction.
+            parens = tape.ops[i] == _NEGATION or (tape.ops[i] == CONST and tape.labels[i] is None
+                                                  and _negative(tape.consts[i]))
         if slot is not None and slot.juxtaposed:
             digit = not named and not parens and _starts_with_digit(
                 tape, i, shown, style, starts_with_digit)
@@ -344,7 +441,7 @@ def _expression(tape: Tape, root: int, shown: dict[int, str], style: _Style) -> 
         todo: list[str | tuple[int, Slot | None]] = []
         if parens:
             todo.append(style.open_paren)
-        template = style.template(op)
+        template = style.entry_template(tape, i)
         if op == _ARRAY_LITERAL and style.writes_options:
             template = _array_template(len(tape.args[i]))
         if i < len(tape.options) and tape.options[i] and style.writes_options:
@@ -402,7 +499,7 @@ def _starts_with_digit(tape: Tape, i: int, shown: dict[int, str], style: _Style,
         if op == CONST:
             answer = tape.labels[i] is None and not _negative(tape.consts[i])
             break
-        first = style.template(op)[0]
+        first = style.entry_template(tape, i)[0]
         if not isinstance(first, Slot):
             break
         child = tape.args[i][first.argument]

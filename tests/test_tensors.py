@@ -315,11 +315,17 @@ def test_cli_grad_of_array_literal_expression_with_scalar_variables(run):
     assert data["value"] == 5.0 and data["gradient"] == {"x": 10.0}
 
 
-def test_cli_diff_steps_refuses_tensors_too(run):
+def test_cli_diff_steps_of_tensors_needs_shapes_and_a_scalar_output(run):
     code, out, err = run("diff", "sum([x, 2*x]^2)", "--wrt", "x", "--steps")
-    assert code == 2 and out == "" and "tensor operations" in err
+    assert code == 2 and out == "" and "give them with --at" in err
     code, out, err = run("diff", "x^2", "--wrt", "x", "--steps", "--at", "x=[1,2]")
-    assert code == 2 and out == "" and "--at gives a tensor value" in err
+    assert code == 2 and out == "" and "needs a scalar output" in err
+    code, out, err = run("diff", "sum([x, 2*x]^2)", "--wrt", "x", "--steps", "--json",
+                         "--at", "x=1")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["shape"] == [] and data["steps"][-1]["adjoint"] == "δx"
+    assert chaincli.compile(data["derivative"]).value({"x": 1.0}) == 10.0
 
 
 def test_cli_check_and_hessian_tables_show_tensor_points(run):

@@ -73,7 +73,8 @@ def differentiate(program: CompiledExpression, wrt: str, order: int = 1,
 
 def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
                        used) -> MatrixDerivativeResult:
-    from .matrix_formula import gradient_formula, hessian_formula
+    from .matrix_formula import (formula_shapes, gradient_formula, hessian_formula,
+                                 variable_shapes_of)
     if used is None:
         raise UsageError("the gradient formula of a tensor expression is written for its "
                          "variables' shapes; give them with --at, as for grad",
@@ -95,20 +96,35 @@ def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
         shape = shape + shape
     else:
         tape = gradient_formula(program.tape, shapes, wrt)
-    return MatrixDerivativeResult(program.text, wrt, order, tape, shape)
+    return MatrixDerivativeResult(program.text, wrt, order, tape, shape,
+                                  formula_shapes(tape, variable_shapes_of(program.tape, shapes)))
 
 
-def _require_scalar_formula(program: CompiledExpression, point=None) -> None:
-    """Steps are derived for scalars: a tensor operation, or a tensor value at the
-    point, gets its gradient formula from diff without --steps."""
-    hint = ("chaincli diff without --steps writes its gradient as a matrix formula; "
-            "chaincli grad --explain backward shows each node's rule")
-    if program.has_tensor_operations:
-        raise UsageError("diff --steps derives scalar expressions; this one has tensor "
-                         "operations", hint=hint)
-    if point is not None and program.is_tensor_point(program.check_point(point)[0]):
-        raise UsageError("diff --steps derives scalar expressions; --at gives a tensor "
-                         "value", hint=hint)
+def _is_tensor(program: CompiledExpression, point) -> bool:
+    """A tensor operation, or a tensor value at the point."""
+    return program.has_tensor_operations or (
+        point is not None and program.is_tensor_point(program.check_point(point)[0]))
+
+
+def _backprop_steps(program: CompiledExpression, wrt: str, order: int, point):
+    """``diff --steps`` of a tensor expression: the backprop lines (``backprop_steps``)."""
+    from .backprop_steps import backprop_steps
+    if order != 1:
+        raise UsageError(Phrase("diff --steps of a tensor expression derives its gradient, "
+                                "{order} 1, not {given}", given=order),
+                         hint="chaincli diff --order 2 without --steps writes the Hessian "
+                              "of a vector variable as a matrix formula")
+    if point is None:
+        raise UsageError("the steps of a tensor expression are written for its variables' "
+                         "shapes; give them with --at, as for grad",
+                         hint='chaincli diff "sum((X@w - y)^2)" --wrt w --steps --at @data.npz')
+    used = program.check_point(point)[0]
+    shapes = tensor_program.shapes_at(program.tape, used)
+    if shapes[program.tape.output]:
+        raise UsageError(f"the gradient formula needs a scalar output; this one has shape "
+                         f"{shape_text(shapes[program.tape.output])}",
+                         hint="sum(...) or mean(...) makes a scalar of it")
+    return backprop_steps(program.tape, shapes, wrt, program.text)
 
 
 def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
@@ -124,7 +140,8 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
         raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
                                 most=MAX_ORDER, given=order))
     program.require_variables([wrt], "wrt")
-    _require_scalar_formula(program, point)
+    if _is_tensor(program, point):
+        return _backprop_steps(program, wrt, order, point)
     derivations = [restate(program.tape, wrt)] if order == 0 else []
     tape = program.tape
     for k in range(1, order + 1):

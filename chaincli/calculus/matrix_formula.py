@@ -40,7 +40,7 @@ Shape = tuple[int, ...]
 
 # The names a VJP formula is written in; δ is not a chaincli name, so the
 # adjoint is read under one that no user formula reaches.
-_ADJOINT = "_adjoint"
+ADJOINT = "_adjoint"
 
 
 class Refusal(UsageError):
@@ -48,10 +48,10 @@ class Refusal(UsageError):
 
 
 @lru_cache(maxsize=None)
-def _vjp_template(text: str) -> Tape | None:
+def vjp_template(text: str) -> Tape | None:
     """A VJP formula parsed into a template tape, or None when it is prose."""
     try:
-        return lower(parse(text.replace("δ", _ADJOINT)))
+        return lower(parse(text.replace("δ", ADJOINT)))
     except Exception:  # a formula in words ("δ at the index, 0 elsewhere")
         return None
 
@@ -71,6 +71,19 @@ class TensorExpressionBuilder(ExpressionBuilder):
         self._shapes: list[Shape] = []
 
     # ----- Shapes -----
+
+    def declare(self, name: str, shape: Shape) -> None:
+        """A variable of this shape, for a name the expression does not have."""
+        self._variable_shapes[name] = tuple(shape)
+
+    def variable_shape(self, name: str) -> Shape:
+        return self._variable_shapes[name]
+
+    def shapes_so_far(self) -> list[Shape]:
+        """The shape of every entry built so far."""
+        if len(self.tape):
+            self.shape(len(self.tape) - 1)
+        return list(self._shapes)
 
     def shape(self, i: int) -> Shape:
         tape = self.tape
@@ -261,7 +274,22 @@ def _exponential(b: TensorExpressionBuilder, x: int) -> int | None:
     return None
 
 
-_TENSOR_RULES = {"exp": _exponential, "diag": _diagonal, "solve": _solve, "inv": _inverse, "transpose": _transpose, "matmul": _product, "dot": _product,
+def _ones(b: TensorExpressionBuilder, x: int) -> int | None:
+    """``ones_like(3*x)`` is ``ones_like(x)``: only the shape is read, so the
+    argument is walked down elementwise operations to one of the same shape."""
+    shape, start = b.shape(x), x
+    while True:
+        op = b.tape.ops[x]
+        if op in (VAR, CONST) or not PRIMITIVES[op].elementwise:
+            break
+        same = [j for j in b.tape.args[x] if b.shape(j) == shape]
+        if not same:
+            break
+        x = same[0]
+    return None if x == start else b.tape_builder.operation("ones_like", (x,), None)
+
+
+_TENSOR_RULES = {"ones_like": _ones, "exp": _exponential, "diag": _diagonal, "solve": _solve, "inv": _inverse, "transpose": _transpose, "matmul": _product, "dot": _product,
                  "mul": _elementwise_product, "sum": _reduce,
                  "add": lambda b, x, y: _sum_of_products(b, x, y, "add"),
                  "sub": lambda b, x, y: _difference(b, x, y)}
@@ -277,7 +305,7 @@ def _difference(b: TensorExpressionBuilder, x: int, y: int) -> int | None:
 
 def gradient_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
     """The tape of ``∂output/∂wrt`` for a scalar ``output``, at these entry shapes."""
-    b = TensorExpressionBuilder(_variable_shapes(tape, shapes))
+    b = TensorExpressionBuilder(variable_shapes_of(tape, shapes))
     needed = reaches_output(tape)
     image: list[int | None] = [None] * len(tape)
     for i in range(tape.output + 1):
@@ -292,7 +320,7 @@ def gradient_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
         for k, j in enumerate(tape.args[i]):
             if not wanted[j]:
                 continue
-            term = _contribution(b, tape, shapes, image, adjoint[i], i, k)
+            term = contribution(b, tape, shapes, image, adjoint[i], i, k)
             if _is_zero(b, term):
                 continue
             adjoint[j] = term if adjoint[j] is None else b.apply("add", (adjoint[j], term))
@@ -310,7 +338,7 @@ def gradient_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
     return b.finish(result)
 
 
-def _contribution(b: TensorExpressionBuilder, tape: Tape, shapes: list[Shape],
+def contribution(b: TensorExpressionBuilder, tape: Tape, shapes: list[Shape],
                   image: list, node_adjoint: int, i: int, k: int) -> int:
     """The adjoint that node ``i`` passes to its argument ``k``, from the table."""
     op = tape.ops[i]
@@ -329,14 +357,14 @@ def _contribution(b: TensorExpressionBuilder, tape: Tape, shapes: list[Shape],
     elif op == "mean":
         count = _size(shapes[args[0]]) // max(_size(shapes[i]), 1)
         text = _word_substitute(text, "n", str(count))
-    if _vjp_template(text) is None:
+    if vjp_template(text) is None:
         raise Refusal(f"the gradient through {_name(tape, i)} has no formula form: the VJP "
                       f"of {op} is written in words, “{text}”", hint="chaincli grad computes it")
     _check_formula_form(tape, shapes, i, text)
-    template = _vjp_template(text)
+    template = vjp_template(text)
     arguments = dict(zip(FORMULA_ARGUMENTS, (image[j] for j in args)))
     arguments["out"] = image[i]
-    arguments[_ADJOINT] = node_adjoint
+    arguments[ADJOINT] = node_adjoint
     return b.copy(template, arguments)
 
 
@@ -411,7 +439,7 @@ def hessian_formula(tape: Tape, shapes: list[Shape], wrt: str) -> Tape:
                       f"has {2 * len(target)} axes; a matrix formula has two",
                       hint="chaincli hessian computes it at a point, element by element")
     gradient = gradient_formula(tape, shapes, wrt)
-    variable_shapes = _variable_shapes(tape, shapes)
+    variable_shapes = variable_shapes_of(tape, shapes)
     variable_shapes[_DIRECTION] = target
     b = TensorExpressionBuilder(variable_shapes)
     g = b.copy(gradient)
@@ -429,12 +457,17 @@ def _zero_matrix(variable_shapes: Mapping[str, Shape], n: int) -> Tape:
                                              None))
 
 
+def formula_shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
+    """The shape of every entry of a formula over these variables (for its LaTeX)."""
+    return _entry_shapes(tape, variable_shapes)
+
+
 def _entry_shapes(tape: Tape, variable_shapes: Mapping[str, Shape]) -> list[Shape]:
     return [tuple(s) for s in entry_shapes_at(tape, {name: variable_shapes[name]
                                                      for name in tape.variables})]
 
 
-def _variable_shapes(tape: Tape, shapes: list[Shape]) -> dict[str, Shape]:
+def variable_shapes_of(tape: Tape, shapes: list[Shape]) -> dict[str, Shape]:
     return {tape.labels[i]: tuple(shapes[i]) for i in range(len(tape)) if tape.ops[i] == VAR}
 
 

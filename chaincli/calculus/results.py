@@ -54,6 +54,13 @@ class MatrixDerivativeResult(DerivativeResult):
     """A tensor expression's gradient as a formula, written for these shapes."""
 
     shape: tuple[int, ...] = ()
+    # Each entry's shape, so the LaTeX is in matrix notation (a ⊙ b, a b^⊤).
+    entry_shapes: list = field(default_factory=list, repr=False)
+
+    @property
+    def latex(self) -> str:
+        from ..printer import to_latex
+        return to_latex(self.tape, shapes=self.entry_shapes or None)
 
     @property
     def bindings(self) -> dict[str, str]:

@@ -457,6 +457,48 @@ EXAMPLES: list[Example] = [
             `S` adds the two, and `R` passes `δmu = sum(-δR, 0)` to the mean.
             """),
     ),
+    Example(
+        slug="backprop-equations",
+        title="A network's backprop equations: diff --steps",
+        commands=(
+            'chaincli diff "h = tanh(W1@x + b1); p = softmax(W2@h + b2); -sum(t*log(p))" \\\n'
+            '    --wrt W1 --steps \\\n'
+            '    --at W1=[[0.5,-0.3],[0.2,0.8],[-0.6,0.1]],b1=[0.1,0,-0.1] \\\n'
+            '    --at W2=[[0.3,-0.2,0.5],[-0.4,0.6,0.1]],b2=[0,0.1],x=[1,-2],t=[0,1]',
+            'chaincli diff "H = tanh(X @ W1 + b1); z = H @ w2 + b2; mean((z - t)^2)" \\\n'
+            '    --wrt b1 --steps --at "X=[[0,0],[0,1],[1,0],[1,1]],t=[0,1,1,0]" \\\n'
+            '    --at "W1=[[1,-1,0.5],[0.5,1,-1]],b1=[0,0.1,-0.1],w2=[1,-1,0.5],b2=0"',
+        ),
+        summary=(
+            "The two-layer network of the backward-pass page, as formulas: each line is one "
+            "layer's error signal written in the one above it, `δh = W2'@δu2` through the "
+            "weights, `δu1 = δh*(1 - h^2)` through the activation, `δW1 = outer(δu1, x)` at "
+            "the weights, with the rule from the primitive table beside it, and the last line "
+            "is `diff`'s formula for the whole gradient. For a batch (the XOR network of the "
+            "training page, four rows of `X` at once) the bias's gradient is the signal "
+            "summed over the batch axis, `sum(δu1, 0)`."
+        ),
+        extra=textwrap.dedent("""\
+            ## By hand
+
+            The textbook's equations for `h = tanh(W1 x + b1)`, `p = softmax(W2 h + b2)` and
+            the cross-entropy `L = -Σ t log p` are
+
+            ```text
+            δu2 = p Σt - t                (∂L/∂(W2 h + b2); p - t when t sums to 1)
+            δh  = W2ᵀ δu2
+            δu1 = δh ⊙ (1 - h²)
+            ∂L/∂W1 = δu1 xᵀ,  ∂L/∂b1 = δu1
+            ```
+
+            chaincli writes the product `δu1 xᵀ` as `outer(δu1, x)` and the elementwise
+            product as `*`. Its `δp = -(t/p)` and `δu2 = p*(δp - sum(δp*p))` are the two
+            rules (of `log` and of `softmax`) that the textbook folds into its first line;
+            substituted, they give `p*sum(t) - t`, as the last line has it. The test suite
+            checks each line against the reverse sweep's adjoint of its node at random
+            points.
+            """),
+    ),
 ]
 
 

@@ -98,8 +98,12 @@ def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
     program = compile_expression(read_expression(expr))
     point = load_point(at) if at else None
     result = differentiate_steps(program, wrt.strip(), order, point)
-    warn(result.warnings)
-    from ...render import derivation as shown
+    from ...calculus.backprop_steps import BackpropSteps
+    if isinstance(result, BackpropSteps):  # a tensor expression's backprop equations
+        from ...render import backprop as shown
+    else:
+        warn(result.warnings)
+        from ...render import derivation as shown
     if fmt is DiffFormat.json:
         write_json(result.to_dict())
     elif fmt is DiffFormat.latex:
@@ -108,6 +112,8 @@ def _diff_steps(expr: str, wrt: str, order: int, output_format, json_flag: bool,
         write_text(shown.text(result))
     else:
         shown.print_table(result)
+    if isinstance(result, BackpropSteps):
+        return ExitStatus.OK
     finite = result.value is None or math.isfinite(result.value)
     return ExitStatus.OK if finite else ExitStatus.MATH_ERROR
 
