@@ -8,18 +8,18 @@ NumPy value-and-gradient (what one would write: shared subexpressions once,
 the derivative from the value where it holds it, ``tanh' = 1 - tanh^2``) are
 warmed up, then timed turn about (medians of wall-clock time), and their
 results compared. The ratio's target is at most 1.0x. Run it with the
-interpreter chaincli is installed for; the load average is printed first, as
-figures taken under load are noisier.
+interpreter chaincli is installed for; the machine (bench/machine.py, with the
+load average) is described first, as figures taken under load are noisier.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
 import chaincli
+from machine import describe
 from timing import interleaved_times as turn_about
 
 
@@ -95,7 +95,7 @@ def main() -> None:
     size, repeat = (200_000, 7) if options.quick else (1_000_000, 15)
     rng = np.random.default_rng(0)
     arrays = {name: rng.uniform(-1.5, 1.5, size) for name in ("x", "y", "z")}
-    print(f"Load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(describe())
     print(f"Batch gradient over {size:,} points; medians of {repeat} turns each")
     print(f"  {'expression':<46} {'chaincli':>10} {'by hand':>10} {'ratio':>7}  max rel diff")
     for text, by_hand in SHAPES:

@@ -13,17 +13,18 @@ formula needs). The answers are compared too (relative difference).
 Each round times both sides in interleaved runs and takes their medians;
 the figures printed are the medians over several rounds (the ratio the median
 of the rounds' ratios, with their range), as one round on a shared machine can
-meet a neighbour's burst. The machine's load average is printed first. On a busy machine ``OPENBLAS_NUM_THREADS=1`` steadies both
-sides alike: BLAS's two threads otherwise wait on each other's core.
+meet a neighbour's burst. The machine (bench/machine.py, with the load
+average) is described first. On a busy machine ``OPENBLAS_NUM_THREADS=1``
+steadies both sides alike: BLAS's two threads otherwise wait on each other's core.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 
 import numpy as np
+from machine import describe
 from timing import interleaved_times as interleaved
 
 NLL = "D = X - mu; 0.5*{N}*logdet(S) + 0.5*sum(D' * solve(S, D'))"
@@ -95,8 +96,8 @@ def main() -> None:
     options = parser.parse_args()
     repeat = 15 if options.quick else 41
     rounds = max(1, options.rounds or (3 if options.quick else 5))
-    print(f"load average {os.getloadavg()[0]:.2f}; median of {rounds} rounds of {repeat} "
-          "interleaved runs")
+    print(describe())
+    print(f"Median of {rounds} rounds of {repeat} interleaved runs")
     rows = gaussian(200, 1000, repeat, rounds)
     width = max(len(r[0]) for r in rows)
     print(f"{'task':<{width}}  {'chaincli':>10}  {'floor':<26} ratio")

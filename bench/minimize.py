@@ -13,15 +13,20 @@
    hand-written NumPy loss and gradient to the same gradient-norm tolerance.
    Needs scikit-learn (for the data) and a chaincli with tensors; skipped
    with a note otherwise.
+3. In process: ``adam`` for a fixed number of steps on a small network's
+   loss (X 256×16, tanh hidden layer of 32, one output, mean squared error),
+   against the same Adam written by hand in NumPy (forward, backward by hand,
+   the update with chaincli's β1, β2, ε and learning rate), timed turn about;
+   steps per second and their ratio (target ≥ 0.9×), and the final losses
+   compared. Needs a chaincli with tensors.
 
-Every figure is the median of several runs (wall-clock); the load average is
-printed first, as figures taken under load are slower.
+Every figure is the median of several runs (wall-clock); the machine
+(bench/machine.py) is described first, as figures taken under load are slower.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,13 +36,17 @@ from pathlib import Path
 import numpy as np
 
 import chaincli
+from chaincli.optimize.methods import BETA1, BETA2, EPSILON
 from chaincli.optimize.problem import Problem, run
+from machine import describe
+from timing import interleaved_times as interleaved
 from timing import median_time as median
 
 PYTHON = sys.executable
 CHAINCLI = str(Path(PYTHON).parent / "chaincli")
 ROSENBROCK = "(1 - x)^2 + 100*(y - x^2)^2"
 LOGISTIC = "z = X @ w + b; mean(softplus(-(2*t - 1)*z))"
+NETWORK = "h = tanh(X@W1 + b1); z = h@W2 + b2; mean((z - Y)^2)"
 TOL = 1e-8
 
 
@@ -142,12 +151,97 @@ def logistic(repeat: int) -> list[tuple[str, str, str]]:
              "(target ≤ 2×)")]
 
 
+def network_data() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The batch (X, Y) and the starting parameters, from a fixed seed."""
+    rng = np.random.default_rng(0)
+    data = {"X": rng.normal(size=(256, 16)), "Y": rng.normal(size=(256, 1))}
+    start = {"W1": rng.normal(0.0, 1 / 4, size=(16, 32)), "b1": np.zeros(32),
+             "W2": rng.normal(0.0, 1 / np.sqrt(32), size=(32, 1)), "b2": np.zeros(1)}
+    return data, start
+
+
+def network_by_hand(X, Y, W1, b1, W2, b2) -> tuple[float, dict[str, np.ndarray]]:
+    """The network's loss and its gradient, the backward pass written out."""
+    h = np.tanh(X @ W1 + b1)
+    r = h @ W2 + b2 - Y
+    dz = (2.0 / r.size) * r
+    dh = (dz @ W2.T) * (1.0 - h * h)
+    return float(np.mean(r * r)), {"W1": X.T @ dh, "b1": dh.sum(axis=0),
+                                   "W2": h.T @ dz, "b2": dz.sum(axis=0)}
+
+
+def adam_by_hand(X, Y, start, lr: float, steps: int) -> float:
+    """Adam as ``chaincli.optimize.methods`` runs it, on the network written by
+    hand: the loss and gradient at the start, then per step the update and the
+    loss and gradient at the new point. Returns the last loss."""
+    params = {name: value.copy() for name, value in start.items()}
+    loss, grads = network_by_hand(X, Y, **params)
+    m = {name: np.zeros_like(value) for name, value in params.items()}
+    v = {name: np.zeros_like(value) for name, value in params.items()}
+    for t in range(1, steps + 1):
+        unbias1, unbias2 = 1 - BETA1 ** t, 1 - BETA2 ** t
+        for name, g in grads.items():
+            m[name] = BETA1 * m[name] + (1 - BETA1) * g
+            v[name] = BETA2 * v[name] + (1 - BETA2) * (g * g)
+            params[name] = params[name] - lr * (m[name] / unbias1) / (
+                np.sqrt(v[name] / unbias2) + EPSILON)
+        loss, grads = network_by_hand(X, Y, **params)
+    return loss
+
+
+def adam_network(repeat: int) -> list[tuple[str, str, str]]:
+    if not has_tensors():
+        return [("adam on a network", "skipped", "this chaincli has no tensor variables")]
+    steps, lr = 200, 1e-3
+    data, start = network_data()
+    program = chaincli.compile(NETWORK)
+    calls = 0
+    gradient = program.gradient
+
+    def counted(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return gradient(*args, **kwargs)
+
+    def ours():
+        # tol 0: the gradient norm never reaches it, so every run takes all the steps.
+        return run(Problem(program, {**data, **start}, list(start)), "adam", lr=lr,
+                   steps=steps, tol=0.0)
+
+    program.gradient = counted
+    result = ours()
+    del program.gradient
+    assert result.steps == steps and result.stopped == "step-limit", result.message
+    hand_loss = adam_by_hand(data["X"], data["Y"], start, lr, steps)
+    difference = abs(result.loss - hand_loss) / abs(hand_loss)
+    mine, theirs = interleaved(ours, lambda: adam_by_hand(data["X"], data["Y"], start, lr,
+                                                          steps), repeat)
+    point, names = {**data, **start}, list(start)
+    bare, bare_hand = interleaved(
+        lambda: [program.gradient(point, wrt=names) for _ in range(steps)],
+        lambda: [network_by_hand(**point) for _ in range(steps)], repeat)
+    same = "the same" if difference <= 1e-9 else "NOT the same"
+    return [("adam on a 16-32-1 network (X 256×16), in process",
+             f"{steps / mine:,.0f} steps/s",
+             f"NumPy by hand {steps / theirs:,.0f} steps/s: {theirs / mine:.2f}× "
+             "(target ≥ 0.9×)"),
+            ("  bare gradient calls, same expression", f"{steps / bare:,.0f} calls/s",
+             f"by hand {steps / bare_hand:,.0f} calls/s: {bare_hand / bare:.2f}×; the loop "
+             f"adds {1e6 * (mine - bare) / steps:.0f} µs a step"),
+            (f"  final loss after {steps} steps", f"{result.loss:.12g}",
+             f"by hand {hand_loss:.12g}: relative difference {difference:.1e}, "
+             f"{same} to 1e-9"),
+            ("  gradient calls in a run", f"{calls}",
+             f"by hand {steps + 1}: {steps + 1} for the steps, the rest checks at the end")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     repeat = 3 if parser.parse_args().quick else 7
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    table([("task", "chaincli", "peer / note"), *step_loop(repeat), *logistic(repeat)])
+    print(describe())
+    table([("task", "chaincli", "peer / note"), *step_loop(repeat), *logistic(repeat),
+           *adam_network(repeat)])
 
 
 if __name__ == "__main__":
