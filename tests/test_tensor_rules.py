@@ -165,3 +165,19 @@ def test_tensor_primitives_state_their_backward_rule(prim):
     formulas = prim.vjp_formulas(ranks if prim.arity != -1 else (0, 0, 0))
     assert len(formulas) == (3 if prim.arity == -1 else prim.arity)
     assert all("δ" in formula for formula in formulas)
+
+
+@pytest.mark.parametrize("name", sorted(sweeps.FINITE_FROM_FINITE))
+def test_a_value_the_primal_sweep_leaves_unchecked_is_finite(name):
+    """The primal sweep checks no value of these primitives when their arguments
+    are finite: at finite arguments as large as a double holds, every element of
+    their value must be finite (a primitive that can overflow does not belong)."""
+    prim = PRIMITIVES[name]
+    rng = random.Random(f"finite-{name}")
+    for _ in range(CASES_PER_PRIMITIVE):
+        shapes, options, _ = draw_case(prim, rng)
+        for scale in (1.0, 1e150, 1e300, 1.7e308):
+            values = [_fill(shape, (-1.0, 1.0), rng) for shape in shapes]
+            values = [v * scale for v in values]
+            value = sweeps.apply(prim, values, options)
+            assert np.isfinite(value).all(), (name, shapes, options, scale)

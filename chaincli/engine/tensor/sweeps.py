@@ -141,18 +141,33 @@ def all_finite(value) -> bool:
         return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
 
 
+# Operations whose value is finite wherever their arguments are: they move,
+# pick or bound elements (a transpose, relu, tanh, softmax's shifted
+# exponentials), and never overflow. Their values need no finiteness check
+# when their arguments are finite, which the primal sweep knows of each entry:
+# a variable's value was checked on the way in, and every entry is checked
+# (or is one of these) on the way out.
+FINITE_FROM_FINITE = frozenset({
+    "transpose", "reshape", "flatten", "index", "stack", "neg", "abs", "relu", "step",
+    "sign", "tanh", "sigmoid", "sin", "cos", "atan", "atan2", "asinh", "cbrt", "diag",
+    "eye", "ones_like", "amax", "amin", "max", "min", "maxpool2d", "softmax"})
+
+
 def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -> list:
     """The value of every entry (floats and arrays); ``DomainError`` on a bad element."""
     values: list = [None] * len(tape)
+    finite = [True] * len(tape)  # a constant may be written as inf; a value never is
     for i, op in enumerate(tape.ops):
         if op == VAR:
             values[i] = point[tape.labels[i]]
             continue
         if op == CONST:
             values[i] = tape.consts[i]
+            finite[i] = math.isfinite(tape.consts[i])
             continue
         prim = PRIMITIVES[op]
-        inputs = [values[j] for j in tape.args[i]]
+        arguments = tape.args[i]
+        inputs = [values[j] for j in arguments]
         try:
             out = apply(prim, inputs, tape.options[i])
         except DomainProblem as problem:
@@ -160,7 +175,8 @@ def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -
             reason = argument_text(tape, i, str(problem))
             raise DomainError(f"{text}: {reason}", reason=reason, source=tape.source,
                               span=tape.spans[i]) from None
-        if not all_finite(out):
+        if not (op in FINITE_FROM_FINITE and all(finite[j] for j in arguments)) \
+                and not all_finite(out):
             raise _domain_error(tape, i, prim, inputs, out, entry_shapes)
         values[i] = out
     return values
@@ -281,11 +297,21 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
         prim = PRIMITIVES[tape.ops[i]]
         inputs = [values[j] for j in arguments]
         if prim.elementwise:
-            contributions = [
-                unbroadcast(_times(g, elementwise_partial(prim, k, inputs, values[i]),
-                                   nonfinite, (i, k)),
-                            entry_shapes[j]) if wanted[j] else None
-                for k, j in enumerate(arguments)]
+            g_finite = _known_finite(g)
+            contributions = []
+            for k, j in enumerate(arguments):
+                if not wanted[j]:
+                    contributions.append(None)
+                    continue
+                partial = elementwise_partial(prim, k, inputs, values[i])
+                if g_finite and isinstance(partial, np.ndarray) and \
+                        any(partial is value for value in inputs):
+                    # A finite adjoint times a finite value (the primal sweep checked
+                    # it): the 0·∞ rule has nothing to do, and no partial to report.
+                    product = _scalar_or_array(np.multiply(g, partial))
+                else:
+                    product = _times(g, partial, nonfinite, (i, k))
+                contributions.append(unbroadcast(product, entry_shapes[j]))
         else:
             flags = tuple(wanted[j] for j in arguments)
             contributions = _vjp(prim, g, [_as_array(v) for v in inputs], values[i],
@@ -302,6 +328,16 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                 with np.errstate(invalid="ignore"):
                     adjoint[j] = adjoint[j] + contribution
     return adjoint
+
+
+def _known_finite(g) -> bool:
+    """Whether ``g`` is finite, where that costs nothing to tell: a number, or one
+    number spread over an array (a sum's or a mean's adjoint); else False."""
+    if isinstance(g, float):
+        return math.isfinite(g)
+    if isinstance(g, np.ndarray) and not any(g.strides) and g.size:
+        return math.isfinite(float(g.flat[0]))
+    return False
 
 
 def _as_array(value):
