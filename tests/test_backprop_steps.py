@@ -137,6 +137,23 @@ def test_a_long_chain_is_bounded_and_counted():
     assert steps.omitted_lines > 0
     assert len(steps.lines) + steps.omitted_lines >= layers
     assert all(len(line.rules) <= bs.MAX_RULES for line in steps.lines)
+    assert len(steps.pieces) <= bs.MAX_PIECES
+
+
+def test_a_deep_chain_answers_bounded_without_its_last_line(run, tmp_path):
+    text = "x"
+    for _ in range(3000):
+        text = f"tanh({text})"
+    (tmp_path / "deep.txt").write_text(f"sum({text})")
+    code, out, err = run("diff", f"@{tmp_path / 'deep.txt'}", "--wrt", "x", "--steps",
+                         "--format", "text", "--at", "x=[1,2]")
+    assert code == 0, err
+    assert len(out.splitlines()) < bs.MAX_LINES + bs.MAX_PIECES + 5
+    assert "2960 lines left out" in out and "chaincli diff without --steps prints it" in out
+    code, out, err = run("diff", f"@{tmp_path / 'deep.txt'}", "--wrt", "x", "--steps",
+                         "--json", "--at", "x=[1,2]")
+    data = json.loads(out)
+    assert data["final"] is None and data["derivative"].startswith("u1 = tanh(x)")
 
 
 # ----- The table's VJP formulas, which every line is built from -----

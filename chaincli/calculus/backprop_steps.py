@@ -44,6 +44,9 @@ from .matrix_formula import (ADJOINT, Shape, TensorExpressionBuilder, contributi
 
 # Lines shown per derivation; past it, the middle lines are counted, not shown.
 MAX_LINES = 40
+# Named pieces listed before the lines; past it the last line, diff's formula,
+# is left out (it would be written in all of them).
+MAX_PIECES = 60
 # Rules listed beside one line; the others are counted.
 MAX_RULES = 4
 # Adjoints made only of these operations are carried on, not given a line.
@@ -93,17 +96,20 @@ class BackpropSteps(Record):
     """The backprop derivation of ``∂output/∂wrt`` for a tensor expression.
 
     ``lines`` end in the variable's own; ``derivative`` is ``diff``'s formula
-    (its ``tape``), and ``final`` the same written in the pieces' names."""
+    (its ``tape``), and ``final`` the same written in the pieces' names, or None
+    where that would take more than ``MAX_PIECES`` pieces."""
 
-    __slots__ = ("expression", "wrt", "shape", "pieces", "lines", "omitted_lines", "final",
-                 "final_latex", "tape", "builder", "symbols")
+    __slots__ = ("expression", "wrt", "shape", "pieces", "omitted_pieces", "lines",
+                 "omitted_lines", "final", "final_latex", "tape", "builder", "symbols")
 
     def __init__(self, expression: str, wrt: str, shape: Shape, pieces: list[Piece],
-                 lines: list[BackpropLine], omitted_lines: int, final: str, final_latex: str,
-                 tape: Tape, builder: TensorExpressionBuilder,
-                 symbols: dict[str, int]) -> None:
+                 omitted_pieces: int, lines: list[BackpropLine], omitted_lines: int,
+                 final: str | None, final_latex: str | None, tape: Tape,
+                 builder: TensorExpressionBuilder, symbols: dict[str, int]) -> None:
         self.expression, self.wrt, self.shape = expression, wrt, shape
-        self.pieces, self.lines, self.omitted_lines = pieces, lines, omitted_lines
+        # Pieces the listed ones are written in but not listed (past MAX_PIECES).
+        self.pieces, self.omitted_pieces = pieces, omitted_pieces
+        self.lines, self.omitted_lines = lines, omitted_lines
         self.final, self.final_latex, self.tape = final, final_latex, tape
         # The builder the lines are entries of, and each symbol's node (for tests).
         self.builder, self.symbols = builder, symbols
@@ -118,7 +124,8 @@ class BackpropSteps(Record):
                 "shape": list(self.shape),
                 "pieces": [piece.to_dict() for piece in self.pieces],
                 "steps": [line.to_dict() for line in self.lines],
-                "omitted_steps": self.omitted_lines, "final": self.final,
+                "omitted_steps": self.omitted_lines, "omitted_pieces": self.omitted_pieces,
+                "final": self.final,
                 "derivative": self.derivative, "bindings": dict(bindings_text(self.tape)),
                 "latex": self.derivative_latex}
 
@@ -136,6 +143,7 @@ def backprop_steps(tape: Tape, shapes: list[Shape], wrt: str, text: str = "") ->
     # The sweep meets the pieces it names from the output down; a first run finds
     # them, and the second numbers them in the order the forward pass computes them.
     first = _Deriver(tape, shapes, wrt)
+    first.printing = False
     first.run(text)
     numbered = sorted(node for node, name in first.named_nodes.items()
                       if first.kinds[name] == "named")
@@ -153,6 +161,8 @@ class _Deriver:
         self.taken = (set(tape.variables) | set(CONSTANTS) | set(callable_names())
                       | {label for label in tape.labels if label})
         self.counter = 0
+        self.printing = True
+        self._shown: dict = {}  # the printer's verbatim names, by style
         self.named_nodes: dict[int, str] = {}  # node → the name its value has in the lines
         for node in numbered:  # u1, u2, … in tape order, taken before the sweep
             self.named_nodes[node] = self._next_name()
@@ -213,7 +223,7 @@ class _Deriver:
                 if name is not None and DELTA + name not in symbols:
                     symbol = self._symbol(DELTA + name, i)
                     symbols[DELTA + name] = i
-                    lines.append(self._line(DELTA + name, name, arriving, through, i))
+                    lines.append((DELTA + name, name, arriving, tuple(through), i))
                     arriving, through = symbol, []
             for k, j in enumerate(tape.args[i]):
                 if not wanted[j]:
@@ -225,6 +235,8 @@ class _Deriver:
                 for rule in (*through, *self._rules(i, k, j)):
                     if rule not in rules[j]:
                         rules[j].append(rule)
+        if not self.printing:  # the first run only finds the pieces
+            return None
         index = tape.variable_index[self.wrt]
         gradient = gradient_formula(tape, self.shapes, self.wrt)
         final_entry = b.copy(gradient)
@@ -233,12 +245,14 @@ class _Deriver:
                 "mul", (final_entry, b.tape_builder.operation("ones_like", (image[index],), None)),
                 None)
         own = adjoint[index] if adjoint[index] is not None else final_entry
-        lines.append(self._line(DELTA + self.wrt, self.wrt, own, rules[index], index))
-        shown, omitted = _bounded(lines)
-        final = self._text(final_entry)
-        final_latex = self._latex(final_entry)
-        return BackpropSteps(text, self.wrt, self.shapes[index], self._pieces(shown, final_entry),
-                             shown, omitted, final, final_latex, gradient, b, symbols)
+        lines.append((DELTA + self.wrt, self.wrt, own, tuple(rules[index]), index))
+        kept, omitted = _bounded(lines)
+        shown = [self._line(*line) for line in kept]  # printed only when shown
+        pieces, others, left_out = self._pieces(shown, final_entry)
+        final = self._text(final_entry) if not left_out else None
+        final_latex = self._latex(final_entry) if not left_out else None
+        return BackpropSteps(text, self.wrt, self.shapes[index], pieces, others, shown,
+                             omitted, final, final_latex, gradient, b, symbols)
 
     def _symbol(self, name: str, i: int) -> int:
         self.b.declare(name, self.shapes[i])
@@ -262,7 +276,7 @@ class _Deriver:
                 todo.extend(tape.args[e])
         return True
 
-    def _line(self, adjoint: str, of: str, entry: int, rules: list[str],
+    def _line(self, adjoint: str, of: str, entry: int, rules: tuple[str, ...],
               node: int) -> BackpropLine:
         shown = tuple(rules[:MAX_RULES])
         return BackpropLine(adjoint, of, self._text(entry), self._latex(entry), shown,
@@ -296,22 +310,26 @@ class _Deriver:
 
     # ----- Printing -----
 
-    def _verbatim(self, entry: int, style: str) -> dict[int, str]:
+    def _verbatim(self, style: str) -> dict[int, str]:
+        """Each named piece and δ symbol as printed (the printer expands the entry
+        it is asked for, so a piece's own definition is written out)."""
+        cached = self._shown.get(style)
+        if cached is not None and len(cached[1]) == len(self.names):
+            return cached[0]
         from ..printer import latex_name
-        shown = {}
-        for e, name in self.names.items():
-            if e != entry:
-                shown[e] = latex_name(name) if style == "latex" else name
+        shown = {e: (latex_name(name) if style == "latex" else name)
+                 for e, name in self.names.items()}
         if style == "latex":
             tape = self.b.tape
             for e in range(len(tape)):
                 label = tape.labels[e]
                 if tape.ops[e] == VAR and label and label.startswith(DELTA):
                     shown[e] = delta_latex(label[len(DELTA):])
+        self._shown[style] = (shown, dict(self.names))
         return shown
 
     def _text(self, entry: int) -> str:
-        return to_text(self.b.tape, entry, self._verbatim(entry, "text"),
+        return to_text(self.b.tape, entry, self._verbatim("text"),
                        reserved=self.taken)
 
     def _latex(self, entry: int) -> str:
@@ -319,28 +337,48 @@ class _Deriver:
         if tape.ops[entry] == VAR and (tape.labels[entry] or "").startswith(DELTA):
             return delta_latex(tape.labels[entry][len(DELTA):])
         shapes = self.b.shapes_so_far()
-        return to_latex(self.b.tape, entry, self._verbatim(entry, "latex"),
+        return to_latex(self.b.tape, entry, self._verbatim("latex"),
                         reserved=self.taken, shapes=shapes)
 
-    def _pieces(self, lines: list[BackpropLine], final_entry: int) -> list[Piece]:
-        """The named pieces the shown lines use (and the pieces those use), in tape order."""
-        tape = self.b.tape
-        used: set[int] = set()
-        todo = [line.formula for line in lines] + [final_entry]
-        seen: set[int] = set()
-        while todo:
-            e = todo.pop()
-            if e in seen:
-                continue
-            seen.add(e)
-            if e in self.names:
-                used.add(e)
-            todo.extend(tape.args[e])
+    def _pieces(self, lines: list[BackpropLine], final_entry: int):
+        """The named pieces to list, in tape order; how many others the listed ones
+        use; whether the last line is left out.
+
+        Listed are the pieces the shown lines and the last line use, and the
+        pieces those use, up to ``MAX_PIECES``; past it, only the pieces the
+        shown lines name themselves, and the last line (diff's formula, which
+        is in JSON's ``derivative`` whole) is left out."""
+        formulas = [line.formula for line in lines]
+        everything = self._used(formulas + [final_entry], through_pieces=True)
+        left_out = len(everything) > MAX_PIECES
+        listed = everything
+        if left_out:
+            listed = set(sorted(self._used(formulas, through_pieces=False))[:MAX_PIECES])
         pieces = []
-        for e in sorted(used):
+        for e in sorted(listed):
             name = self.names[e]
             pieces.append(Piece(name, self._text(e), self._latex(e), self.kinds[name]))
-        return pieces
+        others = len(self._used(formulas, through_pieces=True) - listed)
+        return pieces, others, left_out
+
+    def _used(self, entries: list[int], through_pieces: bool) -> set[int]:
+        """The named pieces these entries are written in; with ``through_pieces``
+        also those the pieces' own definitions are written in."""
+        tape = self.b.tape
+        used: set[int] = set()
+        todo, seen = list(entries), set(entries)
+        first = set(entries)
+        while todo:
+            e = todo.pop()
+            if e in self.names and e not in first:
+                used.add(e)
+                if not through_pieces:
+                    continue
+            for j in tape.args[e]:
+                if j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+        return used
 
 
 def _bounded(lines: list[BackpropLine]) -> tuple[list[BackpropLine], int]:

@@ -18,16 +18,23 @@ def _final_rule(result) -> str:
 
 
 def _omitted(result) -> str | None:
-    if not result.omitted_lines:
-        return None
-    return (f"{result.omitted_lines} lines left out between the first and the last, "
-            "derived the same way")
+    notes = []
+    if result.omitted_lines:
+        notes.append(f"{result.omitted_lines} lines left out between the first and the last, "
+                     "derived the same way")
+    if result.omitted_pieces:
+        notes.append(f"{result.omitted_pieces} named pieces of the forward pass not listed")
+    if result.final is None:
+        notes.append("the gradient as diff writes it is left out, as it is written in more "
+                     "pieces than are listed; chaincli diff without --steps prints it")
+    return "; ".join(notes) if notes else None
 
 
 def _rows(result) -> list[tuple[str, str, str]]:
     """(left side, expression, rule) per line; the last line's left side is blank."""
     rows = [(line.adjoint, line.expression, line.rule) for line in result.lines]
-    rows.append(("", result.final, _final_rule(result)))
+    if result.final is not None:
+        rows.append(("", result.final, _final_rule(result)))
     return rows
 
 
@@ -80,9 +87,10 @@ def latex(result) -> str:
     for line in result.lines:
         rule = rf"\text{{{_rule_latex(line.rule)}}}" if line.rule else ""
         lines.append(rf"{delta_latex(line.of)} &= {line.latex} && {rule}".rstrip())
-    *where_rows, body = result.final_latex.split(" \\\\\n")
-    lines.append(rf"&= {body} && \text{{{_latex_text(_final_rule(result))}}}")
-    lines.extend(rf"&\phantom{{=}} \text{{where }} {row}" for row in where_rows)
+    if result.final_latex is not None:
+        *where_rows, body = result.final_latex.split(" \\\\\n")
+        lines.append(rf"&= {body} && \text{{{_latex_text(_final_rule(result))}}}")
+        lines.extend(rf"&\phantom{{=}} \text{{where }} {row}" for row in where_rows)
     note = _omitted(result)
     prose = f"{_latex_text(note)}\n\n" if note else ""
     return prose + "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
