@@ -27,7 +27,7 @@ def times(a: float, b: float) -> float:
     return 0.0 if a == 0.0 or b == 0.0 else a * b
 
 
-def times_elementwise(a, b):
+def times_elementwise(a, b, quiet: bool = False):
     """``(a · b, finite)`` element by element (broadcasting), 0·∞ taken as 0.
 
     ``finite`` says whether the plain product was finite everywhere; when it
@@ -38,13 +38,19 @@ def times_elementwise(a, b):
     product looked at element by element."""
     import numpy as np
 
+    if quiet:  # the caller has NumPy's warnings off already
+        return _times_elementwise(np, a, b)
     with np.errstate(all="ignore"):
-        product = np.multiply(a, b)
-        if math.isfinite(float(np.sum(product))):
-            return product, True
-        if bool(np.isfinite(product).all()):  # finite elements whose sum overflowed
-            return product, True
-        zero = (np.asarray(a) == 0.0) | (np.asarray(b) == 0.0)
-        if zero.any():
-            product = np.where(zero, 0.0, product)
+        return _times_elementwise(np, a, b)
+
+
+def _times_elementwise(np, a, b):
+    product = np.multiply(a, b)
+    if math.isfinite(float(np.sum(product))):
+        return product, True
+    if bool(np.isfinite(product).all()):  # finite elements whose sum overflowed
+        return product, True
+    zero = (np.asarray(a) == 0.0) | (np.asarray(b) == 0.0)
+    if zero.any():
+        product = np.where(zero, 0.0, product)
     return product, False

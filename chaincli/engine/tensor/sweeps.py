@@ -29,8 +29,10 @@ partial is not finite), never as a NumPy warning on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
 from typing import Mapping
 
 from ...base.errors import DomainError, ShapeError
@@ -47,13 +49,31 @@ Shape = tuple[int, ...]
 MAX_ELEMENTS = 100_000_000
 
 
+# Whether this thread is inside a sweep, where NumPy's warnings are already off:
+# ``np.errstate`` costs about a microsecond to enter and leave, and the
+# helpers a sweep calls per node would otherwise enter it again each time.
+_state = threading.local()
+_ALREADY_QUIET = contextlib.nullcontext()
+
+
 def quiet(function):
     """``function`` run with NumPy's floating-point warnings off (module docstring)."""
     @functools.wraps(function)
     def run(*args, **kwargs):
-        with np.errstate(all="ignore"):
+        if getattr(_state, "quiet", False):
             return function(*args, **kwargs)
+        with np.errstate(all="ignore"):
+            _state.quiet = True
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _state.quiet = False
     return run
+
+
+def _silenced():
+    """``np.errstate(all="ignore")``, or nothing inside a sweep, which holds it."""
+    return _ALREADY_QUIET if getattr(_state, "quiet", False) else np.errstate(all="ignore")
 
 
 # ----- Shapes -----
@@ -120,7 +140,7 @@ def _scalar_or_array(value):
 
 def apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
     """One primitive's value on scalars or arrays."""
-    with np.errstate(all="ignore"):
+    with _silenced():
         if prim.elementwise:
             try:
                 return _scalar_or_array(prim.vector_value(*inputs))
@@ -137,7 +157,7 @@ def all_finite(value) -> bool:
     needs the element-by-element look."""
     if isinstance(value, float):
         return math.isfinite(value)
-    with np.errstate(all="ignore"):
+    with _silenced():
         return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
 
 
@@ -153,6 +173,7 @@ FINITE_FROM_FINITE = frozenset({
     "eye", "ones_like", "amax", "amin", "max", "min", "maxpool2d", "softmax"})
 
 
+@quiet
 def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -> list:
     """The value of every entry (floats and arrays); ``DomainError`` on a bad element."""
     values: list = [None] * len(tape)
@@ -256,7 +277,7 @@ def _times(factor, partial, nonfinite: set | None = None, edge=None):
             if nonfinite is not None:
                 nonfinite.add(edge)
             return times(factor, partial)
-    product, finite = times_elementwise(factor, partial)
+    product, finite = times_elementwise(factor, partial, quiet=getattr(_state, "quiet", False))
     # A finite product needs finite factors, so the partial is looked at only
     # when the product was not.
     if not finite and nonfinite is not None and not all_finite(partial):
@@ -266,7 +287,7 @@ def _times(factor, partial, nonfinite: set | None = None, edge=None):
 
 def elementwise_partial(prim: Primitive, k: int, inputs: list, out):
     """∂out/∂(argument k), elementwise, at these inputs."""
-    with np.errstate(all="ignore"):
+    with _silenced():
         try:
             partial = prim.vector_partials[k](*inputs, out)
         except ZeroDivisionError:   # as the scalar sweeps take it (evaluate.local_partials)
@@ -325,7 +346,7 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                 adjoint[j] = contribution
             else:
                 # ∞ − ∞ is NaN here, and the notices say so: no NumPy warning.
-                with np.errstate(invalid="ignore"):
+                with _silenced():
                     adjoint[j] = adjoint[j] + contribution
     return adjoint
 
@@ -357,7 +378,7 @@ MAX_SPLIT_ELEMENTS = 1_000
 
 
 def _vjp(prim: Primitive, g, args: list, out, options, flags):
-    with np.errstate(all="ignore"):
+    with _silenced():
         contributions = prim.vjp(g, args, out, options, flags)
         if all_finite(g):
             return contributions
@@ -366,7 +387,7 @@ def _vjp(prim: Primitive, g, args: list, out, options, flags):
 
 
 def _jvp(prim: Primitive, tangents: list, args: list, out, options):
-    with np.errstate(all="ignore"):
+    with _silenced():
         total = prim.jvp(tangents, args, out, options)
         if all(t is None or all_finite(t) for t in tangents):
             return total
@@ -439,7 +460,7 @@ def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                 if total is None:
                     total = term
                 else:
-                    with np.errstate(invalid="ignore"):  # ∞ − ∞, as in reverse mode
+                    with _silenced():  # ∞ − ∞, as in reverse mode
                         total = total + term
             if shape_of(total) != entry_shapes[i]:
                 total = np.broadcast_to(total, entry_shapes[i]).copy()
@@ -489,7 +510,7 @@ def tensor_notices(tape: Tape, values: list, used: list[bool]) -> list[tuple[int
         prim = PRIMITIVES.get(op)
         if prim is None or prim.tensor_notice is None or not used[i]:
             continue
-        with np.errstate(all="ignore"):
+        with _silenced():
             notice = prim.tensor_notice([_as_array(values[j]) for j in tape.args[i]],
                                         tape.options[i])
         if notice:
