@@ -14,7 +14,8 @@ from .derivation import RULE_WIDTH, TEXT_COLUMN, _latex_text
 
 
 def _final_rule(result) -> str:
-    return f"the gradient by {result.wrt}, of shape {shape_text(result.shape)}, as diff writes it"
+    shape = f"of shape {shape_text(result.shape)}" if result.shape else "a number"
+    return f"the gradient by {result.wrt}, {shape}, as diff writes it"
 
 
 def _omitted(result) -> str | None:
