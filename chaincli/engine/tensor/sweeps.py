@@ -134,6 +134,8 @@ def _scalar_or_array(value):
     """A 0-d result as a Python float, anything larger as a float64 array."""
     if isinstance(value, float):
         return value
+    if type(value) is np.ndarray and value.dtype.char == "d" and value.ndim:
+        return value  # the common case, without asarray's argument parsing
     array = np.asarray(value, dtype=float)
     return float(array) if array.ndim == 0 else array
 
@@ -158,7 +160,9 @@ def all_finite(value) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     with _silenced():
-        return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
+        # The method, not np.sum: the same reduction without its dispatch.
+        total = value.sum() if type(value) is np.ndarray else np.sum(value)
+        return math.isfinite(float(total)) or bool(np.isfinite(value).all())
 
 
 # Operations whose value is finite wherever their arguments are: they move,
