@@ -2,7 +2,8 @@
 
 The printer reads how each primitive prints from the primitive table: an
 infix or prefix ``symbol`` with its ``precedence`` and associativity, or
-else a call ``name(a, b)``; for LaTeX, the ``latex`` template. Parentheses
+else a call ``name(a, b)``; for LaTeX, the ``latex`` template, or, given
+each entry's shape, matrix notation (``a \\odot b``, ``a b^\\top``). Parentheses
 are added only where the grammar needs them, and kept where leaving them out
 would change the order of floating-point operations (``a + (b + c)``), so
 the text evaluates to exactly what the tape does.

@@ -291,3 +291,13 @@ def test_minimize_fits_a_gaussian_mean_and_covariance_by_lbfgs(cli, tmp_path):
     np.testing.assert_allclose(fit["parameters"]["mu"], data.mean(axis=0), rtol=0, atol=1e-8)
     np.testing.assert_allclose(L @ L.T + 1e-6 * np.eye(2), np.cov(data.T, bias=True),
                                rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("at, words", [
+    ("A=[[1e-200,0],[0,1e-200]],b=[1e200,1]", "the solution overflows a double"),
+    ("A=[[1,2],[2,4]],b=[1,1]", "A is singular"),
+])
+def test_solve_tells_an_overflow_from_a_singular_matrix(run, at, words):
+    code, out, err = run("eval", "solve(A, b)", "--at", at)
+    assert code == 1 and out == ""
+    assert f"solve(A, b): {words}" in err and "Traceback" not in err

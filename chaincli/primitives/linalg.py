@@ -41,6 +41,8 @@ from .tensor import _at_least_vector, _axis, _reduce_shape
 
 # A matrix past this condition number gets a warning: about 4 of 16 digits left.
 ILL_CONDITIONED = 1e12
+# Below this condition number (1/ε) a matrix is invertible in doubles.
+_INVERTIBLE = 2.0 ** 52
 
 
 # ----- Shapes -----
@@ -251,6 +253,10 @@ def _solve(args, options):
     except np.linalg.LinAlgError:
         raise _singular() from None
     if not np.isfinite(out).all():
+        # From a matrix that doubles can invert, a solution past the doubles is an
+        # overflow of b's scale, not a singular matrix.
+        if _factored(np.asarray(a, dtype=float))[1] < _INVERTIBLE:
+            raise DomainProblem("the solution overflows a double")
         raise _singular()
     return out[:, 0] if b.ndim == 1 else out
 

@@ -209,8 +209,10 @@ def _absorbed_notices(evaluation: TensorEvaluation, gradient: dict,
     As in the scalar sweeps (program.py), such a partial met an exact zero
     tangent or adjoint and counted as 0 there (0·∞ = 0, zero_rule.py): the
     answer rests on that rule, and the user is told where."""
+    if not nonfinite:  # the common case: no partial was infinite or NaN
+        return []
     finite = {name for name, g in gradient.items() if sweeps.all_finite(g)}
-    if not finite or not nonfinite:
+    if not finite:
         return []
     tape = evaluation.tape
     used = reaches_output(tape)
