@@ -271,11 +271,22 @@ def _first_order(run: _Run, method: str, lr: float) -> Outcome:
         else:
             if first_moment is None:
                 first_moment, second_moment = np.zeros_like(g), np.zeros_like(g)
-            first_moment = BETA1 * first_moment + (1 - BETA1) * g
-            second_moment = BETA2 * second_moment + (1 - BETA2) * (g * g)
+            # In place where the arrays are this loop's own: the same operations in
+            # the same order (so the same bits) as the formulas above, without a
+            # fresh array, and its first-touch page faults, for each of them.
+            first_moment *= BETA1
+            first_moment += (1 - BETA1) * g
+            second_moment *= BETA2
+            squared = np.multiply(g, g)
+            squared *= 1 - BETA2
+            second_moment += squared
             m_hat = first_moment / (1 - BETA1 ** t)
-            v_hat = second_moment / (1 - BETA2 ** t)
-            x = run.x - lr * m_hat / (np.sqrt(v_hat) + EPSILON)
+            v_hat = np.divide(second_moment, 1 - BETA2 ** t, out=squared)
+            np.sqrt(v_hat, out=v_hat)
+            v_hat += EPSILON
+            m_hat *= lr
+            m_hat /= v_hat
+            x = run.x - m_hat
         if np.array_equal(x, run.x):
             return run.no_progress("the step is too small to change any parameter in "
                                    "floating point")

@@ -57,15 +57,20 @@ class Layout:
         return np.concatenate([np.ravel(np.asarray(values[name], dtype=np.float64))
                                for name in self.names])
 
-    def unpack(self, x: np.ndarray) -> dict[str, Any]:
-        """Floats for scalar variables, arrays of their shapes for the rest."""
+    def unpack(self, x: np.ndarray, copy: bool = True) -> dict[str, Any]:
+        """Floats for scalar variables, arrays of their shapes for the rest: copies,
+        or with ``copy=False`` views of ``x`` (for a caller that keeps none of them
+        past a change to ``x``)."""
         if self.scalar:
             return dict(zip(self.names, x.tolist()))
         values, start = {}, 0
         for name, shape in zip(self.names, self.shapes):
             size = math.prod(shape)
             piece = x[start:start + size]
-            values[name] = float(piece[0]) if shape == () else piece.reshape(shape).copy()
+            if shape == ():
+                values[name] = float(piece[0])
+            else:
+                values[name] = piece.reshape(shape).copy() if copy else piece.reshape(shape)
             start += size
         return values
 
@@ -166,9 +171,9 @@ class Problem:
         self.fixed = {name: value for name, value in full.items() if name not in names}
         self.x0 = self.layout.pack(full)
 
-    def point(self, x: np.ndarray) -> dict[str, Any]:
+    def point(self, x: np.ndarray, copy: bool = True) -> dict[str, Any]:
         point = dict(self.fixed)
-        point.update(self.layout.unpack(x))
+        point.update(self.layout.unpack(x, copy))
         return point
 
     def gradient(self, x: np.ndarray):
@@ -176,7 +181,9 @@ class Problem:
         if not np.all(np.isfinite(x)):
             raise NotFinite("a parameter is no longer a finite number")
         try:
-            return self.program.gradient(self.point(x), wrt=self.names)
+            # Views of x: a fresh copy of every parameter each step costs its pages'
+            # first touch, and the engine neither changes nor keeps its arguments.
+            return self.program.gradient(self.point(x, copy=False), wrt=self.names)
         except DomainError as error:
             raise NotFinite(error.message) from None
 
