@@ -312,10 +312,10 @@ class _Deriver:
 
     def _verbatim(self, style: str) -> dict[int, str]:
         """Each named piece and δ symbol as printed (the printer expands the entry
-        it is asked for, so a piece's own definition is written out)."""
-        cached = self._shown.get(style)
-        if cached is not None and len(cached[1]) == len(self.names):
-            return cached[0]
+        it is asked for, so a piece's own definition is written out). Lines are
+        printed after the sweep has named everything, so it is built once."""
+        if style in self._shown:
+            return self._shown[style]
         from ..printer import latex_name
         shown = {e: (latex_name(name) if style == "latex" else name)
                  for e, name in self.names.items()}
@@ -325,7 +325,7 @@ class _Deriver:
                 label = tape.labels[e]
                 if tape.ops[e] == VAR and label and label.startswith(DELTA):
                     shown[e] = delta_latex(label[len(DELTA):])
-        self._shown[style] = (shown, dict(self.names))
+        self._shown[style] = shown
         return shown
 
     def _text(self, entry: int) -> str:
@@ -423,8 +423,9 @@ def _formula_text(formula: str) -> str:
     template = vjp_template(formula)
     if template is None:
         return formula
+    if template.ops[template.output] == VAR:  # a bare name: ``b``, or the adjoint itself
+        label = template.labels[template.output]
+        return DELTA if label == ADJOINT else label
     verbatim = {i: DELTA for i in range(len(template))
                 if template.ops[i] == VAR and template.labels[i] == ADJOINT}
-    if template.ops[template.output] == VAR:
-        return to_text(template, verbatim=None) if not verbatim else DELTA
     return to_text(template, verbatim=verbatim)

@@ -100,13 +100,7 @@ def _matrix_derivative(program: CompiledExpression, wrt: str, order: int,
                                   formula_shapes(tape, variable_shapes_of(program.tape, shapes)))
 
 
-def _is_tensor(program: CompiledExpression, point) -> bool:
-    """A tensor operation, or a tensor value at the point."""
-    return program.has_tensor_operations or (
-        point is not None and program.is_tensor_point(program.check_point(point)[0]))
-
-
-def _backprop_steps(program: CompiledExpression, wrt: str, order: int, point):
+def _backprop_steps(program: CompiledExpression, wrt: str, order: int, used):
     """``diff --steps`` of a tensor expression: the backprop lines (``backprop_steps``)."""
     from .backprop_steps import backprop_steps
     if order != 1:
@@ -114,11 +108,10 @@ def _backprop_steps(program: CompiledExpression, wrt: str, order: int, point):
                                 "{order} 1, not {given}", given=order),
                          hint="chaincli diff --order 2 without --steps writes the Hessian "
                               "of a vector variable as a matrix formula")
-    if point is None:
+    if used is None:
         raise UsageError("the steps of a tensor expression are written for its variables' "
                          "shapes; give them with --at, as for grad",
                          hint='chaincli diff "sum((X@w - y)^2)" --wrt w --steps --at @data.npz')
-    used = program.check_point(point)[0]
     shapes = tensor_program.shapes_at(program.tape, used)
     if shapes[program.tape.output]:
         raise UsageError(f"the gradient formula needs a scalar output; this one has shape "
@@ -140,8 +133,9 @@ def differentiate_steps(program: CompiledExpression, wrt: str, order: int = 1,
         raise UsageError(Phrase("{order} must be between 0 and {most}, not {given}",
                                 most=MAX_ORDER, given=order))
     program.require_variables([wrt], "wrt")
-    if _is_tensor(program, point):
-        return _backprop_steps(program, wrt, order, point)
+    used = program.check_point(point)[0] if point is not None else None
+    if program.has_tensor_operations or (used is not None and program.is_tensor_point(used)):
+        return _backprop_steps(program, wrt, order, used)
     derivations = [restate(program.tape, wrt)] if order == 0 else []
     tape = program.tape
     for k in range(1, order + 1):

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 
+from ..engine.tensor.sweeps import all_finite
 from ..engine.values import MAX_DIMS
 from ..base.errors import ChaincliError, DomainError, Phrase, PointError, UsageError
 from ..base.text import is_name
@@ -87,14 +88,6 @@ class Layout:
 
 
 _SHAPE = re.compile(r"\s*(scalar|\d+(\s*x\s*\d+)*)\s*\Z")
-
-
-def _all_finite(x: np.ndarray) -> bool:
-    """Every element finite: one sum (an inf or NaN makes it non-finite), without the
-    boolean array ``np.isfinite`` makes; only a sum that overflowed is looked at
-    element by element."""
-    with np.errstate(all="ignore"):
-        return math.isfinite(float(x.sum())) or bool(np.isfinite(x).all())
 
 
 def parse_init(specs: Iterable[str]) -> dict[str, tuple[int, ...]]:
@@ -186,7 +179,7 @@ class Problem:
 
     def gradient(self, x: np.ndarray):
         """The engine's ``GradientResult`` at ``x``; ``NotFinite`` where it has none."""
-        if not _all_finite(x):
+        if not all_finite(x):
             raise NotFinite("a parameter is no longer a finite number")
         try:
             # Views of x: a fresh copy of every parameter each step costs its pages'
@@ -201,7 +194,7 @@ class Problem:
         if not math.isfinite(loss):
             raise NotFinite("the loss is not finite")
         gradient = self.layout.pack(result.gradient)
-        if not _all_finite(gradient):
+        if not all_finite(gradient):
             bad = [w.message for w in result.warnings if w.kind == "nonfinite-derivative"]
             raise NotFinite("the gradient is not finite" + (f" ({bad[0]})" if bad else ""))
         return loss, gradient
