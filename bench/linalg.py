@@ -21,6 +21,7 @@ steadies both sides alike: BLAS's two threads otherwise wait on each other's cor
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 
 import numpy as np
@@ -73,6 +74,7 @@ def gaussian(n: int, samples: int, repeat: int, rounds: int) -> list[tuple[str, 
         return by_hand(next_point(1))
 
     measured = [interleaved(ours, floor, repeat) for _ in range(rounds)]
+    faults = (page_faults(ours, repeat), page_faults(floor, repeat))
     ours_t = statistics.median(t[0] for t in measured)
     floor_t = statistics.median(t[1] for t in measured)
     ratios = [t[0] / t[1] for t in measured]
@@ -86,7 +88,18 @@ def gaussian(n: int, samples: int, repeat: int, rounds: int) -> list[tuple[str, 
              f"{statistics.median(ratios):.2f}× (rounds {min(ratios):.2f}–{max(ratios):.2f}×, "
              f"limit 1.2×)"),
             ("  largest difference, relative to the largest element", f"{worst:.1e}", "",
-             "")]
+             ""),
+            ("  page faults a call (fresh memory touched)", f"{faults[0]:.0f}",
+             f"NumPy by hand {faults[1]:.0f}", "")]
+
+
+def page_faults(call, repeat: int) -> float:
+    """Minor page faults per call, over ``repeat`` calls: memory the C allocator
+    gave back to the system and took again (engine/tensor/allocator.py)."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(repeat):
+        call()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / repeat
 
 
 def main() -> None:

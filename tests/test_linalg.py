@@ -269,6 +269,37 @@ def test_a_quadratic_form_gradient_equals_the_general_rule():
                                        atol=1e-14)
 
 
+def test_the_sweep_tells_solve_its_adjoint_is_a_multiple_without_comparing(monkeypatch):
+    # In c*sum(R' * solve(S, R')) with |c| <= 1, the adjoint reaching solve is
+    # c times its right-hand side by construction: the sweep says so, and the
+    # rule never compares the two arrays element by element (_multiple_of).
+    from chaincli.primitives import linalg
+
+    point = {"S": S, "X": X, "mu": MU}
+    expected = {}
+    for c in (0.5, -1.0, 3.0):
+        text = f"R = X - mu; {c}*sum(R' * solve(S, R'))"
+        expected[c] = chaincli.compile(text).gradient(point, wrt=["S", "mu"])
+
+    def compared(g, b):
+        raise AssertionError("the adjoint was compared with the right-hand side")
+
+    monkeypatch.setattr(linalg, "_multiple_of", compared)
+    inverse = np.linalg.inv(S)
+    residuals = (X - MU).T
+    for c in (0.5, -1.0):
+        text = f"R = X - mu; {c}*sum(R' * solve(S, R'))"
+        result = chaincli.compile(text).gradient(point, wrt=["S", "mu"])
+        z = inverse @ residuals
+        np.testing.assert_allclose(result.gradient["mu"], -2 * c * z.sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(result.gradient["S"], -c * z @ z.T, rtol=1e-12, atol=1e-14)
+        for name in ("S", "mu"):
+            assert np.array_equal(result.gradient[name], expected[c].gradient[name])
+    # Past |c| = 1 the product might overflow, so the sweep claims nothing.
+    with pytest.raises(AssertionError, match="compared"):
+        chaincli.compile("R = X - mu; 3.0*sum(R' * solve(S, R'))").gradient(point)
+
+
 def test_minimize_fits_a_gaussian_mean_and_covariance_by_lbfgs(cli, tmp_path):
     # The maximum-likelihood fit is the sample mean and the (1/N) sample
     # covariance. The data are scaled so that the log-likelihood at its

@@ -167,6 +167,89 @@ def test_tensor_primitives_state_their_backward_rule(prim):
     assert all("δ" in formula for formula in formulas)
 
 
+@pytest.mark.parametrize("prim", [p for p in ALL if p.vjp_of_multiple], ids=lambda p: p.name)
+def test_a_vjp_told_its_adjoint_is_a_multiple_agrees_with_the_plain_vjp(prim):
+    """``vjp_of_multiple(c, k, …)`` answers for the adjoint c times argument k:
+    wherever it answers, the plain VJP given that adjoint agrees; a square
+    argument is tried symmetric too, where such rules apply."""
+    rng = random.Random(f"multiple-{prim.name}")
+    answered = 0
+    for _ in range(CASES_PER_PRIMITIVE):
+        shapes, options, values = draw_case(prim, rng)
+        for symmetric in (False, True):
+            args = [np.asarray(v, dtype=float) for v in values]
+            if symmetric:
+                args = [(a + a.T) / 2 if kind == "square" else a
+                        for a, kind in zip(args, prim.argument_kinds or ("any",) * len(args))]
+            out = np.asarray(sweeps.apply(prim, args, options), dtype=float)
+            for k, a in enumerate(args):
+                if a.shape != out.shape:
+                    continue
+                c = rng.uniform(-1.0, 1.0)
+                told = prim.vjp_of_multiple(c, k, args, out, options, (True,) * len(args))
+                if told is None:
+                    continue
+                plain = prim.vjp(c * a, args, out, options, (True,) * len(args))
+                for mine, theirs in zip(told, plain):
+                    np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+                answered += 1
+    assert answered, f"{prim.name}'s vjp_of_multiple never answered"
+
+
+@pytest.mark.parametrize("name", sorted(sweeps.MOVES_ELEMENTS))
+def test_a_rule_that_only_moves_elements_needs_no_zero_rule(name):
+    """The sweep passes a non-finite adjoint through these VJPs as it is: the
+    answer is the one the 0·∞ rule's element-by-element split gives."""
+    prim = PRIMITIVES[name]
+    rng = random.Random(f"moves-{name}")
+    for _ in range(CASES_PER_PRIMITIVE):
+        shapes, options, values = draw_case(prim, rng)
+        args = [np.asarray(v, dtype=float) for v in values]
+        out = np.asarray(sweeps.apply(prim, args, options), dtype=float)
+        g = np.array([rng.uniform(-1, 1) for _ in range(out.size)]).reshape(out.shape)
+        g.flat[rng.randrange(g.size)] = rng.choice([np.inf, -np.inf, np.nan])
+        flags = (True,) * len(args)
+        plain = prim.vjp(g, args, out, options, flags)
+        split = sweeps._split(lambda incoming: prim.vjp(incoming, args, out, options, flags),
+                              g, None, several=True)
+        for mine, theirs in zip(plain, split):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_negated_adjoint_summed_first_has_the_same_bits():
+    """An adjoint through a partial of -1 onto a broadcast argument is summed,
+    then negated (the sweep's shortcut): the bits of negating, then summing."""
+    rng = np.random.default_rng(7)
+    for shape, target in (((1000, 7), (7,)), ((5, 300), (5, 1)), ((64, 3, 9), (9,)),
+                          ((40,), ())):
+        g = rng.normal(size=shape) * 10.0 ** rng.integers(-30, 30, size=shape)
+        first = sweeps.unbroadcast(sweeps._times(g, -1.0), target)
+        assert np.array_equal(np.asarray(-sweeps.unbroadcast(g, target)), np.asarray(first))
+
+
+@pytest.mark.parametrize("name", sorted(sweeps.CHECKED_BY_THEMSELVES))
+def test_a_value_that_checks_itself_is_finite_or_refused(name):
+    """The primal sweep does not look at these values: the primitive raises a
+    ``DomainProblem`` itself wherever its value would not be finite."""
+    from chaincli.primitives.base import DomainProblem
+    prim = PRIMITIVES[name]
+    rng = random.Random(f"checked-{name}")
+    refused = 0
+    for _ in range(CASES_PER_PRIMITIVE):
+        shapes, options, values = draw_case(prim, rng)
+        for scale in (1.0, 1e-300, 1e300, 1.7e308):
+            # The matrix shrunk and the rest grown, each still finite.
+            scaled = [np.asarray(v, dtype=float) / max(1.0, float(np.max(np.abs(v))))
+                      * (scale if k else 1.0 / scale) for k, v in enumerate(values)]
+            try:
+                value = sweeps.apply(prim, scaled, options)
+            except DomainProblem:
+                refused += 1
+                continue
+            assert np.isfinite(value).all(), (name, shapes, options, scale)
+    assert refused, f"no case drove {name} past the doubles"
+
+
 @pytest.mark.parametrize("name", sorted(sweeps.FINITE_FROM_FINITE))
 def test_a_value_the_primal_sweep_leaves_unchecked_is_finite(name):
     """The primal sweep checks no value of these primitives when their arguments

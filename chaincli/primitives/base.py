@@ -81,6 +81,11 @@ class Primitive(Frozen):
     # The VJP as the backward-pass table prints it, for arguments of these
     # ranks: formulas over a, b, out and δ (the adjoint arriving).
     vjp_formulas: Callable[[tuple[int, ...]], tuple[str, ...]] | None = None
+    # vjp_of_multiple(c, k, arguments, output, options, wanted) -> the VJP when
+    # the adjoint arriving is exactly c times argument k (a quadratic form
+    # b' solve(A, b) sends b back), or None where that does not help. The
+    # sweep knows it without looking at the elements; |c| <= 1.
+    vjp_of_multiple: Callable[..., "tuple | None"] | None = None
     # Names of optional whole-number arguments after the array ones, written
     # as literals: ``sum(A, 1)`` has the option ``axis``.
     options: tuple[str, ...] = ()

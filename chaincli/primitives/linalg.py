@@ -108,7 +108,10 @@ _INVERSE_IS_EXACT_ENOUGH = 1e3
 def _held(a):
     """(inverse or None, condition number) of a when the cache holds it, else None."""
     for matrix, inverse, condition in _recent:
-        if matrix.shape == a.shape and np.array_equal(matrix, a):
+        # The corners first: a different matrix most often differs there, and
+        # is told apart without a pass over its elements.
+        if matrix.shape == a.shape and matrix.flat[0] == a.flat[0] \
+                and matrix.flat[-1] == a.flat[-1] and np.array_equal(matrix, a):
             return inverse, condition
     return None
 
@@ -278,18 +281,31 @@ def _multiple_of(g, b):
     return float(c)
 
 
+def _symmetric_solve_vjp(c, out, wanted):
+    """solve's VJP for the adjoint c·b when A is symmetric: solve(A', c·b) =
+    c·solve(A, b), the forward sweep's answer, with no second solve; and
+    out @ out' is one symmetric product."""
+    gb = c * out
+    ga = None
+    if wanted[0]:
+        ga = -c * (np.outer(out, out) if out.ndim == 1 else out @ out.T)
+    return ga, (gb if wanted[1] else None)
+
+
+def _solve_vjp_of_multiple(c, k, args, out, options, wanted=(True, True)):
+    """solve's VJP when the sweep knows the adjoint is c·b (argument k = 1)."""
+    a = args[0]
+    if k != 1 or not np.array_equal(a, a.T):
+        return None
+    return _symmetric_solve_vjp(c, out, wanted)
+
+
 def _solve_vjp(g, args, out, options, wanted=(True, True)):
     a, b = args
     g = np.asarray(g, dtype=float)
     c = _multiple_of(g, b) if np.array_equal(a, a.T) else None
     if c is not None:
-        # solve(A', c·b) = c·solve(A, b) when A is symmetric: the forward sweep's
-        # answer, with no second solve; and out @ out' is one symmetric product.
-        gb = c * out
-        ga = None
-        if wanted[0]:
-            ga = -c * (np.outer(out, out) if out.ndim == 1 else out @ out.T)
-        return ga, (gb if wanted[1] else None)
+        return _symmetric_solve_vjp(c, out, wanted)
     inverse, condition = _factored(np.asarray(a, dtype=float))
     if inverse is not None and condition < _INVERSE_IS_EXACT_ENOUGH:
         gb = inverse.T @ (g[:, None] if g.ndim == 1 else g)
@@ -413,7 +429,8 @@ LINALG_TABLE: list[Primitive] = [
             tensor_notice=_conditioning),
     _linalg("solve", 2, _solve, _solve_shape, _solve_vjp, _solve_jvp, _solve_formulas,
             r"{a}^{{-1}} {b}", "x with a @ x = b (b a vector or a matrix), by LU",
-            argument_kinds=("square", "any"), expands=False, tensor_notice=_conditioning),
+            argument_kinds=("square", "any"), expands=False, tensor_notice=_conditioning,
+            vjp_of_multiple=_solve_vjp_of_multiple),
     _linalg("diag", 1, lambda args, options: np.diag(args[0]), _diag_shape, _diag_vjp,
             _diag_jvp, lambda ranks: ("diag(δ)",), r"\operatorname{{diag}}\left({a}\right)",
             "vector to diagonal matrix; matrix to its diagonal"),

@@ -41,6 +41,9 @@ from ...primitives.base import DomainProblem, Primitive, ShapeProblem, np
 from ...tape import CONST, VAR, Tape
 from ...base.shapes import element_text, shape_text, size as shape_size
 from ...base.zero_rule import times, times_elementwise
+from .allocator import raise_thresholds
+
+raise_thresholds()
 
 Shape = tuple[int, ...]
 
@@ -176,6 +179,14 @@ FINITE_FROM_FINITE = frozenset({
     "sign", "tanh", "sigmoid", "sin", "cos", "atan", "atan2", "asinh", "cbrt", "diag",
     "eye", "ones_like", "amax", "amin", "max", "min", "maxpool2d", "softmax"})
 
+# Operations whose value function raises ``DomainProblem`` itself whenever an
+# element of the value would not be finite: the primal sweep need not look again.
+CHECKED_BY_THEMSELVES = frozenset({"solve"})
+
+# Operations whose VJP only moves the adjoint's elements: no element is
+# multiplied, so the 0·∞ rule has nothing to do there (``_vjp``).
+MOVES_ELEMENTS = frozenset({"transpose", "reshape", "flatten"})
+
 
 @quiet
 def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -> list:
@@ -200,7 +211,8 @@ def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -
             reason = argument_text(tape, i, str(problem))
             raise DomainError(f"{text}: {reason}", reason=reason, source=tape.source,
                               span=tape.spans[i]) from None
-        if not (op in FINITE_FROM_FINITE and all(finite[j] for j in arguments)) \
+        if op not in CHECKED_BY_THEMSELVES \
+                and not (op in FINITE_FROM_FINITE and all(finite[j] for j in arguments)) \
                 and not all_finite(out):
             raise _domain_error(tape, i, prim, inputs, out, entry_shapes)
         values[i] = out
@@ -314,6 +326,9 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
     adjoint: list = [None] * len(tape)
     start = tape.output if output is None else output
     adjoint[start] = seed
+    # {entry: (c, source)}: the entry's whole adjoint is c times the source
+    # entry's value, known without looking at its elements (``_multiple``).
+    multiples: dict[int, tuple[float, int]] = {}
     for i in range(start, -1, -1):
         g = adjoint[i]
         arguments = tape.args[i]
@@ -321,6 +336,7 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
             continue
         prim = PRIMITIVES[tape.ops[i]]
         inputs = [values[j] for j in arguments]
+        hints: list = [None] * len(arguments)
         if prim.elementwise:
             g_finite = _known_finite(g)
             contributions = []
@@ -334,25 +350,57 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                     # A finite adjoint times a finite value (the primal sweep checked
                     # it): the 0·∞ rule has nothing to do, and no partial to report.
                     product = _scalar_or_array(np.multiply(g, partial))
+                    hints[k] = _multiple(g, partial, arguments, inputs, entry_shapes[j])
+                elif isinstance(partial, float) and partial == -1.0 \
+                        and shape_of(g) != entry_shapes[j]:
+                    # Summed first, then negated: the same bits (rounding is
+                    # symmetric), with the negation on the smaller array.
+                    contributions.append(-unbroadcast(g, entry_shapes[j]))
+                    continue
                 else:
                     product = _times(g, partial, nonfinite, (i, k))
                 contributions.append(unbroadcast(product, entry_shapes[j]))
         else:
             flags = tuple(wanted[j] for j in arguments)
-            contributions = _vjp(prim, g, [_as_array(v) for v in inputs], values[i],
-                                 tape.options[i], flags)
-        for j, contribution in zip(arguments, contributions):
+            arrays = [_as_array(v) for v in inputs]
+            contributions = None
+            known = multiples.get(i)
+            if known is not None and prim.vjp_of_multiple is not None \
+                    and known[1] in arguments:
+                contributions = prim.vjp_of_multiple(known[0], arguments.index(known[1]),
+                                                     arrays, values[i], tape.options[i], flags)
+            if contributions is None:
+                contributions = _vjp(prim, g, arrays, values[i], tape.options[i], flags)
+        for j, contribution, hint in zip(arguments, contributions, hints):
             if contribution is None or not wanted[j]:
                 continue
             contribution = _scalar_or_array(contribution) if not entry_shapes[j] \
                 else contribution
             if adjoint[j] is None:
                 adjoint[j] = contribution
+                if hint is not None:
+                    multiples[j] = hint
             else:
+                multiples.pop(j, None)
                 # ∞ − ∞ is NaN here, and the notices say so: no NumPy warning.
                 with _silenced():
                     adjoint[j] = adjoint[j] + contribution
     return adjoint
+
+
+def _multiple(g, partial, arguments, inputs, shape) -> tuple[float, int] | None:
+    """(c, source) when ``g · partial`` is c times the value of entry ``source``:
+    ``g`` one number c spread over the array (a sum's adjoint), with |c| <= 1 so
+    the product cannot overflow, and ``partial`` that entry's value, of the
+    contribution's shape. A rule told so (``vjp_of_multiple``) skips the work a
+    general adjoint needs: a quadratic form's ``solve`` its second solve."""
+    c = g if isinstance(g, float) else float(g.flat[0])
+    if not abs(c) <= 1.0 or partial.shape != shape:
+        return None
+    for j, value in zip(arguments, inputs):
+        if value is partial:
+            return c, j
+    return None
 
 
 def _known_finite(g) -> bool:
@@ -384,7 +432,7 @@ MAX_SPLIT_ELEMENTS = 1_000
 def _vjp(prim: Primitive, g, args: list, out, options, flags):
     with _silenced():
         contributions = prim.vjp(g, args, out, options, flags)
-        if all_finite(g):
+        if prim.name in MOVES_ELEMENTS or all_finite(g):
             return contributions
         return _split(lambda incoming: prim.vjp(incoming, args, out, options, flags),
                       g, contributions, several=True)
