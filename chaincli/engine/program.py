@@ -52,7 +52,15 @@ class CompiledExpression:
         self._evaluations = 0
         self._compiled = None
         self._kink_entries = None
+        self._plans = None
         self.has_tensor_operations = tape.has_tensor_operations
+
+    def _plan(self, used):
+        """The tensor sweeps' plan for this checked point's shapes (tensor/plan.py)."""
+        if self._plans is None:
+            from .tensor.plan import PlanCache
+            self._plans = PlanCache(self.tape)
+        return self._plans.plan(used)
 
     def _fast(self):
         """The compiled sweeps from the ``COMPILE_AFTER``-th evaluation on, else None."""
@@ -80,6 +88,11 @@ class CompiledExpression:
             value = point[name]
             # float first: the ABC check costs more, and points can be large.
             if type(value) is not float:
+                if hasattr(value, "dtype"):
+                    # A NumPy array or number, checked as --at values are.
+                    from .values import normalize_value
+                    used[name] = normalize_value(name, value)
+                    continue
                 if isinstance(value, bool):
                     raise PointError(f"the value of {name} must be a number, not {value!r}")
                 import numbers  # the abstract numbers: not for plain floats
@@ -103,8 +116,7 @@ class CompiledExpression:
         checking that the expression can take them."""
         used, _ = self.check_point(point)
         if self.is_tensor_point(used):
-            from .tensor import program as tensor_program
-            tensor_program.shapes_at(self.tape, used)
+            self._plan(used)  # the shape pass, whose errors say what does not fit
         return {name: tuple(getattr(value, "shape", ())) for name, value in used.items()}
 
     def value(self, point: Mapping[str, float] | None = None, *, batch: bool = False):
@@ -115,7 +127,7 @@ class CompiledExpression:
         used, _ = self.check_point(point or {})
         if self.is_tensor_point(used):
             from .tensor import program as tensor_program
-            return tensor_program.value(self.tape, used)
+            return tensor_program.value(self.tape, used, self._plan(used))
         fast = self._fast()
         if fast is not None:
             result = fast.value(list(used.values()))
@@ -128,7 +140,7 @@ class CompiledExpression:
         used, notices = self.check_point(point or {})
         if self.is_tensor_point(used):
             from .tensor import program as tensor_program
-            value = tensor_program.value(self.tape, used)
+            value = tensor_program.value(self.tape, used, self._plan(used))
         else:
             value = evaluate.primal(self.tape, used)[self.tape.output]
         return ValueResult(self.text, used, value, notices, self.tape.output_name())
@@ -153,7 +165,7 @@ class CompiledExpression:
         if self.is_tensor_point(used):
             from .tensor import program as tensor_program
             value, gradient, evaluation, more = tensor_program.gradient(
-                tape, used, names, mode, self.text)
+                tape, used, names, mode, self.text, self._plan(used))
             return GradientResult(self.text, used, value, gradient, mode, notices + more,
                                   evaluation)
         fast = self._fast() if mode == "reverse" else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from . import sweeps
+from .plan import TensorPlan
 from ...base.errors import UsageError
 from ...primitives.base import np
 from ..results import MAX_NODE_NOTICES, Notice, TensorEvaluation
@@ -32,16 +33,22 @@ def shapes_at(tape: Tape, point: Mapping[str, object]) -> list[tuple[int, ...]]:
     return sweeps.shapes(tape, {name: sweeps.shape_of(point[name]) for name in tape.variables})
 
 
-def value(tape: Tape, point: Mapping[str, object]):
+def plan_at(tape: Tape, point: Mapping[str, object]) -> TensorPlan:
+    """A plan for this point's shapes, for one evaluation (``PlanCache`` keeps them)."""
+    return TensorPlan(tape, {name: sweeps.shape_of(point[name]) for name in tape.variables})
+
+
+def value(tape: Tape, point: Mapping[str, object], plan: TensorPlan | None = None):
     """The output's value: a float, or an array."""
-    entry_shapes = shapes_at(tape, point)
+    entry_shapes = (plan or plan_at(tape, point)).shapes
     return sweeps.primal(tape, point, entry_shapes)[tape.output]
 
 
 def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: str,
-             text: str):
+             text: str, plan: TensorPlan | None = None):
     """(value, gradient by name, evaluation, notices) of a scalar-valued program."""
-    entry_shapes = shapes_at(tape, point)
+    plan = plan or plan_at(tape, point)
+    entry_shapes = plan.shapes
     output_shape = entry_shapes[tape.output]
     if output_shape:
         raise UsageError(f"the gradient needs a scalar output; this one has shape "
@@ -49,7 +56,7 @@ def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: st
                          hint="sum(...) or mean(...) makes a scalar of it; chaincli jacobian "
                               "differentiates every element")
     values = sweeps.primal(tape, point, entry_shapes)
-    wanted = depends_on_variables(tape, set(names))
+    wanted = plan.depends(names)
     adjoints = None
     # The edges whose partial was not finite somewhere, for the notices.
     nonfinite: set[tuple[int, int]] = set()
@@ -62,7 +69,7 @@ def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: st
     else:
         result = _forward_gradient(tape, values, entry_shapes, names, nonfinite)
     evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
-    notices = (_kink_notices(evaluation, names) + _nonfinite_notices(evaluation, result)
+    notices = (_kink_notices(evaluation, names, plan) + _nonfinite_notices(evaluation, result)
                + _absorbed_notices(evaluation, result, nonfinite))
     return values[tape.output], result, evaluation, notices
 
@@ -129,16 +136,18 @@ def _forward_gradient(tape: Tape, values: list, entry_shapes, names: list[str],
     return result
 
 
-def _kink_notices(evaluation: TensorEvaluation, names: list[str]) -> list[Notice]:
+def _kink_notices(evaluation: TensorEvaluation, names: list[str],
+                  plan: TensorPlan) -> list[Notice]:
+    if not plan.watched:  # no primitive here can sit on a kink or warn
+        return []
     tape = evaluation.tape
-    used = reaches_output(tape)
-    depends = depends_on_variables(tape, set(names))
+    depends = plan.depends(names)
+    entries = [i for i in plan.watched if depends[i]]
     notices = []
     found = [(i, "kink", message) for i, message in sweeps.kinks(tape, evaluation.values,
-                                                                 evaluation.shapes, used)
-             if depends[i]]
+                                                                 evaluation.shapes, entries)]
     found += [(i, kind, message) for i, kind, message
-              in sweeps.tensor_notices(tape, evaluation.values, used) if depends[i]]
+              in sweeps.tensor_notices(tape, evaluation.values, entries)]
     wanted = set(names)
     for i, kind, message in found[:MAX_NODE_NOTICES]:
         text = tape.source_text(i)

@@ -145,15 +145,22 @@ def _scalar_or_array(value):
 
 def apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
     """One primitive's value on scalars or arrays."""
-    with _silenced():
-        if prim.elementwise:
-            try:
-                return _scalar_or_array(prim.vector_value(*inputs))
-            except (ValueError, ZeroDivisionError, OverflowError):
-                # Python floats raise where NumPy's elements give inf or NaN:
-                # a non-finite value, which the domain check names as for arrays.
-                return math.nan
-        return _scalar_or_array(prim.value([_as_array(v) for v in inputs], options))
+    if getattr(_state, "quiet", False):
+        return _apply(prim, inputs, options)
+    with np.errstate(all="ignore"):
+        return _apply(prim, inputs, options)
+
+
+def _apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
+    """``apply``, with NumPy's warnings already off (inside a sweep)."""
+    if prim.elementwise:
+        try:
+            return _scalar_or_array((prim.array_value or prim.value)(*inputs))
+        except (ValueError, ZeroDivisionError, OverflowError):
+            # Python floats raise where NumPy's elements give inf or NaN:
+            # a non-finite value, which the domain check names as for arrays.
+            return math.nan
+    return _scalar_or_array(prim.value([_as_array(v) for v in inputs], options))
 
 
 def all_finite(value) -> bool:
@@ -162,10 +169,17 @@ def all_finite(value) -> bool:
     needs the element-by-element look."""
     if isinstance(value, float):
         return math.isfinite(value)
-    with _silenced():
-        # The method, not np.sum: the same reduction without its dispatch.
-        total = value.sum() if type(value) is np.ndarray else np.sum(value)
-        return math.isfinite(float(total)) or bool(np.isfinite(value).all())
+    if getattr(_state, "quiet", False):
+        return _all_finite(value)
+    with np.errstate(all="ignore"):
+        return _all_finite(value)
+
+
+def _all_finite(value) -> bool:
+    """``all_finite`` of an array, with NumPy's warnings already off."""
+    # The ufunc's own reduction: np.sum's and the method's Python layers skipped.
+    total = np.add.reduce(value, axis=None) if type(value) is np.ndarray else np.sum(value)
+    return math.isfinite(float(total)) or bool(np.isfinite(value).all())
 
 
 # Operations whose value is finite wherever their arguments are: they move,
@@ -205,7 +219,7 @@ def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -
         arguments = tape.args[i]
         inputs = [values[j] for j in arguments]
         try:
-            out = apply(prim, inputs, tape.options[i])
+            out = _apply(prim, inputs, tape.options[i])
         except DomainProblem as problem:
             text = tape.source_text(i) or tape.name(i)
             reason = argument_text(tape, i, str(problem))
@@ -213,7 +227,7 @@ def primal(tape: Tape, point: Mapping[str, object], entry_shapes: list[Shape]) -
                               span=tape.spans[i]) from None
         if op not in CHECKED_BY_THEMSELVES \
                 and not (op in FINITE_FROM_FINITE and all(finite[j] for j in arguments)) \
-                and not all_finite(out):
+                and not (math.isfinite(out) if type(out) is float else _all_finite(out)):
             raise _domain_error(tape, i, prim, inputs, out, entry_shapes)
         values[i] = out
     return values
@@ -303,13 +317,20 @@ def _times(factor, partial, nonfinite: set | None = None, edge=None):
 
 def elementwise_partial(prim: Primitive, k: int, inputs: list, out):
     """∂out/∂(argument k), elementwise, at these inputs."""
-    with _silenced():
-        try:
-            partial = prim.vector_partials[k](*inputs, out)
-        except ZeroDivisionError:   # as the scalar sweeps take it (evaluate.local_partials)
-            return math.inf
-        except (ValueError, OverflowError):
-            return math.nan
+    if getattr(_state, "quiet", False):
+        return _partial(prim, k, inputs, out)
+    with np.errstate(all="ignore"):
+        return _partial(prim, k, inputs, out)
+
+
+def _partial(prim: Primitive, k: int, inputs: list, out):
+    """``elementwise_partial``, with NumPy's warnings already off (inside a sweep)."""
+    try:
+        partial = (prim.array_partials or prim.partials)[k](*inputs, out)
+    except ZeroDivisionError:   # as the scalar sweeps take it (evaluate.local_partials)
+        return math.inf
+    except (ValueError, OverflowError):
+        return math.nan
     return partial if isinstance(partial, float) else _scalar_or_array(partial)
 
 
@@ -344,7 +365,7 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                 if not wanted[j]:
                     contributions.append(None)
                     continue
-                partial = elementwise_partial(prim, k, inputs, values[i])
+                partial = _partial(prim, k, inputs, values[i])
                 if g_finite and isinstance(partial, np.ndarray) and \
                         any(partial is value for value in inputs):
                     # A finite adjoint times a finite value (the primal sweep checked
@@ -382,9 +403,8 @@ def adjoint_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
                     multiples[j] = hint
             else:
                 multiples.pop(j, None)
-                # ∞ − ∞ is NaN here, and the notices say so: no NumPy warning.
-                with _silenced():
-                    adjoint[j] = adjoint[j] + contribution
+                # ∞ − ∞ is NaN here, and the notices say so (warnings are off).
+                adjoint[j] = adjoint[j] + contribution
     return adjoint
 
 
@@ -430,12 +450,12 @@ MAX_SPLIT_ELEMENTS = 1_000
 
 
 def _vjp(prim: Primitive, g, args: list, out, options, flags):
-    with _silenced():
-        contributions = prim.vjp(g, args, out, options, flags)
-        if prim.name in MOVES_ELEMENTS or all_finite(g):
-            return contributions
-        return _split(lambda incoming: prim.vjp(incoming, args, out, options, flags),
-                      g, contributions, several=True)
+    """The rule's VJP, under the 0·∞ rule; inside a sweep (warnings off)."""
+    contributions = prim.vjp(g, args, out, options, flags)
+    if prim.name in MOVES_ELEMENTS or all_finite(g):
+        return contributions
+    return _split(lambda incoming: prim.vjp(incoming, args, out, options, flags),
+                  g, contributions, several=True)
 
 
 def _jvp(prim: Primitive, tangents: list, args: list, out, options):
@@ -526,12 +546,13 @@ def tangent_sweep(tape: Tape, values: list, entry_shapes: list[Shape],
 # ----- Kinks -----
 
 def kinks(tape: Tape, values: list, entry_shapes: list[Shape],
-          used: list[bool]) -> list[tuple[int, str]]:
-    """Entries on a kink of their primitive, with the convention used (and where)."""
+          entries) -> list[tuple[int, str]]:
+    """Those of ``entries`` (indices) on a kink of their primitive, with the
+    convention used (and where)."""
     found = []
-    for i, op in enumerate(tape.ops):
-        prim = PRIMITIVES.get(op)
-        if prim is None or prim.kink is None or not used[i]:
+    for i in entries:
+        prim = PRIMITIVES.get(tape.ops[i])
+        if prim is None or prim.kink is None:
             continue
         inputs = [values[j] for j in tape.args[i]]
         if not prim.elementwise:  # its options (a pooling window) follow the arguments
@@ -554,13 +575,13 @@ def kinks(tape: Tape, values: list, entry_shapes: list[Shape],
     return found
 
 
-def tensor_notices(tape: Tape, values: list, used: list[bool]) -> list[tuple[int, str, str]]:
-    """(entry, kind, message) of the primitives' own warnings (``tensor_notice``):
-    a tie of ``amax``, an ill-conditioned matrix."""
+def tensor_notices(tape: Tape, values: list, entries) -> list[tuple[int, str, str]]:
+    """(entry, kind, message) of the primitives' own warnings (``tensor_notice``)
+    among ``entries`` (indices): a tie of ``amax``, an ill-conditioned matrix."""
     found = []
-    for i, op in enumerate(tape.ops):
-        prim = PRIMITIVES.get(op)
-        if prim is None or prim.tensor_notice is None or not used[i]:
+    for i in entries:
+        prim = PRIMITIVES.get(tape.ops[i])
+        if prim is None or prim.tensor_notice is None:
             continue
         with _silenced():
             notice = prim.tensor_notice([_as_array(values[j]) for j in tape.args[i]],
