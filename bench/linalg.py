@@ -8,7 +8,9 @@ In process, side by side in one run: ``chaincli.compile`` of a Gaussian's
 negative log-likelihood over N samples (X N×n, a mean mu and a covariance S
 n×n), ``gradient`` with respect to mu and S, against a gradient written by
 hand in NumPy with ``solve`` and ``slogdet`` (the floor: the least work the
-formula needs). The answers are compared too (relative difference).
+formula needs). The answers are compared too (relative difference), and
+the minor page faults a call of each side are counted: memory the C
+allocator returned to the system and faulted in again.
 
 Each round times both sides in interleaved runs and takes their medians;
 the figures printed are the medians over several rounds (the ratio the median
