@@ -40,7 +40,7 @@ def plan_at(tape: Tape, point: Mapping[str, object]) -> TensorPlan:
 
 def value(tape: Tape, point: Mapping[str, object], plan: TensorPlan | None = None):
     """The output's value: a float, or an array."""
-    entry_shapes = (plan or plan_at(tape, point)).shapes
+    entry_shapes = plan.shapes if plan is not None else shapes_at(tape, point)
     return sweeps.primal(tape, point, entry_shapes)[tape.output]
 
 
