@@ -49,9 +49,6 @@ def normalize_value(name: str, value: Any) -> Any:
     raise ``PointError``."""
     if type(value) is float or type(value) is int:
         return finite_number(value, f"the value of {name}")
-    if type(value) is np.ndarray and value.dtype.char == "d" and value.flags.c_contiguous \
-            and 0 < value.ndim <= MAX_DIMS and value.size and np.isfinite(value).all():
-        return value  # already a value's form: the checks below would find nothing
     return normalize(name, value)
 
 
