@@ -209,21 +209,28 @@ def adam_network(repeat: int, task: str, network) -> list[tuple[str, str, str]]:
     expression, data, start, by_hand = network()
     program = chaincli.compile(expression)
     calls = 0
-    gradient = program.gradient
+    gradient, checked_gradient = program.gradient, program.checked_gradient
 
     def counted(*args, **kwargs):
         nonlocal calls
         calls += 1
         return gradient(*args, **kwargs)
 
+    def counted_checked(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return checked_gradient(*args, **kwargs)
+
     def ours():
         # tol 0: the gradient norm never reaches it, so every run takes all the steps.
         return run(Problem(program, {**data, **start}, list(start)), "adam", lr=lr,
                    steps=steps, tol=0.0)
 
-    program.gradient = counted
+    # The steps call checked_gradient (their points are checked once); the
+    # checks at the end of a run call gradient.
+    program.gradient, program.checked_gradient = counted, counted_checked
     result = ours()
-    del program.gradient
+    del program.gradient, program.checked_gradient
     # All the steps are taken; W5's cross-entropy on 64 separable samples has no
     # minimum (it falls to 0 far out), which minimize finds after its last step.
     assert result.steps == steps, result.message

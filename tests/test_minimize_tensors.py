@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import chaincli
+from chaincli.base.errors import PointError
 from chaincli.optimize.problem import Problem, run
 
 from clicheck import check_run, strict_json
@@ -212,3 +213,29 @@ def test_json_fit_round_trip_with_tensors(cli, tmp_path):
     np.testing.assert_allclose(saved["W"], [[1, 2], [3, 4]], atol=1e-9)
     code, out, _ = cli("eval", "sum(W)", "--at", f"@{fit}", "--json")
     assert code == 0 and strict_json(out)["value"] == pytest.approx(10, abs=1e-8)
+
+
+def test_the_fixed_data_is_checked_once_and_kept_as_a_read_only_copy(monkeypatch):
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    program = chaincli.compile("mean((X @ w - y)^2)")
+    problem = Problem(program, {"X": X, "y": y, "w": np.zeros(3)}, ["w"])
+    X[0, 0] = np.nan      # the caller's array, changed after the problem was made
+    assert not problem.fixed["X"].flags.writeable
+    assert np.isfinite(problem.fixed["X"]).all()
+    calls = []
+    check_point = type(program).check_point
+    monkeypatch.setattr(type(program), "check_point",
+                        lambda self, point: calls.append(1) or check_point(self, point))
+    result = run(problem, "adam", lr=0.05, steps=50)
+    assert not calls      # no step checked the fixed data (or the parameters) again
+    expected = np.linalg.lstsq(problem.fixed["X"], y, rcond=None)[0]
+    assert np.allclose(result.parameters["w"], expected, atol=0.3)
+
+
+def test_a_non_finite_fixed_value_is_refused_before_the_first_step():
+    X = np.ones((4, 2))
+    X[2, 1] = np.inf
+    program = chaincli.compile("sum((X @ w)^2)")
+    with pytest.raises(PointError, match=r"X: the element \[2, 1\] is inf"):
+        Problem(program, {"X": X, "w": np.zeros(2)}, ["w"])

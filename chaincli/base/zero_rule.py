@@ -2,7 +2,8 @@
 
 Every sweep multiplies a local partial by what arrives along an edge (a
 tangent going up the tape, an adjoint coming down) and nothing else; this
-module is that product. It needs no tape and imports nothing of the package,
+module is that product. It needs no tape and imports nothing of the package
+but ``base.finite``,
 so it sits in ``chaincli.base``, below the scalar and tensor sweeps (and the
 explanations' path products) that share it. A zero partial, tangent or
 adjoint is an exact zero (the edge carries nothing), so its product with an
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+from .finite import all_finite_array
+
 
 def times(a: float, b: float) -> float:
     """``a · b``, with 0 · anything (∞ and NaN too) taken as 0."""
@@ -33,9 +36,8 @@ def times_elementwise(a, b, quiet: bool = False):
     ``finite`` says whether the plain product was finite everywhere; when it
     was not, the elements with an exact zero factor were set to 0, and the
     caller may look for the non-finite factor to report it. The finite case,
-    the common one, costs one multiplication and one sum: the sum of a
-    product with an inf or NaN element is not finite, so only then is the
-    product looked at element by element."""
+    the common one, costs one multiplication and one pass (base/finite.py);
+    only a product with an inf or NaN element is looked at element by element."""
     import numpy as np
 
     if quiet:  # the caller has NumPy's warnings off already
@@ -46,9 +48,10 @@ def times_elementwise(a, b, quiet: bool = False):
 
 def _times_elementwise(np, a, b):
     product = np.multiply(a, b)
-    if math.isfinite(float(np.sum(product))):
-        return product, True
-    if bool(np.isfinite(product).all()):  # finite elements whose sum overflowed
+    if type(product) is np.ndarray:
+        if all_finite_array(np, product, quiet=True):
+            return product, True
+    elif math.isfinite(float(product)):
         return product, True
     zero = (np.asarray(a) == 0.0) | (np.asarray(b) == 0.0)
     if zero.any():

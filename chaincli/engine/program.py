@@ -84,14 +84,17 @@ class CompiledExpression:
         if missing:
             raise missing_values(missing)
         used = {}
+        arrays = None
         for name in self.tape.variables:
             value = point[name]
             # float first: the ABC check costs more, and points can be large.
             if type(value) is not float:
                 if hasattr(value, "dtype"):
-                    # A NumPy array or number, checked as --at values are.
-                    from .values import normalize_value
-                    used[name] = normalize_value(name, value)
+                    # A NumPy array or number, checked as --at values are, all
+                    # of them at once below; ``used`` keeps the variables' order.
+                    used[name] = None
+                    arrays = arrays or {}
+                    arrays[name] = value
                     continue
                 if isinstance(value, bool):
                     raise PointError(f"the value of {name} must be a number, not {value!r}")
@@ -105,6 +108,9 @@ class CompiledExpression:
             if not math.isfinite(value):
                 raise PointError(f"the value of {name} must be a finite number")
             used[name] = value
+        if arrays:
+            from .values import normalize_arrays
+            used.update(normalize_arrays(arrays))
         return used, unused_values(point, self.tape.variable_index)
 
     def is_tensor_point(self, used: Mapping[str, object]) -> bool:
@@ -160,7 +166,17 @@ class CompiledExpression:
         if batch:
             return self._batch_module().gradient(self, point, mode, self._wrt(wrt))
         used, notices = self.check_point(point or {})
-        names = self._wrt(wrt)
+        return self._gradient(used, notices, self._wrt(wrt), mode)
+
+    def checked_gradient(self, point: Mapping[str, object], wrt: list[str]) -> GradientResult:
+        """``gradient`` in reverse mode at a point whose values ``check_point`` has
+        accepted already and which cannot have changed since (an optimizer's
+        fixed data, checked once and kept read-only; its parameters, checked
+        each step as one vector): nothing is checked again."""
+        used = {name: point[name] for name in self.tape.variables}
+        return self._gradient(used, [], wrt, "reverse")
+
+    def _gradient(self, used, notices, names, mode) -> GradientResult:
         tape = self.tape
         if self.is_tensor_point(used):
             from .tensor import program as tensor_program

@@ -12,6 +12,7 @@ so the JSON of a scalar result is what it always was.
 
 from __future__ import annotations
 
+from ..base.finite import all_finite_array
 from ..base.record import Frozen, Record
 
 TYPE_CHECKING = False
@@ -141,7 +142,7 @@ def _all_finite(values) -> bool:
     for value in values:
         if is_tensor(value):
             import numpy as np
-            if not np.isfinite(value).all():
+            if not all_finite_array(np, np.asarray(value)):
                 return False
         elif not (value == value and abs(value) != float("inf")):
             return False

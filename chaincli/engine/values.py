@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from ..base.errors import PointError
+from ..base.finite import all_finite_array
 from ..base.shapes import element_text, shape_text
 from ..primitives.base import np
 
@@ -52,6 +53,16 @@ def normalize_value(name: str, value: Any) -> Any:
     return normalize(name, value)
 
 
+def normalize_arrays(values: dict[str, Any]) -> dict[str, Any]:
+    """``normalize_value`` of NumPy arrays and numbers by name, with NumPy's
+    floating-point warnings turned off once for all of them (base/finite.py)."""
+    with np.errstate(all="ignore"):
+        return {name: checked_array(np.asarray(value), f"the value of {name}", quiet=True)
+                if isinstance(value, (np.ndarray, np.generic))
+                and not isinstance(value, np.bool_) else normalize_value(name, value)
+                for name, value in values.items()}
+
+
 def dtype_problem(dtype: np.dtype) -> str | None:
     """Why arrays of ``dtype`` cannot be values, or None when they can."""
     if dtype.hasobject:
@@ -65,8 +76,9 @@ def dtype_problem(dtype: np.dtype) -> str | None:
     return None
 
 
-def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
-    """``arr`` as a value: float64, C-contiguous, finite, no empty axis; 0-d gives a float."""
+def checked_array(arr: np.ndarray, where: str, quiet: bool = False) -> float | np.ndarray:
+    """``arr`` as a value: float64, C-contiguous, finite, no empty axis; 0-d gives a float.
+    ``quiet``: NumPy's floating-point warnings are off already."""
     problem = dtype_problem(arr.dtype)
     if problem:
         raise PointError(f"{where} {problem}")
@@ -78,8 +90,8 @@ def checked_array(arr: np.ndarray, where: str) -> float | np.ndarray:
     arr = np.asarray(arr, dtype=np.float64)
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
-    finite = np.isfinite(arr)
-    if not finite.all():
+    if not all_finite_array(np, arr, quiet):
+        finite = np.isfinite(arr)
         if arr.ndim == 0:
             raise PointError(f"{where} must be a finite number")
         bad = np.argwhere(~finite)[0]

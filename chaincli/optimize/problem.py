@@ -139,6 +139,15 @@ def random_start(shapes: Mapping[str, tuple[int, ...]], seed: int) -> dict[str, 
     return values
 
 
+def _frozen(value):
+    """A float as it is, an array as a read-only copy."""
+    if isinstance(value, float):
+        return value
+    copy = np.array(value, dtype=np.float64)
+    copy.setflags(write=False)
+    return copy
+
+
 class Problem:
     """An expression, the fixed values and the packed variables to optimize."""
 
@@ -169,7 +178,11 @@ class Problem:
                                     given=given))
         self.names = names
         self.layout = Layout.of(names, full)
-        self.fixed = {name: value for name, value in full.items() if name not in names}
+        checked, _ = program.check_point(full)
+        # The fixed values, checked once here and kept as read-only copies: they
+        # cannot change between steps, so no step checks them again.
+        self.fixed = {name: _frozen(value) for name, value in checked.items()
+                      if name not in names}
         self.x0 = self.layout.pack(full)
 
     def point(self, x: np.ndarray, copy: bool = True) -> dict[str, Any]:
@@ -184,7 +197,8 @@ class Problem:
         try:
             # Views of x: a fresh copy of every parameter each step costs its pages'
             # first touch, and the engine neither changes nor keeps its arguments.
-            return self.program.gradient(self.point(x, copy=False), wrt=self.names)
+            # x was checked above, the fixed values once: nothing is checked twice.
+            return self.program.checked_gradient(self.point(x, copy=False), self.names)
         except DomainError as error:
             raise NotFinite(error.message) from None
 

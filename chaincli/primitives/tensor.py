@@ -172,12 +172,16 @@ def _spread(g, shape, options):
     axis = _axis(options, len(shape), "")
     g = np.asarray(g, dtype=float)
     if axis is not None:
-        g = np.expand_dims(g, axis)
+        g = g.reshape(shape[:axis] + (1,) + shape[axis + 1:])
     return np.broadcast_to(g, shape)
 
 
+# The reductions call the ufuncs' own ``reduce``: the arithmetic of ``np.sum``,
+# ``np.mean`` and ``np.max`` (the same pairwise sums, the same bits) without
+# their Python layers, which cost more than the sum of a small array.
+
 def _sum(args, options):
-    return np.sum(args[0], axis=_axis(options, np.ndim(args[0]), "sum"))
+    return np.add.reduce(args[0], axis=_axis(options, np.ndim(args[0]), "sum"))
 
 
 def _sum_vjp(g, args, out, options, wanted=(True, True)):
@@ -193,7 +197,11 @@ def _count(args, out):
 
 
 def _mean(args, options):
-    return np.mean(args[0], axis=_axis(options, np.ndim(args[0]), "mean"))
+    a = args[0]
+    axis = _axis(options, np.ndim(a), "mean")
+    # np.mean's own steps: the sum, then one division by the count.
+    return np.true_divide(np.add.reduce(a, axis=axis), np.size(a) if axis is None
+                          else np.shape(a)[axis])
 
 
 def _mean_vjp(g, args, out, options, wanted=(True, True)):
@@ -263,18 +271,18 @@ def _last_axis_shape(name, keep):
 
 
 def _logsumexp_keep(a):
-    top = np.max(a, axis=-1, keepdims=True)
-    return top + np.log(np.sum(np.exp(a - top), axis=-1, keepdims=True))
+    top = np.maximum.reduce(a, axis=-1, keepdims=True)
+    return top + np.log(np.add.reduce(np.exp(a - top), axis=-1, keepdims=True))
 
 
 def _softmax(args, options):
     a = args[0]
-    e = np.exp(a - np.max(a, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    e = np.exp(a - np.maximum.reduce(a, axis=-1, keepdims=True))
+    return e / np.add.reduce(e, axis=-1, keepdims=True)
 
 
 def _softmax_vjp(g, args, out, options, wanted=(True, True)):
-    return (out * (g - np.sum(g * out, axis=-1, keepdims=True)),)
+    return (out * (g - np.add.reduce(g * out, axis=-1, keepdims=True)),)
 
 
 def _softmax_jvp(tangents, args, out, options):
@@ -300,7 +308,7 @@ def _logsumexp(args, options):
 
 
 def _logsumexp_vjp(g, args, out, options, wanted=(True, True)):
-    return (np.expand_dims(g, -1) * np.exp(args[0] - np.expand_dims(out, -1)),)
+    return (np.asarray(g)[..., None] * np.exp(args[0] - np.asarray(out)[..., None]),)
 
 
 def _logsumexp_jvp(tangents, args, out, options):

@@ -3,15 +3,16 @@
 ``CompiledExpression`` evaluates one expression at many points of the same
 shapes (an optimizer's steps, a loop over batches). The shape of every entry
 (the shape pass, with its errors), the entries that reach the output, the
-entries each gradient needs, and the few entries whose primitive can warn (a
-kink, a tie, an ill-conditioned matrix) are worked out once per set of shapes
-and kept in a ``TensorPlan``; values never are, so a changed array is always
-evaluated anew. ``PlanCache`` holds the plans of one compiled expression.
+entries each gradient needs, the few entries whose primitive can warn (a
+kink, a tie, an ill-conditioned matrix) and, from its second evaluation on,
+the sweeps written out as straight-line Python (codegen.py) are made once per
+set of shapes and kept in a ``TensorPlan``; values never are, so a changed
+array is always evaluated anew. ``PlanCache`` holds the plans of one compiled expression.
 """
 
 from __future__ import annotations
 
-from . import sweeps
+from . import codegen, sweeps
 from ...primitives import PRIMITIVES
 from ...tape import Tape, depends_on_variables, reaches_output
 
@@ -23,7 +24,7 @@ MAX_PLANS = 16
 class TensorPlan:
     """The shape-only facts of one tape at one set of variable shapes."""
 
-    __slots__ = ("tape", "shapes", "used", "watched", "_depends")
+    __slots__ = ("tape", "shapes", "used", "watched", "_depends", "_evaluations", "_compiled")
 
     def __init__(self, tape: Tape, variable_shapes):
         self.tape = tape
@@ -35,6 +36,19 @@ class TensorPlan:
                         and (PRIMITIVES[op].kink is not None
                              or PRIMITIVES[op].tensor_notice is not None)]
         self._depends: dict[frozenset, list[bool]] = {}
+        self._evaluations = 0
+        self._compiled = None
+
+    def compiled(self):
+        """The straight-line sweeps (codegen.py) from the ``COMPILE_AFTER``-th
+        evaluation at these shapes on, else None."""
+        if self._compiled is None:
+            self._evaluations += 1
+            if self._evaluations < codegen.COMPILE_AFTER:
+                return None
+            self._compiled = codegen.CompiledSweeps(self.tape, self.shapes) \
+                if codegen.compilable(self.tape) else False
+        return self._compiled or None
 
     def depends(self, names) -> list[bool]:
         """Which entries depend on one of ``names`` (the entries a gradient by

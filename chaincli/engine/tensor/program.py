@@ -2,8 +2,10 @@
 
 ``program`` hands a point here when the tape holds a tensor primitive or a
 variable's value is an array. The shape pass runs first (a mismatch is a
-usage error before any arithmetic), then the tensor sweeps (tensor_sweeps):
-one adjoint sweep for the whole gradient in reverse mode; in forward mode
+usage error before any arithmetic), then the tensor sweeps (sweeps.py), or,
+from the second evaluation at the same shapes on, the same sweeps written as
+straight-line Python (codegen.py), which hand back to the interpreter any
+point where something is not finite: one adjoint sweep for the whole gradient in reverse mode; in forward mode
 one tangent sweep per element of each variable, as forward mode costs, up
 to ``FORWARD_SWEEP_LIMIT`` sweeps.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from . import sweeps
+from . import codegen, sweeps
 from .plan import TensorPlan
 from ...base.errors import UsageError
 from ...primitives.base import np
@@ -40,8 +42,15 @@ def plan_at(tape: Tape, point: Mapping[str, object]) -> TensorPlan:
 
 def value(tape: Tape, point: Mapping[str, object], plan: TensorPlan | None = None):
     """The output's value: a float, or an array."""
-    entry_shapes = plan.shapes if plan is not None else shapes_at(tape, point)
-    return sweeps.primal(tape, point, entry_shapes)[tape.output]
+    if plan is None:
+        return sweeps.primal(tape, point, shapes_at(tape, point))[tape.output]
+    compiled = plan.compiled()
+    if compiled is not None:
+        try:
+            return compiled.value(point)
+        except codegen.FAILURES:
+            pass  # the interpreter raises the exact error (codegen.py)
+    return sweeps.primal(tape, point, plan.shapes)[tape.output]
 
 
 def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: str,
@@ -55,23 +64,45 @@ def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: st
                          f"{shape_text(output_shape)}",
                          hint="sum(...) or mean(...) makes a scalar of it; chaincli jacobian "
                               "differentiates every element")
-    values = sweeps.primal(tape, point, entry_shapes)
     wanted = plan.depends(names)
     adjoints = None
     # The edges whose partial was not finite somewhere, for the notices.
     nonfinite: set[tuple[int, int]] = set()
+    swept = _compiled_gradient(plan, point, names, wanted) if mode == "reverse" else None
+    if swept is not None:
+        values, adjoints = swept
+    else:
+        values = sweeps.primal(tape, point, entry_shapes)
     if mode == "reverse":
-        adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, wanted,
-                                        nonfinite=nonfinite)
+        if adjoints is None:
+            adjoints = sweeps.adjoint_sweep(tape, values, entry_shapes, wanted,
+                                            nonfinite=nonfinite)
         result = {name: _as_gradient(adjoints[tape.variable_index[name]],
                                      entry_shapes[tape.variable_index[name]])
                   for name in names}
     else:
         result = _forward_gradient(tape, values, entry_shapes, names, nonfinite)
     evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
-    notices = (_kink_notices(evaluation, names, plan) + _nonfinite_notices(evaluation, result)
-               + _absorbed_notices(evaluation, result, nonfinite))
-    return values[tape.output], result, evaluation, notices
+    return values[tape.output], result, evaluation, _notices(evaluation, names, plan, result,
+                                                             nonfinite)
+
+
+@sweeps.quiet
+def _notices(evaluation, names, plan, result, nonfinite) -> list[Notice]:
+    return (_kink_notices(evaluation, names, plan) + _nonfinite_notices(evaluation, result)
+            + _absorbed_notices(evaluation, result, nonfinite))
+
+
+def _compiled_gradient(plan: TensorPlan, point, names, wanted):
+    """(values, adjoints) from the plan's straight-line sweeps, or None when the
+    interpreter must answer (not compiled yet, or something to report)."""
+    compiled = plan.compiled()
+    if compiled is None:
+        return None
+    try:
+        return compiled.gradient(point, names, wanted)
+    except codegen.FAILURES:
+        return None
 
 
 def jacobian_rows(tape: Tape, point: Mapping[str, object], names: list[str]):

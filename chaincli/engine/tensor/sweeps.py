@@ -40,6 +40,7 @@ from ...primitives import PRIMITIVES
 from ...primitives.base import DomainProblem, Primitive, ShapeProblem, np
 from ...tape import CONST, VAR, Tape
 from ...base.shapes import element_text, shape_text, size as shape_size
+from ...base.finite import all_finite_array
 from ...base.zero_rule import times, times_elementwise
 from .allocator import raise_thresholds
 
@@ -164,9 +165,7 @@ def _apply(prim: Primitive, inputs: list, options: tuple[int, ...]):
 
 
 def all_finite(value) -> bool:
-    """Whether every element is finite. A sum is one pass without a temporary
-    array, and any inf or NaN makes it non-finite; only a sum that overflowed
-    needs the element-by-element look."""
+    """Whether every element is finite (base/finite.py: one pass, no temporary)."""
     if isinstance(value, float):
         return math.isfinite(value)
     if getattr(_state, "quiet", False):
@@ -177,9 +176,9 @@ def all_finite(value) -> bool:
 
 def _all_finite(value) -> bool:
     """``all_finite`` of an array, with NumPy's warnings already off."""
-    # The ufunc's own reduction: np.sum's and the method's Python layers skipped.
-    total = np.add.reduce(value, axis=None) if type(value) is np.ndarray else np.sum(value)
-    return math.isfinite(float(total)) or bool(np.isfinite(value).all())
+    if type(value) is np.ndarray:
+        return all_finite_array(np, value, quiet=True)
+    return math.isfinite(float(np.sum(value))) or bool(np.isfinite(value).all())
 
 
 # Operations whose value is finite wherever their arguments are: they move,

@@ -1,0 +1,225 @@
+"""The tensor sweeps as straight-line Python, for one set of shapes.
+
+A ``TensorPlan`` that serves its ``COMPILE_AFTER``-th evaluation writes its
+primal sweep (and, per set of gradient variables, the primal and adjoint
+sweeps) as one Python function: one statement per computed entry, no loop
+over the tape. Everything the interpreter (sweeps.py) decides from the
+shapes is decided here once: which entries need a finiteness check, which
+adjoints are wanted and reached, in what order the contributions are added,
+whether a scalar entry's adjoint is made a float. The statements call the
+interpreter's own functions (``_apply``'s value functions, ``_partial``,
+``_times``, ``unbroadcast``, the rules' VJPs) on the same values in the same
+order, so where the function finishes its results are the interpreter's bits.
+
+It finishes only where the interpreter would have nothing to report: an
+exception, a value that is not finite, a non-finite partial or adjoint, a
+VJP giving nothing for a wanted argument, each raises ``Fallback``, and the
+caller runs the interpreter on the same point, which raises the exact
+``DomainError`` or applies the 0·∞ rule with its notices. The generated text
+holds only names made here (``v``/``d`` plus an entry number, ``f``/``p``/``r``
+plus one) and never the user's text; constants are passed by name.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import sweeps
+from ...base.finite import all_finite_array
+from ...primitives import PRIMITIVES
+from ...primitives.base import DomainProblem, np
+from ...tape import CONST, VAR, Tape
+
+# Evaluations of one plan run by the interpreter before it is compiled: a
+# one-shot command never pays for compiling.
+COMPILE_AFTER = 2
+
+# Tapes longer than this stay with the interpreter (as the scalar codegen's).
+MAX_ENTRIES = 20_000
+
+
+class Fallback(Exception):
+    """The interpreter must answer this point (module docstring)."""
+
+
+FAILURES = (Fallback, DomainProblem, ValueError, ZeroDivisionError, OverflowError,
+            FloatingPointError)
+
+
+def compilable(tape: Tape) -> bool:
+    """Whether straight-line sweeps can stand for the interpreter's on ``tape``.
+
+    A primitive told that its adjoint is a multiple (``vjp_of_multiple``)
+    keeps the interpreter, which tracks that fact from node to node."""
+    if len(tape) > MAX_ENTRIES:
+        return False
+    return all(PRIMITIVES[op].vjp_of_multiple is None for op in tape.ops
+               if op not in (VAR, CONST))
+
+
+def _finite(value) -> bool:
+    """The primal sweep's check of a computed value, inside a sweep."""
+    if type(value) is np.ndarray:
+        return all_finite_array(np, value, quiet=True)
+    return math.isfinite(value) if isinstance(value, float) else sweeps._all_finite(value)
+
+
+def _require_finite(value):
+    if type(value) is np.ndarray:
+        if not all_finite_array(np, value, quiet=True):
+            raise Fallback
+    elif not (math.isfinite(value) if isinstance(value, float) else sweeps._all_finite(value)):
+        raise Fallback
+    return value
+
+
+def _edge(g, partial, inputs, shape, g_finite):
+    """An elementwise node's contribution along one edge: the interpreter's
+    three cases (``adjoint_sweep``) where no 0·∞ rule or notice is needed."""
+    if isinstance(partial, float):
+        if partial == -1.0 and sweeps.shape_of(g) != shape:
+            return -sweeps.unbroadcast(g, shape)
+        if not math.isfinite(partial):
+            raise Fallback
+        return sweeps.unbroadcast(sweeps._times(g, partial), shape)
+    if g_finite and isinstance(partial, np.ndarray) and any(partial is v for v in inputs):
+        return sweeps.unbroadcast(sweeps._scalar_or_array(np.multiply(g, partial)), shape)
+    product, finite = sweeps.times_elementwise(g, partial, quiet=True)
+    if not finite:
+        raise Fallback
+    return sweeps.unbroadcast(sweeps._scalar_or_array(product), shape)
+
+
+def _vjp(prim, g, arrays, out, options, flags):
+    """A rule's VJP where the adjoint is finite (else the 0·∞ split is needed)."""
+    if prim.name not in sweeps.MOVES_ELEMENTS and not (
+            math.isfinite(g) if isinstance(g, float) else sweeps._all_finite(g)):
+        raise Fallback
+    contributions = prim.vjp(g, arrays, out, options, flags)
+    for wanted, contribution in zip(flags, contributions):
+        if wanted and contribution is None:
+            raise Fallback
+    return contributions
+
+
+class CompiledSweeps:
+    """The generated sweeps of one tape at one set of shapes (``TensorPlan``)."""
+
+    __slots__ = ("tape", "shapes", "_value", "_gradients", "sources")
+
+    def __init__(self, tape: Tape, entry_shapes: list):
+        self.tape = tape
+        self.shapes = entry_shapes
+        self._value = None
+        self._gradients: dict[frozenset, object] = {}
+        self.sources: dict[str, str] = {}
+
+    def value(self, point):
+        """The output's value, or raises ``Fallback``."""
+        if self._value is None:
+            names: dict = {}
+            lines = self._primal_lines(names)
+            lines.append(f"    return v{self.tape.output}")
+            self._value = self._build("primal", lines, names)
+        return self._run(self._value, point)
+
+    def gradient(self, point, names, wanted):
+        """(values, adjoints) as lists over the tape, or raises ``Fallback``."""
+        key = frozenset(names)
+        function = self._gradients.get(key)
+        if function is None:
+            namespace: dict = {}
+            lines = self._primal_lines(namespace)
+            adjoints = self._adjoint_lines(namespace, wanted, lines)
+            lines.append(f"    return [{', '.join(self._operands())}], "
+                         f"[{', '.join(adjoints)}]")
+            function = self._gradients[key] = self._build("gradient", lines, namespace)
+        return self._run(function, point)
+
+    @sweeps.quiet
+    def _run(self, function, point):
+        return function(*(point[name] for name in self.tape.variables))
+
+    def _build(self, name: str, lines: list[str], namespace: dict):
+        arguments = ", ".join(f"v{self.tape.variable_index[v]}" for v in self.tape.variables)
+        source = "\n".join([f"def {name}({arguments}):", *lines, ""])
+        self.sources[name] = source
+        namespace.update(sa=sweeps._scalar_or_array, finite=_require_finite,
+                         array=sweeps._as_array, edge=_edge, vjp=_vjp,
+                         partial=sweeps._partial, known=sweeps._known_finite)
+        exec(compile(source, f"<chaincli tensor {name}>", "exec"), namespace)
+        return namespace[name]
+
+    def _operands(self) -> list[str]:
+        return [f"v{i}" for i in range(len(self.tape))]
+
+    def _primal_lines(self, names: dict) -> list[str]:
+        tape = self.tape
+        lines = []
+        finite = [True] * len(tape)  # as sweeps.primal keeps it
+        for i, op in enumerate(tape.ops):
+            if op == VAR:
+                continue
+            if op == CONST:
+                names[f"c{i}"] = tape.consts[i]
+                finite[i] = math.isfinite(tape.consts[i])
+                lines.append(f"    v{i} = c{i}")
+                continue
+            prim = PRIMITIVES[op]
+            arguments = tape.args[i]
+            if prim.elementwise:
+                names[f"f{i}"] = prim.array_value or prim.value
+                call = f"f{i}({', '.join(f'v{j}' for j in arguments)})"
+            else:
+                names[f"f{i}"] = prim.value
+                names[f"o{i}"] = tape.options[i]
+                listed = ", ".join(f"array(v{j})" if not self.shapes[j] else f"v{j}"
+                                   for j in arguments)
+                call = f"f{i}([{listed}], o{i})"
+            checked = op not in sweeps.CHECKED_BY_THEMSELVES and not (
+                op in sweeps.FINITE_FROM_FINITE and all(finite[j] for j in arguments))
+            lines.append(f"    v{i} = finite(sa({call}))" if checked else f"    v{i} = sa({call})")
+        return lines
+
+    def _adjoint_lines(self, names: dict, wanted: list[bool], lines: list[str]) -> list[str]:
+        """The adjoint statements, appended to ``lines``; the adjoint of each entry
+        as an expression (``None`` where none arrives)."""
+        tape, shapes = self.tape, self.shapes
+        assigned = {tape.output}
+        lines.append(f"    d{tape.output} = 1.0")
+        for i in range(tape.output, -1, -1):
+            arguments = tape.args[i]
+            if i not in assigned or not arguments:
+                continue
+            prim = PRIMITIVES[tape.ops[i]]
+            targets = [(k, j) for k, j in enumerate(arguments) if wanted[j]]
+            if not targets:
+                continue
+            if prim.elementwise:
+                inputs = ", ".join(f"v{j}" for j in arguments)
+                lines.append(f"    k{i} = known(d{i})")
+                for k, j in targets:
+                    names[f"p{i}"] = prim
+                    names[f"s{j}"] = shapes[j]
+                    lines.append(f"    t = edge(d{i}, partial(p{i}, {k}, [{inputs}], v{i}), "
+                                 f"({inputs},), s{j}, k{i})")
+                    self._accumulate(lines, assigned, j, "t")
+            else:
+                names[f"p{i}"] = prim
+                names[f"o{i}"] = tape.options[i]
+                names[f"w{i}"] = tuple(wanted[j] for j in arguments)
+                listed = ", ".join(f"array(v{j})" if not shapes[j] else f"v{j}"
+                                   for j in arguments)
+                lines.append(f"    r{i} = vjp(p{i}, d{i}, [{listed}], v{i}, o{i}, w{i})")
+                for k, j in targets:
+                    self._accumulate(lines, assigned, j, f"r{i}[{k}]")
+        return [f"d{i}" if i in assigned else "None" for i in range(len(tape))]
+
+    def _accumulate(self, lines: list[str], assigned: set, j: int, term: str) -> None:
+        if not self.shapes[j]:
+            term = f"sa({term})"
+        if j in assigned:
+            lines.append(f"    d{j} = d{j} + {term}")
+        else:
+            lines.append(f"    d{j} = {term}")
+            assigned.add(j)
