@@ -351,3 +351,50 @@ def test_the_sweep_never_writes_into_the_callers_arrays():
     result = batch_gradient(expr, {"x": x, "y": y})
     assert np.array_equal(x, keep[0]) and np.array_equal(y, keep[1])
     assert not np.shares_memory(result.gradient["x"], result.gradient["y"])
+
+
+NEGATIONS = ["tanh(0.5*x - 1.5*y + x*y)^2", "x - y", "-(x - y) - (y - x)", "(x - y)*(x - y) - y",
+             "-x*y - -x", "sin(x - y) - cos(y - x) - x", "x - x", "-(x*y) + x*y - y*y",
+             "exp(-(x-y)^2) - 2*(y - x)", "(x - y) - (x - y)", "-(-(-(x)))*y - y",
+             "x*y - y*x + y - y", "3*x^3 - y^4 + x^2"]
+
+
+def _plain_adjoints(tape, values):
+    """The reverse sweep with nothing in place and every partial multiplied out."""
+    from chaincli.engine.batch import partial_rules
+    from chaincli.tape import depends_on_variables
+    varies = depends_on_variables(tape)
+    adjoint = [None] * len(tape)
+    adjoint[tape.output] = 1.0
+    for i in range(tape.output, -1, -1):
+        if adjoint[i] is None or not tape.args[i]:
+            continue
+        inputs = [values[j] for j in tape.args[i]]
+        for j, rule in zip(tape.args[i], partial_rules(tape.ops[i])):
+            if varies[j]:
+                term = rule(*inputs, values[i]) * adjoint[i]
+                adjoint[j] = term if adjoint[j] is None else adjoint[j] + term
+    return adjoint
+
+
+@pytest.mark.parametrize("text", NEGATIONS)
+def test_a_negated_adjoint_carried_to_the_next_factor_keeps_every_bit(text):
+    # Zeros and equal x and y make exact zeros, whose sign a careless
+    # regrouping of negations would change.
+    from chaincli.engine import batch
+    rng = np.random.default_rng(11)
+    x, y = rng.uniform(-2, 2, 400), rng.uniform(-2, 2, 400)
+    x[:40], y[20:60] = 0.0, 0.0
+    y[100:150] = x[100:150]
+    expr = chaincli.compile(text)
+    point = {k: v for k, v in {"x": x, "y": y}.items() if k in expr.variables}
+    arrays, _, size = batch.broadcast_point(expr.tape, point)
+    with np.errstate(all="ignore"):
+        values, _ = batch.primal(expr.tape, arrays, size)
+        expected = _plain_adjoints(expr.tape, list(values))
+        adjoints, _ = batch.adjoint_sweep(expr.tape, list(values))
+    for name in expr.variables:
+        index = expr.tape.variable_index[name]
+        got = np.broadcast_to(adjoints[index], (size,))
+        want = np.broadcast_to(expected[index], (size,))
+        assert got.tobytes() == want.tobytes(), name

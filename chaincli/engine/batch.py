@@ -19,6 +19,7 @@ import os
 from typing import Any, Mapping
 
 from ..base.errors import DomainError, PointError, missing_values
+from ..base.finite import all_finite_array
 from ..base.shapes import size as shape_size
 from ..primitives import PRIMITIVES
 from .results import GradientResult, Notice
@@ -114,7 +115,7 @@ class BatchGradientResult(GradientResult):
     @property
     def all_finite(self) -> bool:
         np = _numpy()
-        return all(bool(np.isfinite(v).all()) for v in self.gradient.values())
+        return all(all_finite_array(np, v) for v in self.gradient.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {"expression": self.expression,
@@ -175,10 +176,9 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
     np = _numpy()
     values: list[Any] = [None] * len(tape)
     ops, args, consts, labels = tape.ops, tape.args, tape.consts, tape.labels
-    # The sum of an entry's elements is non-finite when any element is (or
-    # when finite ones overflow): a read-only reduction per entry, and an
-    # elementwise test only for the entries it flags, at once, so a released
-    # array is not kept alive for the test.
+    # One read-only pass per entry (base/finite.py), and an elementwise test
+    # only for the entries it flags, at once, so a released array is not kept
+    # alive for the test.
     bad = np.zeros(size, dtype=bool)
     functions = (plan or SweepPlan(tape)).value
     for i, op in enumerate(ops):
@@ -190,7 +190,8 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
         else:
             result = functions[i](*(values[j] for j in args[i]))
         values[i] = result
-        if checked and not np.isfinite(np.sum(result)):
+        if checked and not (all_finite_array(np, result, quiet=True)
+                            if type(result) is np.ndarray else np.isfinite(np.sum(result))):
             bad |= ~np.isfinite(result)
         if release is not None:
             for j in release[i]:
@@ -268,8 +269,14 @@ def adjoint_sweep(tape: Tape, values: list[Any],
     much as the arithmetic that fills it, so the sweep multiplies in place
     where it may: into a partial the rule has just made (``1 - out*out`` for
     tanh), or into the entry's own adjoint once nothing else will read it.
-    In place or not, each product and sum is the same IEEE operation on the
-    same operands, so the bits do not depend on it."""
+    A partial of -1 (``x - y`` by ``y``) is not multiplied out either: the
+    array passes on with a note that its negation is meant, and the next
+    factor takes the sign (``-1.5*δ`` is one product, not two). Negation is
+    exact, so ``c·(−δ)`` and ``(−c)·δ`` are the same bits, signed zeros too; a
+    sum is taken of the negated terms as they are (``x + (−y)``, never
+    ``−(…)`` of another sum, whose exact zero would change sign). In place or
+    not, each product and sum is the same IEEE operation on the same
+    operands, so the bits do not depend on any of it."""
     np = _numpy()
     ndarray = np.ndarray
     adjoint: list[Any] = [None] * len(tape)
@@ -277,6 +284,8 @@ def adjoint_sweep(tape: Tape, values: list[Any],
     # A factor of exactly 1 (the seed, the partials of + and -) passes the
     # other factor on as it is, shared, instead of multiplying out a copy.
     owned = [False] * len(tape)
+    # Whether adjoint[j] (an array) holds the negation of the adjoint.
+    negated = [False] * len(tape)
     adjoint[tape.output] = 1.0
     plan = plan or SweepPlan(tape)
     ops, args = tape.ops, tape.args
@@ -286,6 +295,7 @@ def adjoint_sweep(tape: Tape, values: list[Any],
             inputs = [values[j] for j in args[i]]
             out = values[i]
             a_is_one = type(a) is float and a == 1.0
+            sign = negated[i]
             # a may be written into once this entry's last partial uses it,
             # if it is ours and was not handed on unmultiplied.
             a_free = owned[i] and isinstance(a, ndarray)
@@ -294,12 +304,17 @@ def adjoint_sweep(tape: Tape, values: list[Any],
                 partial = rule(*inputs, out)
                 made_here = (isinstance(partial, ndarray) and partial is not out
                              and all(partial is not value for value in inputs))
+                flip = sign
                 if a_is_one:
-                    contribution, fresh = partial, made_here
-                elif type(partial) is float and partial == 1.0:
+                    contribution, fresh, flip = partial, made_here, False
+                elif type(partial) is float and (partial == 1.0 or partial == -1.0):
                     contribution = a
+                    flip = sign != (partial == -1.0)
                     fresh = a_free and n == len(targets) - 1
                     a_free = False
+                elif sign and type(partial) is float:
+                    contribution = -partial * a   # the sign taken by the factor
+                    fresh, flip = isinstance(contribution, ndarray), False
                 elif made_here:
                     partial *= a
                     contribution, fresh = partial, True
@@ -309,10 +324,19 @@ def adjoint_sweep(tape: Tape, values: list[Any],
                 else:
                     contribution = partial * a
                     fresh = isinstance(contribution, ndarray)
+                if flip and not isinstance(contribution, ndarray):
+                    contribution, flip = -contribution, False
                 if adjoint[j] is None:
                     adjoint[j] = contribution
                     owned[j] = fresh
-                elif owned[j]:
+                    negated[j] = flip
+                    continue
+                if negated[j]:      # a sum needs both terms as they are
+                    adjoint[j] = _negate(np, adjoint[j], owned[j])
+                    owned[j], negated[j] = True, False
+                if flip:
+                    contribution, fresh = _negate(np, contribution, fresh), True
+                if owned[j]:
                     adjoint[j] += contribution
                 elif fresh:
                     contribution += adjoint[j]
@@ -325,7 +349,15 @@ def adjoint_sweep(tape: Tape, values: list[Any],
             adjoint[i] = None
             if i != tape.output:
                 values[i] = None    # every reader of it came later on the tape
+    for j, op in enumerate(ops):
+        if op == VAR and negated[j]:
+            adjoint[j], owned[j] = _negate(np, adjoint[j], owned[j]), True
     return adjoint, owned
+
+
+def _negate(np, array, own: bool):
+    """``-array``, written into ``array`` when it is the sweep's own."""
+    return np.negative(array, out=array) if own else np.negative(array)
 
 
 def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
@@ -362,7 +394,7 @@ def gradient(program, point: Mapping[str, Any], mode: str,
     np = _numpy()
     tape = program.tape
     arrays, shape, size = broadcast_point(tape, point)
-    if all(bool(np.isfinite(a).all()) for a in arrays.values()):
+    if all(all_finite_array(np, a) for a in arrays.values()):
         try:
             with np.errstate(**_TRAPS):
                 value, gradient = _chunked_sweeps(tape, arrays, size, mode, names)
@@ -480,9 +512,7 @@ def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str
     np = _numpy()
     odd = np.zeros(bad.shape, dtype=bool)
     for partial in gradient.values():
-        with np.errstate(over="ignore"):  # a sum of large finite partials may overflow
-            total = np.sum(partial)
-        if not np.isfinite(total):
+        if not all_finite_array(np, partial):
             odd |= ~np.isfinite(partial)
     odd &= ~bad
     for k in np.flatnonzero(odd):

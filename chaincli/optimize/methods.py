@@ -287,7 +287,7 @@ def _first_order(run: _Run, method: str, lr: float) -> Outcome:
             m_hat *= lr
             m_hat /= v_hat
             x = run.x - m_hat
-        if np.array_equal(x, run.x):
+        if not _moved_somewhere(x, run.x):
             return run.no_progress("the step is too small to change any parameter in "
                                    "floating point")
         try:
@@ -296,6 +296,17 @@ def _first_order(run: _Run, method: str, lr: float) -> Outcome:
             return run.diverged(error.reason)
         run.move(x, loss, gradient, lr)
     return run.converged() or run.step_limit()
+
+
+def _moved_somewhere(x: np.ndarray, previous: np.ndarray) -> bool:
+    """Whether any element of ``x`` differs from ``previous`` (``not array_equal``):
+    three elements are looked at first, since a step nearly always moves them,
+    and the whole arrays only when none of them moved."""
+    last = len(x) - 1
+    for k in (0, last // 2, last):
+        if x[k] != previous[k]:
+            return True
+    return not np.array_equal(x, previous)
 
 
 # ----- newton -----
