@@ -176,3 +176,45 @@ def test_the_generated_text_never_holds_the_users_text():
                                 {"W": np.eye(2), "x": np.array([0.5, 1.0])})
     sources = "\n".join(_plan_of(expr)._compiled.sources.values())
     assert "weird_name" not in sources and "W" not in sources and "tanh" not in sources
+
+
+# ----- Random expressions: the compiled sweeps against the interpreter -----
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from expressions import expressions  # noqa: E402
+
+_SHAPES = {"x": (3, 2), "y": (2,), "z": (3, 1)}   # broadcast together to 3×2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=expressions(max_leaves=8), seed=st.integers(0, 2**32 - 1))
+def test_random_expressions_compile_to_the_interpreters_answers(body, seed):
+    """Any expression of the property tests over broadcast arrays (and any point,
+    including ones where it leaves a domain or overflows): the compiled sweeps
+    give the interpreter's value and gradient to the bit, or its exact error."""
+    text = f"sum(w * ({body}))"
+    rng = np.random.default_rng(seed)
+    expr = chaincli.compile(text)
+    point = {name: rng.uniform(-2.5, 2.5, _SHAPES.get(name, (3, 2))) for name in expr.variables}
+
+    def answer(e):
+        try:
+            result = e.gradient(point)
+        except DomainError as error:
+            return ("error", str(error))
+        return ("ok", result.value, result.gradient, [w.message for w in result.warnings])
+
+    interpreted = answer(expr)
+    compiled_first = answer(expr)     # the second evaluation: compiled
+    assert isinstance(_plan_of(expr)._compiled, (codegen.CompiledSweeps, bool))
+    for got in (compiled_first, answer(expr)):
+        assert got[0] == interpreted[0]
+        if got[0] == "error":
+            assert got[1] == interpreted[1]
+            continue
+        assert _same(got[1], interpreted[1])
+        assert got[2].keys() == interpreted[2].keys()
+        for name in got[2]:
+            assert _same(got[2][name], interpreted[2][name]), name
+        assert got[3] == interpreted[3]
