@@ -79,6 +79,28 @@ def test_compiled_sweeps_give_the_interpreters_bits(prim):
         assert compiled_cases >= CASES - 1, prim.name
 
 
+CONSTANT_PARTIALS = [p for p in ALL if p.elementwise and any(
+    codegen._constant_partial(p, k) is not None for k in range(p.arity))]
+
+
+def test_the_arithmetic_operators_have_constant_partials():
+    assert {"add", "sub", "neg"} <= {p.name for p in CONSTANT_PARTIALS}
+
+
+@pytest.mark.parametrize("prim", CONSTANT_PARTIALS, ids=lambda p: p.name)
+def test_a_partial_inlined_as_a_constant_is_that_constant_everywhere(prim):
+    rng = random.Random(f"constant-{prim.name}")
+    for k in range(prim.arity):
+        constant = codegen._constant_partial(prim, k)
+        if constant is None:
+            continue
+        for _ in range(20):
+            shapes, _, values = draw_case(prim, rng)
+            out = sweeps.apply(prim, values, ())
+            partial = sweeps.elementwise_partial(prim, k, values, out)
+            assert type(partial) is float and partial == constant, (prim.name, k, partial)
+
+
 NETWORK = "h = tanh(X @ W1 + b1); z = h @ W2 + b2; mean(logsumexp(z) - sum(z * T, 1))"
 
 

@@ -57,14 +57,10 @@ def compilable(tape: Tape) -> bool:
                if op not in (VAR, CONST))
 
 
-def _finite(value) -> bool:
-    """The primal sweep's check of a computed value, inside a sweep."""
-    if type(value) is np.ndarray:
-        return all_finite_array(np, value, quiet=True)
-    return math.isfinite(value) if isinstance(value, float) else sweeps._all_finite(value)
-
-
-def _require_finite(value):
+def _checked(value):
+    """A computed value as the primal sweep keeps it (a float, or a float64
+    array), when every element is finite; else ``Fallback``."""
+    value = sweeps._scalar_or_array(value)
     if type(value) is np.ndarray:
         if not all_finite_array(np, value, quiet=True):
             raise Fallback
@@ -100,6 +96,15 @@ def _vjp(prim, g, arrays, out, options, flags):
         if wanted and contribution is None:
             raise Fallback
     return contributions
+
+
+def _constant_partial(prim, k: int) -> float | None:
+    """1.0 or -1.0 when the table says the partial by argument k is that constant
+    everywhere (``+``, ``-``, negation: ``partial_code``, computed exactly as the
+    partial is), else None."""
+    if prim.array_partials is not None or not prim.partial_code:
+        return None
+    return {"1.0": 1.0, "-1.0": -1.0}.get(prim.partial_code[k])
 
 
 class CompiledSweeps:
@@ -144,9 +149,10 @@ class CompiledSweeps:
         arguments = ", ".join(f"v{self.tape.variable_index[v]}" for v in self.tape.variables)
         source = "\n".join([f"def {name}({arguments}):", *lines, ""])
         self.sources[name] = source
-        namespace.update(sa=sweeps._scalar_or_array, finite=_require_finite,
+        namespace.update(sa=sweeps._scalar_or_array, checked=_checked,
                          array=sweeps._as_array, edge=_edge, vjp=_vjp,
-                         partial=sweeps._partial, known=sweeps._known_finite)
+                         partial=sweeps._partial, known=sweeps._known_finite,
+                         unbroadcast=sweeps.unbroadcast)
         exec(compile(source, f"<chaincli tensor {name}>", "exec"), namespace)
         return namespace[name]
 
@@ -178,7 +184,7 @@ class CompiledSweeps:
                 call = f"f{i}([{listed}], o{i})"
             checked = op not in sweeps.CHECKED_BY_THEMSELVES and not (
                 op in sweeps.FINITE_FROM_FINITE and all(finite[j] for j in arguments))
-            lines.append(f"    v{i} = finite(sa({call}))" if checked else f"    v{i} = sa({call})")
+            lines.append(f"    v{i} = checked({call})" if checked else f"    v{i} = sa({call})")
         return lines
 
     def _adjoint_lines(self, names: dict, wanted: list[bool], lines: list[str]) -> list[str]:
@@ -197,12 +203,20 @@ class CompiledSweeps:
                 continue
             if prim.elementwise:
                 inputs = ", ".join(f"v{j}" for j in arguments)
-                lines.append(f"    k{i} = known(d{i})")
-                for k, j in targets:
+                constants = [_constant_partial(prim, k) for k, _ in targets]
+                if None in constants:
+                    lines.append(f"    k{i} = known(d{i})")
+                for (k, j), constant in zip(targets, constants):
                     names[f"p{i}"] = prim
                     names[f"s{j}"] = shapes[j]
-                    lines.append(f"    t = edge(d{i}, partial(p{i}, {k}, [{inputs}], v{i}), "
-                                 f"({inputs},), s{j}, k{i})")
+                    if constant is not None:
+                        # ±1: the interpreter's _times passes δ (or −δ) on, and
+                        # unbroadcast sums it; −unbroadcast(δ) is the same bits.
+                        sign = "-" if constant < 0 else ""
+                        lines.append(f"    t = {sign}unbroadcast(d{i}, s{j})")
+                    else:
+                        lines.append(f"    t = edge(d{i}, partial(p{i}, {k}, [{inputs}], v{i}), "
+                                     f"({inputs},), s{j}, k{i})")
                     self._accumulate(lines, assigned, j, "t")
             else:
                 names[f"p{i}"] = prim
