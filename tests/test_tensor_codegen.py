@@ -240,3 +240,17 @@ def test_random_expressions_compile_to_the_interpreters_answers(body, seed):
         for name in got[2]:
             assert _same(got[2][name], interpreted[2][name]), name
         assert got[3] == interpreted[3]
+
+
+def test_a_long_tape_is_compiled_later_than_a_short_one():
+    text = " + ".join(f"sum(tanh(x * {k}))" for k in range(1, 400))
+    expr = chaincli.compile(text)
+    assert len(expr.tape) > codegen.LONG_TAPE
+    point = {"x": np.linspace(0.0, 1.0, 4)}
+    first = expr.gradient(point)
+    for _ in range(codegen.COMPILE_LONG_AFTER - 2):
+        expr.gradient(point)
+    assert _plan_of(expr)._compiled is None
+    last = expr.gradient(point)
+    assert isinstance(_plan_of(expr)._compiled, codegen.CompiledSweeps)
+    assert first.value == last.value and _same(first.gradient["x"], last.gradient["x"])

@@ -4,10 +4,11 @@
 shapes (an optimizer's steps, a loop over batches). The shape of every entry
 (the shape pass, with its errors), the entries that reach the output, the
 entries each gradient needs, the few entries whose primitive can warn (a
-kink, a tie, an ill-conditioned matrix) and, from its second evaluation on,
-the sweeps written out as straight-line Python (codegen.py) are made once per
-set of shapes and kept in a ``TensorPlan``; values never are, so a changed
-array is always evaluated anew. ``PlanCache`` holds the plans of one compiled expression.
+kink, a tie, an ill-conditioned matrix) and, from its second evaluation on
+(its eighth for a long tape), the sweeps written out as straight-line Python
+(codegen.py) are made once per set of shapes and kept in a ``TensorPlan``;
+values never are, so a changed array is always evaluated anew. ``PlanCache``
+holds the plans of one compiled expression.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ class TensorPlan:
         self._compiled = None
 
     def compiled(self):
-        """The straight-line sweeps (codegen.py) from the ``COMPILE_AFTER``-th
+        """The straight-line sweeps (codegen.py) from the ``compile_after``-th
         evaluation at these shapes on, else None."""
         if self._compiled is None:
             self._evaluations += 1
-            if self._evaluations < codegen.COMPILE_AFTER:
+            if self._evaluations < codegen.compile_after(self.tape):
                 return None
             self._compiled = codegen.CompiledSweeps(self.tape, self.shapes) \
                 if codegen.compilable(self.tape) else False
