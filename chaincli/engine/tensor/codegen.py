@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 from . import sweeps
-from ...base.finite import all_finite_array
 from ...primitives import PRIMITIVES
 from ...primitives.base import DomainProblem, np
 from ...tape import CONST, VAR, Tape
@@ -73,10 +72,7 @@ def _checked(value):
     """A computed value as the primal sweep keeps it (a float, or a float64
     array), when every element is finite; else ``Fallback``."""
     value = sweeps._scalar_or_array(value)
-    if type(value) is np.ndarray:
-        if not all_finite_array(np, value, quiet=True):
-            raise Fallback
-    elif not (math.isfinite(value) if isinstance(value, float) else sweeps._all_finite(value)):
+    if not sweeps.all_finite(value):
         raise Fallback
     return value
 
@@ -100,8 +96,7 @@ def _edge(g, partial, inputs, shape, g_finite):
 
 def _vjp(prim, g, arrays, out, options, flags):
     """A rule's VJP where the adjoint is finite (else the 0·∞ split is needed)."""
-    if prim.name not in sweeps.MOVES_ELEMENTS and not (
-            math.isfinite(g) if isinstance(g, float) else sweeps._all_finite(g)):
+    if prim.name not in sweeps.MOVES_ELEMENTS and not sweeps.all_finite(g):
         raise Fallback
     contributions = prim.vjp(g, arrays, out, options, flags)
     for wanted, contribution in zip(flags, contributions):

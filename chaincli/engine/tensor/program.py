@@ -2,12 +2,13 @@
 
 ``program`` hands a point here when the tape holds a tensor primitive or a
 variable's value is an array. The shape pass runs first (a mismatch is a
-usage error before any arithmetic), then the tensor sweeps (sweeps.py), or,
-from the second evaluation at the same shapes on, the same sweeps written as
+usage error before any arithmetic), then the tensor sweeps (sweeps.py): one
+adjoint sweep for the whole gradient in reverse mode; in forward mode one
+tangent sweep per element of each variable, as forward mode costs, up to
+``FORWARD_SWEEP_LIMIT`` sweeps. A value, and a reverse-mode gradient, at
+shapes a plan has seen before run as the same sweeps written out as
 straight-line Python (codegen.py), which hand back to the interpreter any
-point where something is not finite: one adjoint sweep for the whole gradient in reverse mode; in forward mode
-one tangent sweep per element of each variable, as forward mode costs, up
-to ``FORWARD_SWEEP_LIMIT`` sweeps.
+point where something is not finite.
 
 A gradient entry has its variable's shape: a float for a scalar variable, a
 float64 array otherwise. ``TensorEvaluation`` keeps what the sweep computed
