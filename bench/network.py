@@ -19,7 +19,10 @@ skipped otherwise, and only chaincli's figures are printed):
 3. In process, always: the batched network and the 784-128-10 network at one
    input x, ``gradient`` and ``value`` against the same network written by
    hand in NumPy (the floor a NumPy engine can reach; target 1.1×), timed
-   turn about, answers compared.
+   turn about, answers compared. Each twice: every array given afresh (each is
+   checked on every call), and with the arrays that stay the same from call to
+   call frozen (``chaincli.freeze``: checked once) — the batch's data X, T in
+   a training loop, the weights at one input, as an inference loop holds them.
 
 Every figure is a median of several runs; the machine (bench/machine.py) is
 described first.
@@ -141,6 +144,11 @@ def in_process(repeat: int) -> list[tuple[str, str, str, str]]:
     rows = _against_hand_numpy("two-layer network, X 64×784", ours_gradient, ours_value,
                                lambda: _hand_batched(arrays, True),
                                lambda: _hand_batched(arrays, False), wrt, repeat)
+    held = _frozen(arrays, ("X", "T"))
+    rows += _against_hand_numpy("  the same, X and T frozen",
+                                lambda: expr.gradient(held, wrt=wrt), lambda: expr.value(held),
+                                lambda: _hand_batched(arrays, True),
+                                lambda: _hand_batched(arrays, False), wrt, repeat)
     rows += _single_input(repeat)
     if not has_torch():
         return rows
@@ -235,11 +243,24 @@ def _single_input(repeat: int):
               "x": rng.random(784), "t": np.eye(10)[3]}
     expr = chaincli.compile(ONE_SHOT)
     wrt = ["W1", "b1", "W2", "b2"]
-    return _against_hand_numpy("784-128-10 network, one input x",
+    rows = _against_hand_numpy("784-128-10 network, one input x",
                                lambda: expr.gradient(arrays, wrt=wrt),
                                lambda: expr.value(arrays),
                                lambda: _hand_single(arrays, True),
                                lambda: _hand_single(arrays, False), wrt, repeat)
+    held = _frozen(arrays, wrt)
+    return rows + _against_hand_numpy("  the same, the weights frozen",
+                                      lambda: expr.gradient(held, wrt=wrt),
+                                      lambda: expr.value(held),
+                                      lambda: _hand_single(arrays, True),
+                                      lambda: _hand_single(arrays, False), wrt, repeat)
+
+
+def _frozen(arrays, names):
+    """The arrays, those of ``names`` frozen: checked once, never again."""
+    import chaincli
+    return {name: chaincli.freeze(value) if name in names else value
+            for name, value in arrays.items()}
 
 
 def main() -> None:

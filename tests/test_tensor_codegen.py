@@ -193,6 +193,47 @@ def test_an_overflowing_adjoint_after_compiling_is_the_interpreters():
     assert str(compiled_error.value) == str(interpreted.value)
 
 
+def test_a_later_check_stands_for_the_values_before_it():
+    """In the network, the value the mean's check covers and the one tanh reads are
+    checked: every other computed entry is certified by a later check."""
+    expr = _compiled_expression(NETWORK, _network_point())
+    tape, shapes = expr.tape, _plan_of(expr).shapes
+    covered = codegen.certified(tape, shapes)
+    by_op = sorted(tape.ops[i] for i, c in enumerate(covered) if c)
+    assert by_op == sorted(["matmul", "matmul", "add", "logsumexp", "mul", "sum", "sub"])
+    checked = [tape.ops[i] for i, c in enumerate(covered) if not c
+               and tape.ops[i] not in ("var", "const", "tanh")]
+    assert checked == ["add", "mean"]   # X @ W1 + b1, read by tanh; the output
+
+
+def test_a_value_that_leaves_no_trace_downstream_keeps_its_check():
+    """exp(-inf) is 0: a value read only by exp is checked itself."""
+    tape = chaincli.compile("sum(exp(x * y))").tape
+    covered = codegen.certified(tape, sweeps.shapes(tape, {"x": (3,), "y": (3,)}))
+    assert not any(covered[i] for i, op in enumerate(tape.ops) if op == "mul")
+
+
+@pytest.mark.parametrize("scale, where", [(1e200, "X @ W1"), (1e160, "z * T")])
+def test_an_overflow_in_a_certified_value_is_the_interpreters_error(scale, where):
+    """A certified value that overflows is found at the later check, and the
+    interpreter names the entry where it happened, as without compiling."""
+    expr = _compiled_expression(NETWORK, _network_point())
+    bad = dict(_network_point())
+    if where == "X @ W1":
+        bad["X"] = bad["X"] * scale
+        bad["W1"] = bad["W1"] * scale
+    else:
+        bad["W2"] = bad["W2"] * scale
+        bad["T"] = bad["T"] * scale
+    errors = []
+    for e in (expr, chaincli.compile(NETWORK)):
+        for call in (lambda: e.gradient(bad), lambda: e.value(bad)):
+            with pytest.raises(DomainError) as error:
+                call()
+            errors.append(str(error.value))
+    assert len(set(errors)) == 1 and where in errors[0], errors
+
+
 def test_the_generated_text_never_holds_the_users_text():
     expr = _compiled_expression("weird_name = sum(tanh(W @ x)); weird_name * 2",
                                 {"W": np.eye(2), "x": np.array([0.5, 1.0])})

@@ -15,6 +15,7 @@ test. On each it checks, through the engine's sweeps:
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -264,3 +265,23 @@ def test_a_value_the_primal_sweep_leaves_unchecked_is_finite(name):
             values = [v * scale for v in values]
             value = sweeps.apply(prim, values, options)
             assert np.isfinite(value).all(), (name, shapes, options, scale)
+
+
+@pytest.mark.parametrize("name", sorted(sweeps.NONFINITE_PROPAGATES))
+def test_a_nonfinite_argument_shows_in_the_value(name):
+    """The compiled primal sweep checks a value of one of these primitives in place
+    of its arguments' values (codegen.certified): an inf or NaN anywhere in an
+    argument must leave an inf or NaN somewhere in the value, whatever the
+    other arguments hold (as drawn, or all 0, where inf·0 is NaN)."""
+    prim = PRIMITIVES[name]
+    rng = random.Random(f"propagates-{name}")
+    for _ in range(CASES_PER_PRIMITIVE):
+        shapes, options, values = draw_case(prim, rng)
+        for k, bad, scale in itertools.product(range(len(shapes)), (np.inf, -np.inf, np.nan),
+                                               (1.0, 0.0)):
+            args = [np.array(v, dtype=float) * scale for v in values]
+            args[k] = np.array(values[k], dtype=float)
+            args[k].flat[rng.randrange(args[k].size)] = bad
+            inputs = [float(a) if a.ndim == 0 else a for a in args]
+            value = sweeps.apply(prim, inputs, options)
+            assert not np.isfinite(value).all(), (name, shapes, options, k, bad, scale)

@@ -5,7 +5,8 @@ runs it on every value of the Python API) and the one the readers in
 ``chaincli.io`` finish with, so every value that reaches the sweeps has one
 form: a ``float``, or a float64, C-contiguous NumPy array with at least one
 axis, no empty axis and only finite elements. Anything else is a
-``PointError`` saying where and why. A scalar never imports NumPy (``np`` is
+``PointError`` saying where and why. ``freeze`` checks an array once and
+keeps it where nothing can write to it, so no later check looks at it again. A scalar never imports NumPy (``np`` is
 imported on first use); nested lists are walked level by level, never
 recursively, and at most ``MAX_DIMS`` deep, NumPy's own limit.
 """
@@ -13,6 +14,7 @@ recursively, and at most ``MAX_DIMS`` deep, NumPy's own limit.
 from __future__ import annotations
 
 import math
+import weakref
 
 from ..base.errors import PointError
 from ..base.finite import all_finite_array
@@ -55,12 +57,55 @@ def normalize_value(name: str, value: Any) -> Any:
 
 def normalize_arrays(values: dict[str, Any]) -> dict[str, Any]:
     """``normalize_value`` of NumPy arrays and numbers by name, with NumPy's
-    floating-point warnings turned off once for all of them (base/finite.py)."""
-    with np.errstate(all="ignore"):
-        return {name: checked_array(np.asarray(value), f"the value of {name}", quiet=True)
-                if isinstance(value, (np.ndarray, np.generic))
-                and not isinstance(value, np.bool_) else normalize_value(name, value)
-                for name, value in values.items()}
+    floating-point warnings turned off once for all of them (base/finite.py);
+    a frozen array passes as it is."""
+    result = {}
+    fresh = {}
+    for name, value in values.items():
+        ref = _FROZEN.get(id(value))
+        if ref is not None and ref() is value:
+            result[name] = value
+        else:
+            fresh[name] = value
+    if fresh:
+        with np.errstate(all="ignore"):
+            for name, value in fresh.items():
+                if type(value) is np.ndarray and value.dtype.char == "d" and value.size \
+                        and 0 < value.ndim <= MAX_DIMS and value.flags.c_contiguous:
+                    # The common case, a float64 array that is a value as it is:
+                    # only its elements are left to look at, in one dot product.
+                    flat = value.reshape(-1)
+                    if math.isfinite(np.dot(flat, flat)):
+                        result[name] = value
+                        continue
+                result[name] = checked_array(np.asarray(value), f"the value of {name}",
+                                             quiet=True) \
+                    if isinstance(value, (np.ndarray, np.generic)) \
+                    and not isinstance(value, np.bool_) else normalize_value(name, value)
+    return result
+
+
+# The arrays ``freeze`` made, by id. Each weak reference drops its entry when
+# its array is freed, before the id can name another object.
+_FROZEN: dict[int, weakref.ref] = {}
+
+
+def freeze(value: Any, where: str = "the value to freeze") -> float | np.ndarray:
+    """``value`` checked as a point's values are (``normalize``), and an array
+    kept on memory nothing can write to: a copy in a ``bytes`` object, whose
+    read-only view cannot be made writeable again. It cannot change, so every
+    later check takes it without looking at its elements. A float stays a
+    float; an array ``freeze`` made is returned as it is."""
+    ref = _FROZEN.get(id(value))
+    if ref is not None and ref() is value:
+        return value
+    checked = normalize("", value, where)
+    if isinstance(checked, float):
+        return checked
+    frozen = np.frombuffer(checked.tobytes(), dtype=np.float64).reshape(checked.shape)
+    key = id(frozen)
+    _FROZEN[key] = weakref.ref(frozen, lambda _, key=key: _FROZEN.pop(key, None))
+    return frozen
 
 
 def dtype_problem(dtype: np.dtype) -> str | None:

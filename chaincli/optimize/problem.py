@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Optional
 import numpy as np
 
 from ..engine.tensor.sweeps import all_finite
-from ..engine.values import MAX_DIMS
+from ..engine.values import MAX_DIMS, freeze
 from ..base.errors import ChaincliError, DomainError, Phrase, PointError, UsageError
 from ..base.text import is_name
 from .results import MinimizeResult
@@ -139,15 +139,6 @@ def random_start(shapes: Mapping[str, tuple[int, ...]], seed: int) -> dict[str, 
     return values
 
 
-def _frozen(value):
-    """A float as it is, an array as a read-only copy."""
-    if isinstance(value, float):
-        return value
-    copy = np.array(value, dtype=np.float64)
-    copy.setflags(write=False)
-    return copy
-
-
 class Problem:
     """An expression, the fixed values and the packed variables to optimize."""
 
@@ -179,9 +170,9 @@ class Problem:
         self.names = names
         self.layout = Layout.of(names, full)
         checked, _ = program.check_point(full)
-        # The fixed values, checked once here and kept as read-only copies: they
-        # cannot change between steps, so no step checks them again.
-        self.fixed = {name: _frozen(value) for name, value in checked.items()
+        # The fixed values, checked once here and frozen: they cannot change
+        # between steps, so no step checks them again.
+        self.fixed = {name: freeze(value) for name, value in checked.items()
                       if name not in names}
         self.x0 = self.layout.pack(full)
 

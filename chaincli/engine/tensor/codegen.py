@@ -26,8 +26,11 @@ import math
 
 from . import sweeps
 from ...primitives import PRIMITIVES
+from ...base.shapes import size as shape_size
 from ...primitives.base import DomainProblem, np
 from ...tape import CONST, VAR, Tape
+
+_ndarray, _dot, _isfinite = np.ndarray, np.dot, math.isfinite
 
 # Evaluations of one plan run by the interpreter before it is compiled: a
 # one-shot command never pays for compiling. Compiling costs about six
@@ -77,6 +80,48 @@ def _checked(value):
     return value
 
 
+def _checked_array(value):
+    """``_checked`` of an entry whose shape has an axis: one call and one dot
+    product where the value is a float64 array, as it nearly always is; a sum
+    of squares that overflows (or any other value) takes the general way."""
+    if type(value) is _ndarray and value.dtype.char == "d":
+        if value.ndim == 1:
+            if _isfinite(_dot(value, value)):
+                return value
+        elif value.flags.c_contiguous:
+            flat = value.reshape(-1)
+            if _isfinite(_dot(flat, flat)):
+                return value
+    return _checked(value)
+
+
+def _finite_adjoint(g):
+    """``g`` when every element is finite (the rule's VJP needs no 0·∞ split),
+    else ``Fallback``."""
+    if type(g) is float:
+        if _isfinite(g):
+            return g
+    elif type(g) is _ndarray and g.dtype.char == "d" and g.flags.c_contiguous:
+        flat = g.reshape(-1)
+        if _isfinite(_dot(flat, flat)) or sweeps.all_finite(g):
+            return g
+    elif sweeps.all_finite(g):
+        return g
+    raise Fallback
+
+
+def _summed(g, shape, extra, stretched):
+    """``unbroadcast(g, ·)`` where the entry's shape and the argument's are known:
+    the same two sums, without working out which axes from the shapes."""
+    if type(g) is not _ndarray or g.shape != shape:
+        raise Fallback
+    if extra:
+        g = g.sum(axis=extra)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g
+
+
 def _edge(g, partial, inputs, shape, g_finite):
     """An elementwise node's contribution along one edge: the interpreter's
     three cases (``adjoint_sweep``) where no 0·∞ rule or notice is needed."""
@@ -94,15 +139,45 @@ def _edge(g, partial, inputs, shape, g_finite):
     return sweeps.unbroadcast(sweeps._scalar_or_array(product), shape)
 
 
-def _vjp(prim, g, arrays, out, options, flags):
-    """A rule's VJP where the adjoint is finite (else the 0·∞ split is needed)."""
-    if prim.name not in sweeps.MOVES_ELEMENTS and not sweeps.all_finite(g):
-        raise Fallback
-    contributions = prim.vjp(g, arrays, out, options, flags)
-    for wanted, contribution in zip(flags, contributions):
-        if wanted and contribution is None:
+def _given(contributions, wanted):
+    """A VJP's contributions, when it gave one for each wanted argument (the
+    positions ``wanted``); else ``Fallback``."""
+    for k in wanted:
+        if contributions[k] is None:
             raise Fallback
     return contributions
+
+
+def certified(tape: Tape, shapes: list) -> list[bool]:
+    """The computed entries whose own finiteness check a later one stands for.
+
+    An entry is finite when some consumer of it is, if that consumer's value
+    cannot be finite where an argument is not (``NONFINITE_PROPAGATES``) and has
+    an element, and that consumer's value is checked itself, or certified in
+    turn. Until that check, an unchecked value meets only NumPy arithmetic
+    (``TAKES_NONFINITE``), which gives NaN for NaN; where the later check fails,
+    the interpreter reruns the point and reports the first entry that was not
+    finite, as it always does. A value finite because its arguments are
+    (``FINITE_FROM_FINITE``) certifies nothing: its finiteness rests on theirs."""
+    consumers: list[list[int]] = [[] for _ in tape.ops]
+    for i, arguments in enumerate(tape.args):
+        for j in arguments:
+            consumers[j].append(i)
+    constant_finite = [op != CONST or math.isfinite(tape.consts[i])
+                       for i, op in enumerate(tape.ops)]
+    verified = [False] * len(tape)
+    result = [False] * len(tape)
+    for i in range(len(tape) - 1, -1, -1):
+        op = tape.ops[i]
+        if op in (VAR, CONST) or (op in sweeps.FINITE_FROM_FINITE and all(
+                constant_finite[j] for j in tape.args[i])):
+            continue
+        users = consumers[i]
+        result[i] = bool(users) and all(tape.ops[c] in TAKES_NONFINITE for c in users) \
+            and any(verified[c] and tape.ops[c] in sweeps.NONFINITE_PROPAGATES
+                    and shape_size(shapes[c]) for c in users)
+        verified[i] = True
+    return result
 
 
 def _constant_partial(prim, k: int) -> float | None:
@@ -112,6 +187,14 @@ def _constant_partial(prim, k: int) -> float | None:
     if prim.array_partials is not None or not prim.partial_code:
         return None
     return {"1.0": 1.0, "-1.0": -1.0}.get(prim.partial_code[k])
+
+
+# Where a value not yet known to be finite may go before its check (``certified``):
+# NumPy's own arithmetic, elementwise or reducing, which takes NaN to NaN.
+TAKES_NONFINITE = frozenset(
+    {name for name, prim in PRIMITIVES.items() if prim.elementwise}
+    | {"sum", "mean", "matmul", "logsumexp", "softmax", "logsoftmax", "transpose",
+       "reshape", "flatten"})
 
 
 class CompiledSweeps:
@@ -157,9 +240,10 @@ class CompiledSweeps:
         source = "\n".join([f"def {name}({arguments}):", *lines, ""])
         self.sources[name] = source
         namespace.update(sa=sweeps._scalar_or_array, checked=_checked,
-                         array=sweeps._as_array, edge=_edge, vjp=_vjp,
+                         checked_array=_checked_array, finite=_finite_adjoint,
+                         array=sweeps._as_array, edge=_edge, given=_given,
                          partial=sweeps._partial, known=sweeps._known_finite,
-                         unbroadcast=sweeps.unbroadcast)
+                         unbroadcast=sweeps.unbroadcast, summed=_summed)
         exec(compile(source, f"<chaincli tensor {name}>", "exec"), namespace)
         return namespace[name]
 
@@ -170,6 +254,7 @@ class CompiledSweeps:
         tape = self.tape
         lines = []
         finite = [True] * len(tape)  # as sweeps.primal keeps it
+        covered = certified(tape, self.shapes)
         for i, op in enumerate(tape.ops):
             if op == VAR:
                 continue
@@ -189,9 +274,14 @@ class CompiledSweeps:
                 listed = ", ".join(f"array(v{j})" if not self.shapes[j] else f"v{j}"
                                    for j in arguments)
                 call = f"f{i}([{listed}], o{i})"
-            checked = op not in sweeps.CHECKED_BY_THEMSELVES and not (
+            checked = op not in sweeps.CHECKED_BY_THEMSELVES and not covered[i] and not (
                 op in sweeps.FINITE_FROM_FINITE and all(finite[j] for j in arguments))
-            lines.append(f"    v{i} = checked({call})" if checked else f"    v{i} = sa({call})")
+            if not checked:
+                lines.append(f"    v{i} = sa({call})")
+            elif self.shapes[i]:
+                lines.append(f"    v{i} = checked_array({call})")
+            else:
+                lines.append(f"    v{i} = checked({call})")
         return lines
 
     def _adjoint_lines(self, names: dict, wanted: list[bool], lines: list[str]) -> list[str]:
@@ -220,7 +310,7 @@ class CompiledSweeps:
                         # ±1: the interpreter's _times passes δ (or −δ) on, and
                         # unbroadcast sums it; −unbroadcast(δ) is the same bits.
                         sign = "-" if constant < 0 else ""
-                        lines.append(f"    t = {sign}unbroadcast(d{i}, s{j})")
+                        lines.append(f"    t = {sign}{self._unbroadcast(names, i, j)}")
                     else:
                         lines.append(f"    t = edge(d{i}, partial(p{i}, {k}, [{inputs}], v{i}), "
                                      f"({inputs},), s{j}, k{i})")
@@ -231,10 +321,24 @@ class CompiledSweeps:
                 names[f"w{i}"] = tuple(wanted[j] for j in arguments)
                 listed = ", ".join(f"array(v{j})" if not shapes[j] else f"v{j}"
                                    for j in arguments)
-                lines.append(f"    r{i} = vjp(p{i}, d{i}, [{listed}], v{i}, o{i}, w{i})")
+                names[f"j{i}"] = prim.vjp
+                adjoint = f"d{i}" if prim.name in sweeps.MOVES_ELEMENTS else f"finite(d{i})"
+                lines.append(f"    r{i} = given(j{i}({adjoint}, [{listed}], v{i}, o{i}, w{i}), "
+                             f"{tuple(k for k, _ in targets)})")
                 for k, j in targets:
                     self._accumulate(lines, assigned, j, f"r{i}[{k}]")
         return [f"d{i}" if i in assigned else "None" for i in range(len(tape))]
+
+    def _unbroadcast(self, names: dict, i: int, j: int) -> str:
+        """Entry ``i``'s adjoint summed to argument ``j``'s shape, as ``unbroadcast``
+        sums it: the axes are worked out here, from the shapes."""
+        full, shape = self.shapes[i], self.shapes[j]
+        if full == shape or not shape:
+            return f"unbroadcast(d{i}, s{j})"
+        extra = len(full) - len(shape)
+        stretched = tuple(k for k, n in enumerate(shape) if n == 1 and full[extra + k] != 1)
+        names[f"S{i}"] = full
+        return f"summed(d{i}, S{i}, {tuple(range(extra))}, {stretched})"
 
     def _accumulate(self, lines: list[str], assigned: set, j: int, term: str) -> None:
         if not self.shapes[j]:

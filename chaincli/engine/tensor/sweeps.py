@@ -192,6 +192,12 @@ FINITE_FROM_FINITE = frozenset({
     "sign", "tanh", "sigmoid", "sin", "cos", "atan", "atan2", "asinh", "cbrt", "diag",
     "eye", "ones_like", "amax", "amin", "max", "min", "maxpool2d", "softmax"})
 
+# Operations whose value is not finite somewhere wherever an argument is not
+# (inf or NaN in, inf or NaN out: a sum, a product, never a quotient, which
+# takes x/inf to 0). A value checked at one of them needs no check of its
+# arguments' values (codegen.py): a non-finite argument would show in it.
+NONFINITE_PROPAGATES = frozenset({"add", "sub", "mul", "neg", "sum", "mean"})
+
 # Operations whose value function raises ``DomainProblem`` itself whenever an
 # element of the value would not be finite: the primal sweep need not look again.
 CHECKED_BY_THEMSELVES = frozenset({"solve"})
