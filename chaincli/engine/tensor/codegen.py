@@ -6,10 +6,14 @@ sweeps) as one Python function: one statement per computed entry, no loop
 over the tape. Everything the interpreter (sweeps.py) decides from the
 shapes is decided here once: which entries need a finiteness check, which
 adjoints are wanted and reached, in what order the contributions are added,
-whether a scalar entry's adjoint is made a float. The statements call the
-interpreter's own functions (``_apply``'s value functions, ``_partial``,
-``_times``, ``unbroadcast``, the rules' VJPs) on the same values in the same
-order, so where the function finishes its results are the interpreter's bits.
+whether a scalar entry's adjoint is made a float, over which axes a broadcast
+argument's adjoint is summed. A value whose check a later value's check
+stands for is not checked itself (``certified``): an inf or NaN in it would
+show there, and the interpreter then finds where it began. The statements
+call the interpreter's own functions (``_apply``'s value functions,
+``_partial``, ``_times``, the sums of ``unbroadcast``, the rules' VJPs) on
+the same values in the same order, so where the function finishes its
+results are the interpreter's bits.
 
 It finishes only where the interpreter would have nothing to report: an
 exception, a value that is not finite, a non-finite partial or adjoint, a
