@@ -234,6 +234,21 @@ def test_an_overflow_in_a_certified_value_is_the_interpreters_error(scale, where
     assert len(set(errors)) == 1 and where in errors[0], errors
 
 
+def test_a_gradient_that_overflows_after_compiling_gets_the_interpreters_notice():
+    """Finite values and partials, but two adjoints of 1e308 add to inf: the
+    compiled sweeps hand the point back, and the notice is the interpreter's."""
+    text = "sum(1e308 * tanh(x)) + sum(1e308 * tanh(x * y))"
+    good = {"x": np.array([0.0, 0.5]), "y": np.array([1.0, 1.0])}
+    expr = _compiled_expression(text, {"x": np.array([0.0, 0.5]), "y": np.array([0.0, 0.0])})
+    compiled = expr.gradient(good)
+    interpreted = chaincli.compile(text).gradient(good)
+    assert not np.isfinite(compiled.gradient["x"]).all()
+    assert [w.message for w in compiled.warnings] == [w.message for w in interpreted.warnings]
+    assert any("not finite" in w.message for w in compiled.warnings)
+    for name in ("x", "y"):
+        assert _same(compiled.gradient[name], interpreted.gradient[name])
+
+
 def test_the_generated_text_never_holds_the_users_text():
     expr = _compiled_expression("weird_name = sum(tanh(W @ x)); weird_name * 2",
                                 {"W": np.eye(2), "x": np.array([0.5, 1.0])})

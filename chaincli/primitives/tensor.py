@@ -168,12 +168,22 @@ def _reduce_shape(name):
 
 
 def _spread(g, shape, options):
-    """The adjoint of a reduction, copied back over the axis it reduced."""
+    """The adjoint of a reduction, copied back over the axis it reduced: a
+    read-only view that repeats each element, as ``np.broadcast_to`` makes it."""
     axis = _axis(options, len(shape), "")
     g = np.asarray(g, dtype=float)
     if axis is not None:
         g = g.reshape(shape[:axis] + (1,) + shape[axis + 1:])
-    return np.broadcast_to(g, shape)
+    if not g.flags.c_contiguous or (g.ndim and (g.ndim != len(shape) or any(
+            n != 1 and n != m for n, m in zip(g.shape, shape)))):
+        return np.broadcast_to(g, shape)  # which refuses shapes that do not fit
+    # The view made directly: broadcast_to's Python layers cost more than a
+    # small reduction's adjoint.
+    strides = (0,) * len(shape) if g.ndim == 0 else tuple(
+        0 if n == 1 else stride for n, stride in zip(g.shape, g.strides))
+    view = np.ndarray(shape, np.float64, g, 0, strides)
+    view.flags.writeable = False
+    return view
 
 
 # The reductions call the ufuncs' own ``reduce``: the arithmetic of ``np.sum``,

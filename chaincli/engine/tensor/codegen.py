@@ -223,13 +223,19 @@ class CompiledSweeps:
         return self._run(self._value, point)
 
     def gradient(self, point, names, wanted):
-        """(values, adjoints) as lists over the tape, or raises ``Fallback``."""
+        """(values, adjoints) as lists over the tape, or raises ``Fallback``; the
+        adjoints of ``names`` are finite."""
         key = frozenset(names)
         function = self._gradients.get(key)
         if function is None:
             namespace: dict = {}
             lines = self._primal_lines(namespace)
             adjoints = self._adjoint_lines(namespace, wanted, lines)
+            # A gradient that is not finite somewhere has notices to give.
+            for name in names:
+                j = self.tape.variable_index[name]
+                if adjoints[j] != "None":
+                    lines.append(f"    finite(d{j})")
             lines.append(f"    return [{', '.join(self._operands())}], "
                          f"[{', '.join(adjoints)}]")
             function = self._gradients[key] = self._build("gradient", lines, namespace)
@@ -316,7 +322,11 @@ class CompiledSweeps:
                         sign = "-" if constant < 0 else ""
                         lines.append(f"    t = {sign}{self._unbroadcast(names, i, j)}")
                     else:
-                        lines.append(f"    t = edge(d{i}, partial(p{i}, {k}, [{inputs}], v{i}), "
+                        # The rule's partial itself: where it raises, the
+                        # interpreter's _partial makes it inf or NaN, which
+                        # the interpreter must report anyway.
+                        names[f"q{i}_{k}"] = (prim.array_partials or prim.partials)[k]
+                        lines.append(f"    t = edge(d{i}, sa(q{i}_{k}({inputs}, v{i})), "
                                      f"({inputs},), s{j}, k{i})")
                     self._accumulate(lines, assigned, j, "t")
             else:

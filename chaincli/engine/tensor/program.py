@@ -84,6 +84,9 @@ def gradient(tape: Tape, point: Mapping[str, object], names: list[str], mode: st
     else:
         result = _forward_gradient(tape, values, entry_shapes, names, nonfinite)
     evaluation = TensorEvaluation(tape, values, entry_shapes, adjoints)
+    if swept is not None:  # its gradient is finite, and no partial was not
+        notices = _quiet_kink_notices(evaluation, names, plan) if plan.watched else []
+        return values[tape.output], result, evaluation, notices
     return values[tape.output], result, evaluation, _notices(evaluation, names, plan, result,
                                                              nonfinite)
 
@@ -189,6 +192,9 @@ def _kink_notices(evaluation: TensorEvaluation, names: list[str],
         notices.append(Notice("kink", f"{len(found) - MAX_NODE_NOTICES} more nodes sit on "
                                       "a kink"))
     return notices
+
+
+_quiet_kink_notices = sweeps.quiet(_kink_notices)
 
 
 def _nonfinite_notices(evaluation: TensorEvaluation, gradient: dict) -> list[Notice]:
