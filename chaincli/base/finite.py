@@ -31,8 +31,8 @@ def _all_finite(np, array) -> bool:
     if array.dtype.char != "d":    # an integer dot product would wrap around
         return bool(np.isfinite(array).all())
     if array.flags.c_contiguous:
-        flat = array.reshape(-1)
-        if math.isfinite(float(np.dot(flat, flat))):
+        # vdot reads a C-contiguous array of any shape as one vector.
+        if math.isfinite(float(np.vdot(array, array))):
             return True
     elif math.isfinite(float(np.add.reduce(array, axis=None))):
         return True

@@ -74,8 +74,7 @@ def normalize_arrays(values: dict[str, Any]) -> dict[str, Any]:
                         and 0 < value.ndim <= MAX_DIMS and value.flags.c_contiguous:
                     # The common case, a float64 array that is a value as it is:
                     # only its elements are left to look at, in one dot product.
-                    flat = value.reshape(-1)
-                    if math.isfinite(np.dot(flat, flat)):
+                    if math.isfinite(np.vdot(value, value)):
                         result[name] = value
                         continue
                 result[name] = checked_array(np.asarray(value), f"the value of {name}",

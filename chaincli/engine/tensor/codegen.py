@@ -34,7 +34,7 @@ from ...base.shapes import size as shape_size
 from ...primitives.base import DomainProblem, np
 from ...tape import CONST, VAR, Tape
 
-_ndarray, _dot, _isfinite = np.ndarray, np.dot, math.isfinite
+_ndarray, _dot, _vdot, _isfinite = np.ndarray, np.dot, np.vdot, math.isfinite
 
 # Evaluations of one plan run by the interpreter before it is compiled: a
 # one-shot command never pays for compiling. Compiling costs about six
@@ -93,8 +93,7 @@ def _checked_array(value):
             if _isfinite(_dot(value, value)):
                 return value
         elif value.flags.c_contiguous:
-            flat = value.reshape(-1)
-            if _isfinite(_dot(flat, flat)):
+            if _isfinite(_vdot(value, value)):
                 return value
     return _checked(value)
 
@@ -106,8 +105,7 @@ def _finite_adjoint(g):
         if _isfinite(g):
             return g
     elif type(g) is _ndarray and g.dtype.char == "d" and g.flags.c_contiguous:
-        flat = g.reshape(-1)
-        if _isfinite(_dot(flat, flat)) or sweeps.all_finite(g):
+        if _isfinite(_vdot(g, g)) or sweeps.all_finite(g):
             return g
     elif sweeps.all_finite(g):
         return g
