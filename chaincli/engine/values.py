@@ -6,9 +6,10 @@ runs it on every value of the Python API) and the one the readers in
 form: a ``float``, or a float64, C-contiguous NumPy array with at least one
 axis, no empty axis and only finite elements. Anything else is a
 ``PointError`` saying where and why. ``freeze`` checks an array once and
-keeps it where nothing can write to it, so no later check looks at it again. A scalar never imports NumPy (``np`` is
-imported on first use); nested lists are walked level by level, never
-recursively, and at most ``MAX_DIMS`` deep, NumPy's own limit.
+keeps it where nothing can write to it, so no later check looks at it
+again. A scalar never imports NumPy (``np`` is imported on first use);
+nested lists are walked level by level, never recursively, and at most
+``MAX_DIMS`` deep, NumPy's own limit.
 """
 
 from __future__ import annotations

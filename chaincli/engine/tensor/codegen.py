@@ -10,18 +10,19 @@ whether a scalar entry's adjoint is made a float, over which axes a broadcast
 argument's adjoint is summed. A value whose check a later value's check
 stands for is not checked itself (``certified``): an inf or NaN in it would
 show there, and the interpreter then finds where it began. The statements
-call the interpreter's own functions (``_apply``'s value functions,
-``_partial``, ``_times``, the sums of ``unbroadcast``, the rules' VJPs) on
-the same values in the same order, so where the function finishes its
-results are the interpreter's bits.
+call what the interpreter calls (``_apply``'s value functions, the rules'
+partials and VJPs, ``_times``, the sums of ``unbroadcast``) on the same
+values in the same order, so where the function finishes its results are
+the interpreter's bits.
 
 It finishes only where the interpreter would have nothing to report: an
 exception, a value that is not finite, a non-finite partial or adjoint, a
 VJP giving nothing for a wanted argument, each raises ``Fallback``, and the
 caller runs the interpreter on the same point, which raises the exact
 ``DomainError`` or applies the 0·∞ rule with its notices. The generated text
-holds only names made here (``v``/``d`` plus an entry number, ``f``/``p``/``r``
-plus one) and never the user's text; constants are passed by name.
+holds only names made here (a letter and an entry number: ``v``/``d`` for
+values and adjoints, ``f``/``q``/``j`` for the rules' functions, and so on)
+and never the user's text; constants are passed by name.
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ class CompiledSweeps:
         namespace.update(sa=sweeps._scalar_or_array, checked=_checked,
                          checked_array=_checked_array, finite=_finite_adjoint,
                          array=sweeps._as_array, edge=_edge, given=_given,
-                         partial=sweeps._partial, known=sweeps._known_finite,
+                         known=sweeps._known_finite,
                          unbroadcast=sweeps.unbroadcast, summed=_summed)
         exec(compile(source, f"<chaincli tensor {name}>", "exec"), namespace)
         return namespace[name]
