@@ -31,11 +31,12 @@ import math
 
 from . import sweeps
 from ...primitives import PRIMITIVES
+from ...base.finite import all_finite_array
 from ...base.shapes import size as shape_size
 from ...primitives.base import DomainProblem, np
 from ...tape import CONST, VAR, Tape
 
-_ndarray, _dot, _vdot, _isfinite = np.ndarray, np.dot, np.vdot, math.isfinite
+_ndarray, _isfinite = np.ndarray, math.isfinite
 
 # Evaluations of one plan run by the interpreter before it is compiled: a
 # one-shot command never pays for compiling. Compiling costs about six
@@ -86,16 +87,12 @@ def _checked(value):
 
 
 def _checked_array(value):
-    """``_checked`` of an entry whose shape has an axis: one call and one dot
-    product where the value is a float64 array, as it nearly always is; a sum
-    of squares that overflows (or any other value) takes the general way."""
-    if type(value) is _ndarray and value.dtype.char == "d":
-        if value.ndim == 1:
-            if _isfinite(_dot(value, value)):
-                return value
-        elif value.flags.c_contiguous:
-            if _isfinite(_vdot(value, value)):
-                return value
+    """``_checked`` of an entry whose shape has an axis, in one call where the
+    value is a float64 array, as it nearly always is."""
+    if type(value) is _ndarray and value.dtype.char == "d" and value.ndim:
+        if all_finite_array(np, value, quiet=True):
+            return value
+        raise Fallback
     return _checked(value)
 
 
@@ -105,24 +102,17 @@ def _finite_adjoint(g):
     if type(g) is float:
         if _isfinite(g):
             return g
-    elif type(g) is _ndarray and g.dtype.char == "d" and g.flags.c_contiguous:
-        if _isfinite(_vdot(g, g)) or sweeps.all_finite(g):
-            return g
-    elif sweeps.all_finite(g):
+    elif all_finite_array(np, g, quiet=True) if type(g) is _ndarray else sweeps.all_finite(g):
         return g
     raise Fallback
 
 
 def _summed(g, shape, extra, stretched):
     """``unbroadcast(g, ·)`` where the entry's shape and the argument's are known:
-    the same two sums, without working out which axes from the shapes."""
+    its two sums (``summed_over``), the axes worked out when the code was written."""
     if type(g) is not _ndarray or g.shape != shape:
         raise Fallback
-    if extra:
-        g = g.sum(axis=extra)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
-    return g
+    return sweeps.summed_over(g, extra, stretched)
 
 
 def _edge(g, partial, inputs, shape, g_finite):

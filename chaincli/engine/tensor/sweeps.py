@@ -286,12 +286,20 @@ def unbroadcast(adjoint, shape: Shape):
     if adjoint.shape != full:  # a scalar adjoint (or partial) for an array argument
         adjoint = np.broadcast_to(adjoint, full)
     extra = adjoint.ndim - len(shape)
-    if extra > 0:
-        adjoint = adjoint.sum(axis=tuple(range(extra)))
-    stretched = tuple(k for k, n in enumerate(shape) if n == 1 and adjoint.shape[k] != 1)
+    stretched = tuple(k for k, n in enumerate(shape) if n == 1 and full[extra + k] != 1)
+    adjoint = summed_over(adjoint, tuple(range(extra)), stretched)
+    return _scalar_or_array(adjoint) if not shape else adjoint
+
+
+def summed_over(adjoint, extra: tuple[int, ...], stretched: tuple[int, ...]):
+    """``adjoint`` summed over its leading axes ``extra``, then over the axes
+    ``stretched`` (kept, of length 1): ``unbroadcast``'s two sums, which the
+    compiled sweeps call with the axes worked out from the shapes once."""
+    if extra:
+        adjoint = adjoint.sum(axis=extra)
     if stretched:
         adjoint = adjoint.sum(axis=stretched, keepdims=True)
-    return _scalar_or_array(adjoint) if not shape else adjoint
+    return adjoint
 
 
 def _times(factor, partial, nonfinite: set | None = None, edge=None):
