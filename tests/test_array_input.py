@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import chaincli
 from chaincli.base.errors import ChaincliError, ExitStatus, InputError, PointError
 from chaincli.engine.values import normalize_value
 from chaincli.io.point import parse_points
@@ -472,3 +473,14 @@ def test_literal_json_and_npy_read_back_exactly(tmp_path_factory, array):
                           f"N=@{folder / 'a.npy'}"])
     for name in "LJN":
         assert_tensor(point[name], array)
+
+
+def test_a_big_endian_array_in_a_python_point_is_made_native():
+    """'>f8' has the char of float64; the point still holds native float64."""
+    expr = chaincli.compile("sum(x*x)")
+    x = np.array([1.0, 2.0], dtype=">f8")
+    for _ in range(3):  # interpreted, then compiled
+        result = expr.gradient({"x": x})
+        assert_tensor(result.point["x"], [1.0, 2.0])
+        assert result.point["x"].dtype.isnative
+        assert np.array_equal(result.gradient["x"], [2.0, 4.0])

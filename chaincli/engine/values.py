@@ -71,13 +71,6 @@ def normalize_arrays(values: dict[str, Any]) -> dict[str, Any]:
     if fresh:
         with np.errstate(all="ignore"):
             for name, value in fresh.items():
-                if type(value) is np.ndarray and value.dtype.char == "d" and value.size \
-                        and 0 < value.ndim <= MAX_DIMS and value.flags.c_contiguous:
-                    # The common case, a float64 array that is a value as it is:
-                    # only its elements are left to look at, in one dot product.
-                    if math.isfinite(np.vdot(value, value)):
-                        result[name] = value
-                        continue
                 result[name] = checked_array(np.asarray(value), f"the value of {name}",
                                              quiet=True) \
                     if isinstance(value, (np.ndarray, np.generic)) \
@@ -124,6 +117,11 @@ def dtype_problem(dtype: np.dtype) -> str | None:
 def checked_array(arr: np.ndarray, where: str, quiet: bool = False) -> float | np.ndarray:
     """``arr`` as a value: float64, C-contiguous, finite, no empty axis; 0-d gives a float.
     ``quiet``: NumPy's floating-point warnings are off already."""
+    # Native float64 only: '>f8' from a file has the same char, 'd'.
+    if type(arr) is np.ndarray and arr.dtype.char == "d" and arr.dtype.isnative and arr.size \
+            and 0 < arr.ndim <= MAX_DIMS and arr.flags.c_contiguous \
+            and all_finite_array(np, arr, quiet):
+        return arr  # the common case: a value as it is, once its elements pass
     problem = dtype_problem(arr.dtype)
     if problem:
         raise PointError(f"{where} {problem}")
