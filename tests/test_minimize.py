@@ -215,6 +215,39 @@ def test_no_minimum_is_not_reported_as_a_fit(cli, expr, kind):
     assert kind in data["message"] and "not a fit" in err
 
 
+@pytest.mark.parametrize("expr, point", [("1/(1 + x^2)", {"x": 1.0}),
+                                         ("sum(log(1 + exp(-w)))", {"w": np.ones(3)})])
+def test_the_no_minimum_probes_ask_for_the_loss_alone(expr, point):
+    # A probe needs only the loss: each costs a value, not a gradient, and its
+    # loss is the one a gradient call gives there, to the bit.
+    problem = Problem(chaincli.compile(expr), point, None)
+    calls = {"value_and_gradient": 0, "value": 0}
+    for name in calls:
+        inner = getattr(problem, name)
+
+        def counted(x, inner=inner, name=name):
+            calls[name] += 1
+            return inner(x)
+
+        setattr(problem, name, counted)
+    result = run(problem, "gd", lr=0.1, steps=50, tol=0.0)
+    assert result.stopped == "no-minimum", result.message
+    assert calls["value_and_gradient"] == 50 + 1
+    assert calls["value"] >= optimize.MIN_FALLS
+    x = problem.x0 + 3.0 * (problem.layout.pack(result.parameters) - problem.x0)
+    assert problem.value(x) == problem.value_and_gradient(x)[0]
+
+
+def test_the_loss_alone_is_refused_where_it_is_not_finite():
+    problem = Problem(chaincli.compile("x"), {"x": 0.0}, None)
+    with pytest.raises(optimize.NotFinite, match="no longer a finite number"):
+        problem.value(np.array([np.inf]))
+    with pytest.raises(optimize.NotFinite, match="log"):
+        Problem(chaincli.compile("log(x)"), {"x": 1.0}, None).value(np.array([-1.0]))
+    with pytest.raises(optimize.NotFinite, match="overflows"):
+        Problem(chaincli.compile("exp(x)"), {"x": 1.0}, None).value(np.array([1000.0]))
+
+
 def test_a_minimum_is_not_mistaken_for_none():
     for method in ("gd", "adam", "lbfgs", "newton"):
         problem = Problem(chaincli.compile("exp(x) + exp(-2*x)"), {"x": 3.0}, None)

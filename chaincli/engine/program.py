@@ -131,6 +131,14 @@ class CompiledExpression:
         if batch:
             return self._batch_module().value(self, point)
         used, _ = self.check_point(point or {})
+        return self._value(used)
+
+    def checked_value(self, point: Mapping[str, object]):
+        """``value`` at a point ``check_point`` has accepted already, as for
+        ``checked_gradient``: nothing is checked again."""
+        return self._value({name: point[name] for name in self.tape.variables})
+
+    def _value(self, used):
         if self.is_tensor_point(used):
             from .tensor import program as tensor_program
             return tensor_program.value(self.tape, used, self._plan(used))

@@ -80,11 +80,19 @@ class Objective:
     """What a method may ask about the loss at a flat vector ``x``.
 
     ``value_and_gradient(x)`` returns ``(loss, gradient)``; ``hessian(x)``
-    (for ``newton``) the matrix of second partials. Both raise ``NotFinite``
-    where the loss, gradient or Hessian is not finite."""
+    (for ``newton``) the matrix of second partials; ``value(x)`` the loss
+    alone, for the checks that need no gradient (without it, they take the
+    loss from ``value_and_gradient``). Each raises ``NotFinite`` where what it
+    returns is not finite."""
 
     value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]]
     hessian: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    value: Optional[Callable[[np.ndarray], float]] = None
+
+    def loss(self, x: np.ndarray) -> float:
+        if self.value is not None:
+            return self.value(x)
+        return self.value_and_gradient(x)[0]
 
 
 Report = Callable[[int, float, float, Optional[float]], None]
@@ -425,6 +433,8 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
     point, not finite, or the probes end, the parameters were heading off to
     infinity: the loss is unbounded below (its falls grow) or approaches its
     infimum only as the parameters grow without bound (its falls shrink).
+    Only the loss is asked for at the probes: a gradient that is not finite
+    there says nothing about whether the loss falls.
     """
     x = outcome.x
     direction = x - x0
@@ -433,7 +443,7 @@ def no_minimum(objective: Objective, x0: np.ndarray, outcome: Outcome) -> Option
     previous, falls, drops = outcome.loss, 0, []
     for k in range(FIRST_PROBE, LAST_PROBE + 1):
         try:
-            loss, _ = objective.value_and_gradient(x + 2.0 ** k * direction)
+            loss = objective.loss(x + 2.0 ** k * direction)
         except NotFinite:
             break
         if loss > previous:
@@ -487,7 +497,7 @@ def vanished_gradient(objective: Objective, x0: np.ndarray, outcome: Outcome) ->
             inside = middle
     if loss_outside is None:
         try:
-            loss_outside, _ = objective.value_and_gradient(x0 + outside * direction)
+            loss_outside = objective.loss(x0 + outside * direction)
         except NotFinite:
             return None
     above = loss_outside - outcome.loss

@@ -193,6 +193,18 @@ class Problem:
         except DomainError as error:
             raise NotFinite(error.message) from None
 
+    def value(self, x: np.ndarray) -> float:
+        """The loss at ``x``; ``NotFinite`` where it is not a finite number."""
+        if not all_finite(x):
+            raise NotFinite("a parameter is no longer a finite number")
+        try:
+            loss = float(self.program.checked_value(self.point(x, copy=False)))
+        except DomainError as error:
+            raise NotFinite(error.message) from None
+        if not math.isfinite(loss):
+            raise NotFinite("the loss is not finite")
+        return loss
+
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         result = self.gradient(x)
         loss = float(result.value)
@@ -224,7 +236,7 @@ class Problem:
         return np.array(forward_over_reverse(result.evaluation, names), dtype=np.float64)
 
     def objective(self) -> Objective:
-        return Objective(self.value_and_gradient, self.hessian)
+        return Objective(self.value_and_gradient, self.hessian, self.value)
 
     def final_warnings(self, x: np.ndarray) -> list[Notice]:
         """The notices of the engine at ``x`` (a kink the fit sits on), after the
