@@ -26,6 +26,7 @@ import pytest
     (["grad", "[bold]x", "--at", "x=1"], 2, "  [bold]x\n"),
     (["grad", "ｘ + 1", "--at", "x=1"], 2, "FULLWIDTH LATIN SMALL LETTER X"),
     (["grad", "@/nonexistent/expr.txt"], 2, "no such file"),
+    (["grad", "@/"], 2, "cannot read /: it is a folder"),
     (["grad", "1e999999"], 2, "too large"),
     (["grad", "x", "--at", "x=1", "--json", "--format", "plain"], 2, "disagree"),
 ])

@@ -139,16 +139,19 @@ def test_trace_that_takes_nothing_stops_before_the_run_naming_trace(run, tmp_pat
     assert time.monotonic() - start < 30 and not fit.exists()
 
 
-@pytest.mark.parametrize("where, message", [("folder", "it is a directory"),
-                                            ("file/t.jsonl", "cannot write it"),
-                                            ("missing/t.jsonl", "cannot write it")])
-def test_trace_that_cannot_be_opened(run, tmp_path, where, message):
-    (tmp_path / "folder").mkdir()
+@pytest.mark.parametrize("where, message", [("{name}", "it is a folder"),
+                                            ("file/{name}", "{tmp}/file is not a folder"),
+                                            ("missing/{name}",
+                                             "the folder {tmp}/missing does not exist")])
+@pytest.mark.parametrize("option, name", [("--trace", "t.jsonl"), ("--out", "fit.json")])
+def test_trace_and_out_that_cannot_be_opened(run, tmp_path, where, message, option, name):
+    # The two files minimize writes are refused in the same words.
+    (tmp_path / name).mkdir()
     (tmp_path / "file").write_text("x")
-    target = str(tmp_path / where)
-    code, out, err = run("minimize", "(x - 1)^2", "--at", "x=0", "--trace", target)
+    target = str(tmp_path / where.format(name=name))
+    code, out, err = run("minimize", "(x - 1)^2", "--at", "x=0", option, target)
     assert code == 2 and out == ""
-    assert err.startswith(f"Error: --trace {target}: {message}") and err.count("\n") == 1
+    assert err == f"Error: {option} {target}: {message.format(tmp=tmp_path)}\n"
 
 
 # ----- signals while --out is written -----

@@ -11,7 +11,7 @@ import os
 import sys
 
 from ..base.errors import ChaincliError, ExitStatus, UsageError, spelled
-from ..io.files import MAX_INPUT_BYTES, decode_text, read_text_file
+from ..io.files import MAX_INPUT_BYTES, decode_text, read_text_file, unwritable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: typing stays off the one-shot path
@@ -113,10 +113,11 @@ def read_expression(expr: str) -> str:
 
 def open_output(path: str, option: str):
     """``path`` opened for writing bytes, or a ``UsageError`` naming ``option``."""
+    problem = unwritable(path)
+    if problem is not None:
+        raise UsageError(f"{option} {path}: {problem}")
     try:
         return open(path, "wb")
-    except IsADirectoryError:
-        raise UsageError(f"{option} {path}: it is a directory") from None
     except OSError as error:
         raise UsageError(f"{option} {path}: cannot write it ({error.strerror})") from None
 

@@ -1,12 +1,17 @@
-"""Opening the files chaincli reads, with one wording for why one cannot be read.
+"""Opening the files chaincli reads, with one wording for why one cannot be
+read, and one for why a file cannot be written.
 
 Expressions, points and streams (``cli.plumbing``), points and files of
 array values (``io.point``, ``io.arrays``) all open their input through
 ``open_input``; a text file (an expression, a JSON point) is read whole, up
-to ``MAX_INPUT_BYTES``, and decoded by ``read_text_file``.
+to ``MAX_INPUT_BYTES``, and decoded by ``read_text_file``. The files
+``minimize`` writes (``--out``, ``--trace``) are looked at first by
+``unwritable``.
 """
 
 from __future__ import annotations
+
+import os
 
 from ..base.errors import InputError
 
@@ -22,9 +27,22 @@ def open_input(path: str):
     except FileNotFoundError:
         raise InputError(f"cannot read {path}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"cannot read {path}: it is a directory") from None
+        raise InputError(f"cannot read {path}: it is a folder") from None
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
+
+
+def unwritable(path: str) -> str | None:
+    """Why no file can be written at ``path``, as far as its folder shows
+    before anything is written; None when nothing stands in the way yet."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            return f"{folder} is not a folder"
+        return f"the folder {folder} does not exist"
+    if os.path.isdir(path):
+        return "it is a folder"
+    return None
 
 
 def read_text_file(path: str) -> str:

@@ -20,6 +20,7 @@ import threading
 from typing import Any, Mapping
 
 from ..base.errors import UsageError
+from .files import unwritable
 
 FORMATS = (".npz", ".json")
 
@@ -59,17 +60,14 @@ def check_target(path: str) -> None:
     if suffix not in FORMATS:
         raise UsageError(f"--out {path}: the file name must end in .npz or .json (the "
                          "format it is written in)")
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        if os.path.exists(folder):
-            raise UsageError(f"--out {path}: {folder} is not a folder")
-        raise UsageError(f"--out {path}: the folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"--out {path}: it is a folder")
+    problem = unwritable(path)
+    if problem is not None:
+        raise UsageError(f"--out {path}: {problem}")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise UsageError(f"--out {path}: the file is read-only")
     # Permissions do not tell everything (a read-only file system, root): a
     # file made and removed in the folder does.
+    folder = os.path.dirname(path) or "."
     with _signals_held():
         try:
             handle, probe = tempfile.mkstemp(dir=folder, suffix=".tmp", prefix=f".{name}.")
