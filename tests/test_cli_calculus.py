@@ -106,6 +106,22 @@ def test_jacobian_table_plain_and_stdin(cli):
     assert code == 0 and "Jacobian" in out and "-1.0" in out
 
 
+def test_jacobian_rows_are_not_named_as_a_variable(cli):
+    code, out, _ = cli("jacobian", "x*y", "x + y", "--at", "x=1,y=2")
+    assert code == 0 and "f1 = x*y" in out and "f2 = x + y" in out
+    code, out, _ = cli("jacobian", "f2*x", "x", "--at", "x=1,f2=3")
+    assert code == 0
+    assert "g1 = f2*x" in out and "g2 = x" in out and "f1 =" not in out
+
+
+def test_jacobian_row_labels_avoid_every_variable():
+    from chaincli.render.calculus import output_labels
+    assert output_labels(2, ["x"]) == ["f1", "f2"]
+    assert output_labels(3, ["f3", "g1"]) == ["h1", "h2", "h3"]
+    every = [f"{p}1" for p in ("f", "g", "h", "F", "G", "H", "out", "out_")]
+    assert output_labels(2, every) == ["out__1", "out__2"]
+
+
 def test_check_passes(cli):
     code, out, err = cli("check", "sin(x*y) + exp(x)/y", "--at", "x=1,y=2", "--json")
     assert code == 0, err

@@ -94,6 +94,24 @@ def print_hessian(result: HessianResult, console=None) -> None:
                                 f"∂²{result.output}"))
 
 
+# Row labels of a Jacobian, f1, f2, …, unless a variable (a column) is
+# called so: then the next letter that no variable's name takes.
+_OUTPUT_PREFIXES = ("f", "g", "h", "F", "G", "H", "out")
+
+
+def output_labels(count: int, variables) -> list[str]:
+    """``count`` row labels that are not the name of any variable."""
+    taken = set(variables)
+    for prefix in _OUTPUT_PREFIXES:
+        labels = [f"{prefix}{k + 1}" for k in range(count)]
+        if taken.isdisjoint(labels):
+            return labels
+    prefix = "out_"
+    while not taken.isdisjoint(f"{prefix}{k + 1}" for k in range(count)):
+        prefix += "_"
+    return [f"{prefix}{k + 1}" for k in range(count)]
+
+
 def print_jacobian(result: JacobianResult, console=None) -> None:
     from rich.text import Text
     from .table import expression_line, make_console
@@ -101,7 +119,7 @@ def print_jacobian(result: JacobianResult, console=None) -> None:
     if result.point:
         console.print(Text("at ") + Text(", ".join(
             f"{name} = {plain_number(value)}" for name, value in result.point.items())))
-    names = [f"f{k + 1}" for k in range(len(result.outputs))]
+    names = output_labels(len(result.outputs), result.variables)
     for name, text, value in zip(names, result.outputs, result.values):
         console.print(Text(f"{name} = ") + expression_line(text)
                       + Text(f"  = {plain_number(value)}"))
