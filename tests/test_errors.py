@@ -14,6 +14,10 @@ import pytest
     (["grad", "atan2(x)", "--at", "x=1"], 2, "atan2 takes 2 arguments, not 1"),
     (["grad", "x*y", "--at", "x=1"], 2, "no value for the variable y"),
     (["grad", "x", "--at", "x=abc"], 2, "'abc' is not a number"),
+    # Quoted as typed: no doubled backslash, no change of quotes.
+    (["grad", "x", "--at", "x=a\\b"], 2, "'a\\b' is not a number (unexpected character '\\'"),
+    (["grad", "x", "--at", "x=a'b"], 2, "'a'b' is not a number"),
+    (["grad", "x", "--at", "x=[1,\tq]"], 2, "the element 'q' is not a number"),
     (["grad", "x", "--at", "x"], 2, "is not name=value"),
     (["grad", "x", "--at", "x=1,x=2"], 2, "given twice"),
     (["grad", "x", "--at", "x=1", "--wrt", "y"], 2, "--wrt names y"),

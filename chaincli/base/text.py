@@ -19,6 +19,17 @@ def is_name(text: str) -> bool:
     return text.isascii() and text.isidentifier()
 
 
+def quoted(text: str) -> str:
+    """``text`` in single quotes as it was typed, for a message: a quote or a
+    backslash in it stays as it is (where ``repr`` would double the backslash
+    or change the quotes). A line break, a tab and every other control or
+    format character are written as escapes (``\\n``, ``\\x00``, ``\\u202e``),
+    so the message keeps to one line and shows what the input holds."""
+    from .terminal import printable  # messages only: not at every start
+    return "'" + printable(text.replace("\n", "\\n").replace("\r", "\\r")
+                           .replace("\t", "\\t")) + "'"
+
+
 def abbreviate(text: str, limit: int = 40, head: int = 24) -> str:
     """``text``, or when longer than ``limit`` its first ``head`` and last 8
     characters and its length."""

@@ -36,7 +36,7 @@ from ..base.errors import PointError
 from ..base.shapes import shape_text
 from ..engine.values import MAX_DIMS, checked_array, dtype_problem, from_nested
 from .files import open_input
-from ..base.text import abbreviate, is_name
+from ..base.text import abbreviate, is_name, quoted
 from .quoting import json_text
 from ..engine.tensor.sweeps import MAX_ELEMENTS
 
@@ -72,7 +72,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
         piece = text[start:end].strip()
         if piece:
             if last == "]":
-                raise PointError(f"{where}: {abbreviate(piece)!r} follows a closing bracket "
+                raise PointError(f"{where}: {quoted(abbreviate(piece))} follows a closing bracket "
                                  "without a comma")
             stack[-1].append(parse_element(piece))
         elif last in ("[", ",") and not (last == "[" and token == "]"):
@@ -91,7 +91,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
             continue
         if token == "[":
             if text[start:position].strip():
-                raise PointError(f"{where}: {abbreviate(text[start:position].strip())!r} is followed by "
+                raise PointError(f"{where}: {quoted(abbreviate(text[start:position].strip()))} is followed by "
                                  "'[' without a comma")
             if stack and last == "]":
                 raise PointError(f"{where}: a comma is missing between ']' and '['")
@@ -107,7 +107,7 @@ def literal(name: str, text: str, option: str, parse_element) -> np.ndarray:
                 raise PointError(f"{where} is nested more than {MAX_DIMS} deep")
         else:
             if not stack:
-                raise PointError(f"{where}: {token!r} outside the brackets")
+                raise PointError(f"{where}: {quoted(token)} outside the brackets")
             element(position)
             if token == "]":
                 stack.pop()
@@ -358,10 +358,10 @@ def _check_row(fields: list[str], numbers_: list, where: str) -> None:
         if number is None:
             hint = (" (fields are separated by commas)"
                     if any(sep in field for sep in ";\t") else "")
-            shown = "an empty field" if not field else f"{abbreviate(field)!r}"
+            shown = "an empty field" if not field else f"{quoted(abbreviate(field))}"
             raise PointError(f"{where}, column {column + 1}: {shown} is not a number{hint}")
         if not math.isfinite(number):
-            raise PointError(f"{where}, column {column + 1}: {abbreviate(field)!r} is not a "
+            raise PointError(f"{where}, column {column + 1}: {quoted(abbreviate(field))} is not a "
                              "finite number")
 
 

@@ -17,7 +17,7 @@ import os
 
 from ..base.errors import ChaincliError, ParseError, PointError
 from ..engine.values import finite_number
-from ..base.text import NAME, abbreviate, is_name
+from ..base.text import NAME, abbreviate, is_name, quoted
 from .quoting import json_text
 
 TYPE_CHECKING = False
@@ -108,14 +108,14 @@ def _pair_starts(spec: str, i: int) -> bool:
 def _split_pair(pair: str, option: str, read_file=None,
                 notices: list[str] | None = None) -> tuple[str, Any]:
     if "=" not in pair:
-        raise PointError(f"{option} {abbreviate(pair.strip())!r} is not name=value (for "
+        raise PointError(f"{option} {quoted(abbreviate(pair.strip()))} is not name=value (for "
                          "example x=1,y=2)")
     name, _, text = pair.partition("=")
     name = name.strip()
     if not name:
-        raise PointError(f"{option} {pair.strip()!r}: the name before '=' is missing")
+        raise PointError(f"{option} {quoted(pair.strip())}: the name before '=' is missing")
     if not is_name(name):
-        raise PointError(f"{option} {abbreviate(pair.strip())!r}: {abbreviate(name)!r} is "
+        raise PointError(f"{option} {quoted(abbreviate(pair.strip()))}: {quoted(abbreviate(name))} is "
                          "not a variable name")
     text = text.strip()
     if text.startswith("["):
@@ -143,7 +143,7 @@ def parse_value(name: str, text: str, option: str = "--at", label: str | None = 
         value = _constant_expression(name, text, option, label)
     if not math.isfinite(value):
         if label:
-            raise PointError(f"{label} {abbreviate(text)!r} is not a finite number (at most "
+            raise PointError(f"{label} {quoted(abbreviate(text))} is not a finite number (at most "
                              "about 1.8e308)")
         raise PointError(f"{option} {name}={abbreviate(text)}: the value must be a finite "
                          "number (at most about 1.8e308)")
@@ -179,15 +179,15 @@ def _constant_expression(name: str, text: str, option: str, label: str | None) -
     try:
         program = compile_expression(text)
         if program.variables:
-            raise PointError(f"{label} {short!r} is not a number")
+            raise PointError(f"{label} {quoted(short)} is not a number")
         return program.value({})
     except PointError:
         raise
     except ParseError as error:
-        raise PointError(f"{label} {short!r} is not a number ({_parse_reason(text, error)})") \
+        raise PointError(f"{label} {quoted(short)} is not a number ({_parse_reason(text, error)})") \
             from None
     except ChaincliError as error:
-        raise PointError(f"{label} {short!r} is not a number ({error.message})")
+        raise PointError(f"{label} {quoted(short)} is not a number ({error.message})")
 
 
 def _parse_reason(text: str, error: ParseError) -> str:

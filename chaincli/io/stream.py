@@ -24,7 +24,7 @@ from typing import IO, Iterator, Mapping
 from ..base.errors import ChaincliError, ExitStatus, PointError, UsageError
 from ..base.jsonout import json_safe
 from .point import parse_decimal
-from ..base.text import abbreviate
+from ..base.text import abbreviate, quoted
 from .quoting import json_text
 from ..base.numbers import plain_number
 from ..base.terminal import write_all
@@ -172,7 +172,7 @@ def _csv_row(line: int, names: list[str], fields: list[str]) -> Row:
         value = parse_decimal(field)
         if value is None:
             return Row(line, error=f"the value of {name} must be a number, not "
-                                   f"{abbreviate(field)!r}")
+                                   f"{quoted(abbreviate(field))}")
         point[name] = value
     return Row(line, point)
 

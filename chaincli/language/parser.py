@@ -21,7 +21,7 @@ import unicodedata
 
 from .nodes import Array, Binary, Call, Let, Name, Number, Program, Subscript, Unary
 from ..base.errors import ChaincliError, ParseError
-from ..base.text import abbreviate
+from ..base.text import abbreviate, quoted
 from .lalr import Parser, SyntaxProblem, Token
 from .literals import LiteralRuns, too_large
 
@@ -261,7 +261,7 @@ def _describe_character(char: str) -> str:
         name = unicodedata.name(char)
     except ValueError:
         name = "a control character" if ord(char) < 32 else "an unnamed character"
-    shown = repr(char) if char.isprintable() and not char.isspace() else ""
+    shown = quoted(char) if char.isprintable() and not char.isspace() else ""
     return f"unexpected character {shown + ' ' if shown else ''}(U+{ord(char):04X} {name})"
 
 
@@ -270,5 +270,5 @@ def _character_hint(char: str) -> str | None:
         return f"write {LOOKALIKES[char]} instead"
     folded = unicodedata.normalize("NFKC", char)
     if folded != char and folded.isascii() and folded.isprintable():
-        return f"write the plain ASCII {folded!r} instead"
+        return f"write the plain ASCII {quoted(folded)} instead"
     return None

@@ -19,6 +19,7 @@ from .app import AT_HELP, EXPR_HELP, EXPR_SETTINGS, JSON_HELP, handle_errors, ch
 from ..complete import at_file
 from ..plumbing import load_expression, warn, write_json, write_text
 from ...base.errors import ExitStatus, PointError, UsageError
+from ...base.text import quoted
 
 
 class GraphFormat(str, Enum):
@@ -83,7 +84,7 @@ def _bound(option: str, text: str) -> float:
     try:
         return parse_value(option.lstrip("-"), text.strip())
     except PointError:
-        raise UsageError(f"{option} {text.strip()!r} is not a finite number or constant "
+        raise UsageError(f"{option} {quoted(text.strip())} is not a finite number or constant "
                          "expression (such as -pi/2)") from None
 
 
