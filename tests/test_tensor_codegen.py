@@ -249,6 +249,28 @@ def test_a_gradient_that_overflows_after_compiling_gets_the_interpreters_notice(
         assert _same(compiled.gradient[name], interpreted.gradient[name])
 
 
+def test_a_weight_gradient_is_checked_from_its_factors_norms():
+    """W's gradient is outer(δ, x), larger than both factors: where their norms
+    bound it below overflow it is taken as finite; where they do not, its elements
+    are read, and an overflow there hands the point back for the interpreter's
+    notice. Both answers are the interpreter's bits."""
+    text = "sum(c * tanh(W @ x))"
+    rng = np.random.default_rng(3)
+    good = {"W": rng.normal(size=(3, 4)), "x": rng.random(4), "c": 2.0}
+    expr = _compiled_expression(text, good)
+    assert "finite_product(d" in _plan_of(expr)._compiled.sources["gradient"]
+    overflowing = {"W": good["W"] * 1e-160, "x": good["x"] * 1e150 + 1e150, "c": 1e200}
+    for point in (good, {**good, "c": 1e150}, overflowing):
+        compiled = expr.gradient(point)
+        interpreted = chaincli.compile(text).gradient(point)
+        assert [w.message for w in compiled.warnings] == \
+            [w.message for w in interpreted.warnings]
+        for name in ("W", "x", "c"):
+            assert _same(compiled.gradient[name], interpreted.gradient[name])
+    assert not np.isfinite(compiled.gradient["W"]).all()
+    assert any("not finite" in w.message for w in compiled.warnings)
+
+
 def test_the_generated_text_never_holds_the_users_text():
     expr = _compiled_expression("weird_name = sum(tanh(W @ x)); weird_name * 2",
                                 {"W": np.eye(2), "x": np.array([0.5, 1.0])})

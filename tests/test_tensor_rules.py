@@ -285,3 +285,25 @@ def test_a_nonfinite_argument_shows_in_the_value(name):
             inputs = [float(a) if a.ndim == 0 else a for a in args]
             value = sweeps.apply(prim, inputs, options)
             assert not np.isfinite(value).all(), (name, shapes, options, k, bad, scale)
+
+
+@pytest.mark.parametrize("name", sorted(sweeps.VJP_BOUNDED_BY_NORMS))
+def test_a_vjp_bounded_by_norms_stays_below_their_product(name):
+    """The compiled gradient takes these contributions as finite when the norms of
+    the adjoint and of the other argument bound them far below overflow
+    (codegen._finite_product): no element may exceed that product, at values
+    from 1 to near the largest double."""
+    prim = PRIMITIVES[name]
+    rng = random.Random(f"bounded-{name}")
+    for _ in range(CASES_PER_PRIMITIVE):
+        shapes, options, values = draw_case(prim, rng)
+        for scale in (1.0, 1e100, 1e150):
+            args = [np.asarray(v, dtype=float) * scale for v in values]
+            out = np.asarray(sweeps.apply(prim, args, options), dtype=float)
+            g = _fill(out.shape, (-1.0, 1.0), rng) * scale
+            contributions = prim.vjp(g, args, out, options, (True, True))
+            for k, contribution in enumerate(contributions):
+                bound = float(np.linalg.norm(g)) * float(np.linalg.norm(args[1 - k]))
+                assert np.isfinite(contribution).all(), (name, shapes, scale, k)
+                assert np.max(np.abs(contribution)) <= bound * (1 + 1e-12), \
+                    (name, shapes, scale, k)

@@ -9,7 +9,9 @@ adjoints are wanted and reached, in what order the contributions are added,
 whether a scalar entry's adjoint is made a float, over which axes a broadcast
 argument's adjoint is summed. A value whose check a later value's check
 stands for is not checked itself (``certified``): an inf or NaN in it would
-show there, and the interpreter then finds where it began. The statements
+show there, and the interpreter then finds where it began. A gradient that is
+one matrix product of smaller factors is known finite from their norms
+(``_finite_product``) without reading its elements. The statements
 call what the interpreter calls (``_apply``'s value functions, the rules'
 partials and VJPs, ``_times``, the sums of ``unbroadcast``) on the same
 values in the same order, so where the function finishes its results are
@@ -107,6 +109,32 @@ def _finite_adjoint(g):
     raise Fallback
 
 
+# Below this product of two factors' norms, a product of them is finite whatever
+# order and blocking the BLAS library sums in: the largest double is 1.8e308.
+_NORM_BOUND = 1e300
+
+
+def _sum_of_squares(x) -> float:
+    """The squared Frobenius norm of a finite float or float64 array; inf where
+    it cannot be had in one ``vdot`` (the caller then reads the elements)."""
+    if type(x) is float:
+        return x * x
+    if type(x) is _ndarray and x.dtype.char == "d" and x.flags.c_contiguous:
+        return float(np.vdot(x, x))
+    return math.inf
+
+
+def _finite_product(result, g, other):
+    """``finite(result)`` for a ``VJP_BOUNDED_BY_NORMS`` contribution: the product
+    of the finite adjoint ``g`` and the finite argument ``other``. Where the two
+    norms bound its elements far below overflow, its elements need no reading;
+    a gradient is often the largest array of a call (a weight matrix's), and
+    its factors are smaller (a batch of inputs, the adjoint of a layer)."""
+    if math.sqrt(_sum_of_squares(g)) * math.sqrt(_sum_of_squares(other)) < _NORM_BOUND:
+        return result
+    return _finite_adjoint(result)
+
+
 def _summed(g, shape, extra, stretched):
     """``unbroadcast(g, ·)`` where the entry's shape and the argument's are known:
     its two sums (``summed_over``), the axes worked out when the code was written."""
@@ -124,8 +152,11 @@ def _edge(g, partial, inputs, shape, g_finite):
         if not math.isfinite(partial):
             raise Fallback
         return sweeps.unbroadcast(sweeps._times(g, partial), shape)
-    if g_finite and isinstance(partial, np.ndarray) and any(partial is v for v in inputs):
-        return sweeps.unbroadcast(sweeps._scalar_or_array(np.multiply(g, partial)), shape)
+    if g_finite and isinstance(partial, np.ndarray):
+        for value in inputs:  # a generator would cost more than one or two tests
+            if partial is value:
+                return sweeps.unbroadcast(sweeps._scalar_or_array(np.multiply(g, partial)),
+                                          shape)
     product, finite = sweeps.times_elementwise(g, partial, quiet=True)
     if not finite:
         raise Fallback
@@ -219,16 +250,30 @@ class CompiledSweeps:
         if function is None:
             namespace: dict = {}
             lines = self._primal_lines(namespace)
-            adjoints = self._adjoint_lines(namespace, wanted, lines)
+            terms: dict[int, list] = {}
+            adjoints = self._adjoint_lines(namespace, wanted, lines, terms)
             # A gradient that is not finite somewhere has notices to give.
             for name in names:
                 j = self.tape.variable_index[name]
                 if adjoints[j] != "None":
-                    lines.append(f"    finite(d{j})")
+                    lines.append(self._gradient_check(j, terms[j]))
             lines.append(f"    return [{', '.join(self._operands())}], "
                          f"[{', '.join(adjoints)}]")
             function = self._gradients[key] = self._build("gradient", lines, namespace)
         return self._run(function, point)
+
+    def _gradient_check(self, j: int, terms: list) -> str:
+        """The statement that checks gradient ``d{j}``, made of ``terms`` (the
+        (entry, argument) of each VJP contribution, None for any other): from the
+        norms of its two factors where it is one product larger than both."""
+        if len(terms) == 1 and terms[0] is not None:
+            i, k = terms[0]
+            if self.tape.ops[i] in sweeps.VJP_BOUNDED_BY_NORMS:
+                other = self.tape.args[i][1 - k]
+                sizes = [shape_size(self.shapes[e]) for e in (j, i, other)]
+                if sizes[0] > sizes[1] + sizes[2]:
+                    return f"    finite_product(d{j}, d{i}, v{other})"
+        return f"    finite(d{j})"
 
     @sweeps.quiet
     def _run(self, function, point):
@@ -240,6 +285,7 @@ class CompiledSweeps:
         self.sources[name] = source
         namespace.update(sa=sweeps._scalar_or_array, checked=_checked,
                          checked_array=_checked_array, finite=_finite_adjoint,
+                         finite_product=_finite_product,
                          array=sweeps._as_array, edge=_edge, given=_given,
                          known=sweeps._known_finite,
                          unbroadcast=sweeps.unbroadcast, summed=_summed)
@@ -283,9 +329,11 @@ class CompiledSweeps:
                 lines.append(f"    v{i} = checked({call})")
         return lines
 
-    def _adjoint_lines(self, names: dict, wanted: list[bool], lines: list[str]) -> list[str]:
+    def _adjoint_lines(self, names: dict, wanted: list[bool], lines: list[str],
+                       terms: dict[int, list]) -> list[str]:
         """The adjoint statements, appended to ``lines``; the adjoint of each entry
-        as an expression (``None`` where none arrives)."""
+        as an expression (``None`` where none arrives). ``terms`` gets, for each
+        adjoint, where its contributions come from (``_accumulate``)."""
         tape, shapes = self.tape, self.shapes
         assigned = {tape.output}
         lines.append(f"    d{tape.output} = 1.0")
@@ -317,7 +365,7 @@ class CompiledSweeps:
                         names[f"q{i}_{k}"] = (prim.array_partials or prim.partials)[k]
                         lines.append(f"    t = edge(d{i}, sa(q{i}_{k}({inputs}, v{i})), "
                                      f"({inputs},), s{j}, k{i})")
-                    self._accumulate(lines, assigned, j, "t")
+                    self._accumulate(lines, assigned, j, "t", terms)
             else:
                 names[f"p{i}"] = prim
                 names[f"o{i}"] = tape.options[i]
@@ -329,7 +377,7 @@ class CompiledSweeps:
                 lines.append(f"    r{i} = given(j{i}({adjoint}, [{listed}], v{i}, o{i}, w{i}), "
                              f"{tuple(k for k, _ in targets)})")
                 for k, j in targets:
-                    self._accumulate(lines, assigned, j, f"r{i}[{k}]")
+                    self._accumulate(lines, assigned, j, f"r{i}[{k}]", terms, (i, k))
         return [f"d{i}" if i in assigned else "None" for i in range(len(tape))]
 
     def _unbroadcast(self, names: dict, i: int, j: int) -> str:
@@ -343,7 +391,9 @@ class CompiledSweeps:
         names[f"S{i}"] = full
         return f"summed(d{i}, S{i}, {tuple(range(extra))}, {stretched})"
 
-    def _accumulate(self, lines: list[str], assigned: set, j: int, term: str) -> None:
+    def _accumulate(self, lines: list[str], assigned: set, j: int, term: str,
+                    terms: dict[int, list], vjp: tuple[int, int] | None = None) -> None:
+        terms.setdefault(j, []).append(vjp)
         if not self.shapes[j]:
             term = f"sa({term})"
         if j in assigned:

@@ -202,6 +202,13 @@ NONFINITE_PROPAGATES = frozenset({"add", "sub", "mul", "neg", "sum", "mean"})
 # element of the value would not be finite: the primal sweep need not look again.
 CHECKED_BY_THEMSELVES = frozenset({"solve"})
 
+# Operations of two arguments whose VJP gives each argument a product of the
+# adjoint and the other argument (a matrix product, an outer product, a
+# scaling) and nothing else: no element of it exceeds the product of the two
+# factors' Frobenius norms (Cauchy-Schwarz), so where that product is far below
+# the largest double the contribution is finite without reading it (codegen.py).
+VJP_BOUNDED_BY_NORMS = frozenset({"matmul", "dot", "outer"})
+
 # Operations whose VJP only moves the adjoint's elements: no element is
 # multiplied, so the 0·∞ rule has nothing to do there (``_vjp``).
 MOVES_ELEMENTS = frozenset({"transpose", "reshape", "flatten"})
