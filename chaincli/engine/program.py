@@ -22,6 +22,7 @@ are the same either way.
 
 from __future__ import annotations
 
+import importlib
 import math
 
 from .scalar import evaluate
@@ -41,6 +42,20 @@ MODES = ("reverse", "forward")
 
 # Evaluations run by the interpreter before the tape is compiled.
 COMPILE_AFTER = 8
+
+
+# Modules imported on first use, by name: scalar work never loads NumPy, and a
+# loop of tensor calls does not run an import statement each call (about a
+# microsecond each).
+_LOADED: dict = {}
+
+
+def _loaded(name: str):
+    """The module ``name`` (relative to this package), imported the first time."""
+    module = _LOADED.get(name)
+    if module is None:
+        module = _LOADED[name] = importlib.import_module(name, __package__)
+    return module
 
 
 class CompiledExpression:
@@ -109,8 +124,7 @@ class CompiledExpression:
                 raise PointError(f"the value of {name} must be a finite number")
             used[name] = value
         if arrays:
-            from .values import normalize_arrays
-            used.update(normalize_arrays(arrays))
+            used.update(_loaded(".values").normalize_arrays(arrays))
         return used, unused_values(point, self.tape.variable_index)
 
     def is_tensor_point(self, used: Mapping[str, object]) -> bool:
@@ -140,7 +154,7 @@ class CompiledExpression:
 
     def _value(self, used):
         if self.is_tensor_point(used):
-            from .tensor import program as tensor_program
+            tensor_program = _loaded(".tensor.program")
             return tensor_program.value(self.tape, used, self._plan(used))
         fast = self._fast()
         if fast is not None:
@@ -153,7 +167,7 @@ class CompiledExpression:
         """The value with its notices, for the CLI."""
         used, notices = self.check_point(point or {})
         if self.is_tensor_point(used):
-            from .tensor import program as tensor_program
+            tensor_program = _loaded(".tensor.program")
             value = tensor_program.value(self.tape, used, self._plan(used))
         else:
             value = evaluate.primal(self.tape, used)[self.tape.output]
@@ -187,7 +201,7 @@ class CompiledExpression:
     def _gradient(self, used, notices, names, mode) -> GradientResult:
         tape = self.tape
         if self.is_tensor_point(used):
-            from .tensor import program as tensor_program
+            tensor_program = _loaded(".tensor.program")
             value, gradient, evaluation, more = tensor_program.gradient(
                 tape, used, names, mode, self.text, self._plan(used))
             return GradientResult(self.text, used, value, gradient, mode, notices + more,
