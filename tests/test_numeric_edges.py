@@ -220,3 +220,46 @@ def test_an_infinite_partial_is_named_without_the_overflow_notice():
     result = chaincli.compile("sqrt(x) + y").gradient({"x": 0.0, "y": 1.0})
     messages = [w.message for w in result.warnings if w.kind == "nonfinite-derivative"]
     assert len(messages) == 1 and messages[0].startswith("sqrt(x): its derivative")
+
+
+_TINY_W = np.random.default_rng(3).normal(size=(3, 4)) * 1e-160
+NONFINITE_GRADIENTS = [
+    ("1e300*sqrt(x)", {"x": 1e-20}),
+    ("sqrt(x) + y", {"x": 0.0, "y": 1.0}),
+    ("sqrt(x^2) + y", {"x": 0.0, "y": 1.0}),   # 0·∞ absorbed: finite, with a notice
+    ("sum(sqrt(x))", {"x": np.array([0.0, 1.0])}),
+    ("sum(1e308 * tanh(x)) + sum(1e308 * tanh(x * y))",
+     {"x": np.array([0.0, 0.5]), "y": np.array([1.0, 1.0])}),
+    ("sum(c * tanh(W @ x))", {"W": _TINY_W, "x": np.full(4, 1e150), "c": 1e200}),
+]
+
+
+@pytest.mark.parametrize("text, point", NONFINITE_GRADIENTS)
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_partial_that_is_not_finite_always_has_its_notice(text, point, mode):
+    """What minimize relies on to skip a pass over each gradient (optimize/problem.py):
+    a variable whose partial is not finite is named by a nonfinite-derivative
+    notice, interpreted and compiled (the later calls at the same point)."""
+    expr = chaincli.compile(text)
+    for _ in range(10):
+        result = expr.gradient(point, mode=mode)
+        named = {v for w in result.warnings if w.kind == "nonfinite-derivative"
+                 for v in w.variables}
+        for name, partial in result.gradient.items():
+            if not np.isfinite(partial).all():
+                assert name in named, (text, mode, name, result.warnings)
+
+
+@pytest.mark.parametrize("text, point", NONFINITE_GRADIENTS)
+def test_minimize_stops_at_a_gradient_that_is_not_finite(text, point):
+    from chaincli.optimize.methods import NotFinite
+    from chaincli.optimize.problem import Problem
+    problem = Problem(chaincli.compile(text), point, None)
+    finite = all(np.isfinite(g).all()
+                 for g in chaincli.compile(text).gradient(point).gradient.values())
+    for _ in range(10):
+        if finite:
+            assert np.isfinite(problem.value_and_gradient(problem.x0)[1]).all()
+        else:
+            with pytest.raises(NotFinite, match="the gradient is not finite"):
+                problem.value_and_gradient(problem.x0)

@@ -176,7 +176,11 @@ class ValueResult(Record):
 
 class GradientResult(Record):
     """An expression's value and gradient at a point; ``evaluation`` is what
-    the sweeps computed, for explanations (not part of its repr or ``==``)."""
+    the sweeps computed, for explanations (not part of its repr or ``==``).
+    A partial that is not finite (in some element) always has a
+    ``nonfinite-derivative`` notice in ``warnings`` naming its variable (one
+    also tells of an infinite partial that 0·∞ = 0 absorbed): a gradient
+    without such a notice is finite."""
 
     _fields = ("expression", "point", "value", "gradient", "mode", "warnings")
     __slots__ = (*_fields, "evaluation")

@@ -211,9 +211,11 @@ class Problem:
         if not math.isfinite(loss):
             raise NotFinite("the loss is not finite")
         gradient = self.layout.pack(result.gradient)
-        if not all_finite(gradient):
-            bad = [w.message for w in result.warnings if w.kind == "nonfinite-derivative"]
-            raise NotFinite("the gradient is not finite" + (f" ({bad[0]})" if bad else ""))
+        # A partial that is not finite always has its notice (GradientResult), so
+        # a gradient without one needs no pass over its elements here.
+        bad = [w.message for w in result.warnings if w.kind == "nonfinite-derivative"]
+        if bad and not all_finite(gradient):
+            raise NotFinite(f"the gradient is not finite ({bad[0]})")
         return loss, gradient
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
