@@ -114,6 +114,62 @@ def test_install_completion_writes_the_script(run, tmp_path, shell, path):
     assert "_CHAINCLI_COMPLETE" in (tmp_path / path).read_text()
 
 
+@pytest.mark.parametrize("option", ["--install-completion", "--show-completion"])
+def test_completion_from_a_shell_without_a_script_is_refused(tmp_path, option):
+    """Started from sh, which Typer writes no script for: one Error line, exit 2,
+    nothing on stdout and nothing written."""
+    done = subprocess.run(["sh", "-c", f'"$0" {option}; exit $?', CHAINCLI],
+                          env={**os.environ, "HOME": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"Error: {option}: chaincli was started from ")
+    assert "bash, zsh or fish" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_completion_with_no_shell_to_find_is_refused(monkeypatch):
+    """A detached job has no shell among its parents: the message says so."""
+    import shellingham
+
+    from chaincli.cli.framework.main import completion_shell_problem
+
+    def no_shell():
+        raise shellingham.ShellDetectionFailure()
+    monkeypatch.delenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", raising=False)
+    monkeypatch.setattr(shellingham, "detect_shell", no_shell)
+    problem = completion_shell_problem(["--install-completion"])
+    assert "no shell among the processes that started chaincli" in problem.message
+    assert completion_shell_problem(["grad", "x", "--at", "x=1"]) is None
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("zsh", "/bin/zsh"))
+    assert completion_shell_problem(["--show-completion"]) is None
+
+
+def _from_bash(option, home):
+    return subprocess.run(["bash", "--norc", "-c", f'"$0" {option}; exit $?', CHAINCLI],
+                          env={**os.environ, "HOME": str(home)}, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_install_completion_from_bash_as_the_readme_says(tmp_path):
+    """``chaincli --install-completion`` run from bash, verbatim: bash's script is
+    written under HOME."""
+    done = _from_bash("--install-completion", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "_CHAINCLI_COMPLETE" in (tmp_path / ".bash_completions/chaincli.sh").read_text()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_show_completion_from_bash_as_the_readme_says(tmp_path):
+    """``chaincli --show-completion`` run from bash, verbatim: bash's script on
+    stdout, nothing written."""
+    done = _from_bash("--show-completion", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "complete_bash" in done.stdout and "_CHAINCLI_COMPLETE" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_bash_runs_the_installed_function(tmp_path):
     """bash itself: load the script --show-completion prints, then complete as on Tab."""

@@ -9,6 +9,7 @@ does not run itself.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -26,8 +27,40 @@ def main() -> None:
     sys.exit(run_guarded(_run_app, passthrough=(SystemExit,)))
 
 
+# The shells Typer writes a completion script for.
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def completion_shell_problem(argv: list[str]) -> UsageError | None:
+    """Why ``--install-completion`` or ``--show-completion`` cannot serve the shell
+    chaincli was started from, or None. Typer finds that shell among the parent
+    processes; where there is none (a detached job) or it is one without a
+    script (``sh``), it would print ``Shell None is not supported`` on stdout."""
+    wanted = [option for option in ("--install-completion", "--show-completion")
+              if option in argv]
+    if not wanted or os.environ.get("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"):
+        return None
+    try:
+        import shellingham  # Typer's own way to find the shell
+    except ImportError:  # pragma: no cover - Typer requires it
+        return None
+    hint = f"run chaincli {wanted[0]} from bash, zsh or fish"
+    try:
+        name, _ = shellingham.detect_shell()
+    except shellingham.ShellDetectionFailure:
+        return UsageError(f"{wanted[0]}: no shell among the processes that started "
+                          "chaincli, so there is no shell to complete in", hint=hint)
+    if name.lower() not in COMPLETION_SHELLS:
+        return UsageError(f"{wanted[0]}: chaincli was started from {name}, which has no "
+                          "completion script (bash, zsh and fish have)", hint=hint)
+    return None
+
+
 def _run_app() -> int:
     """The app, with the framework's usage errors as one ``Error:`` line like any other."""
+    problem = completion_shell_problem(sys.argv[1:])
+    if problem is not None:
+        raise problem
     try:  # Typer carries its own copy of Click; earlier releases used Click itself
         from typer._click import exceptions
     except ImportError:  # pragma: no cover - depends on the Typer release
