@@ -97,7 +97,7 @@ def gaussian(n: int, samples: int, repeat: int, rounds: int) -> list[tuple[str, 
 
 def page_faults(call, repeat: int) -> float:
     """Minor page faults per call, over ``repeat`` calls: memory the C allocator
-    gave back to the system and took again (engine/tensor/allocator.py)."""
+    gave back to the system and took again (engine/allocator.py)."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(repeat):
         call()

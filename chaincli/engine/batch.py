@@ -22,8 +22,12 @@ from ..base.errors import DomainError, PointError, missing_values
 from ..base.finite import all_finite_array
 from ..base.shapes import size as shape_size
 from ..primitives import PRIMITIVES
+from .allocator import raise_thresholds
 from .results import GradientResult, Notice
 from ..tape import CONST, VAR, Tape, depends_on_variables
+
+# A batch frees its slices' arrays and its results by the megabyte (allocator.py).
+raise_thresholds()
 
 
 def _numpy():

@@ -42,7 +42,7 @@ from ...tape import CONST, VAR, Tape
 from ...base.shapes import element_text, shape_text, size as shape_size
 from ...base.finite import all_finite_array
 from ...base.zero_rule import times, times_elementwise
-from .allocator import raise_thresholds
+from ..allocator import raise_thresholds
 
 raise_thresholds()
 
