@@ -126,10 +126,12 @@ def _sum_of_squares(x) -> float:
 
 def _finite_product(result, g, other):
     """``finite(result)`` for a ``VJP_BOUNDED_BY_NORMS`` contribution: the product
-    of the finite adjoint ``g`` and the finite argument ``other``. Where the two
-    norms bound its elements far below overflow, its elements need no reading;
-    a gradient is often the largest array of a call (a weight matrix's), and
-    its factors are smaller (a batch of inputs, the adjoint of a layer)."""
+    of the adjoint ``g`` and the argument ``other``. Where the two norms bound
+    its elements far below overflow, its elements need no reading; a gradient
+    is often the largest array of a call (a weight matrix's), and its factors
+    are smaller (a batch of inputs, the adjoint of a layer). An inf or NaN in
+    either factor makes the bound inf or NaN, which fails the test, so the
+    elements are then read."""
     if math.sqrt(_sum_of_squares(g)) * math.sqrt(_sum_of_squares(other)) < _NORM_BOUND:
         return result
     return _finite_adjoint(result)
