@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import chaincli
 from chaincli.base.errors import DomainError, PointError, UsageError
+from chaincli.engine.batch.codegen import ONE_UFUNC, BatchSweep
 from chaincli.primitives import ELEMENTWISE
-from expressions import CORPUS
+from expressions import CORPUS, expressions
 from test_primitives import ALL, sample_points
 
 # NumPy's and libm's sin, asinh, cbrt ... may differ in the last bit; a sum can
@@ -200,7 +203,7 @@ SMOOTH_YS = np.array([1.3, 1.1, 2.0, 0.9])
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize("text", CORPUS)
 def test_trapped_fast_path_equals_checked_path_and_scalar(text, mode, monkeypatch):
-    from chaincli.engine import batch
+    from chaincli.engine.batch import program as batch
     expr = chaincli.compile(text)
     point = {k: v for k, v in {"x": SMOOTH_XS, "y": SMOOTH_YS}.items() if k in expr.variables}
     fast = expr.gradient(point, mode=mode, batch=True)
@@ -263,7 +266,7 @@ def _needs(rule, args, out, hidden: str) -> bool:
 
 
 def test_release_plan_keeps_what_the_reverse_sweep_reads():
-    from chaincli.engine.batch import reverse_release_plan
+    from chaincli.engine.batch.sweeps import reverse_release_plan
     tape = chaincli.compile("sin(x*y) + x^2").tape
     freed = sorted(j for entries in reverse_release_plan(tape) for j in entries)
     # x*y is read by sin's partial and x^2 by pow's own (exponent) partial;
@@ -313,7 +316,7 @@ def batch_gradient(expr, point, **options):
     "u = tanh(x); u*u + u^5 - exp(u)*exp(u)",
 ])
 def test_a_batch_swept_in_slices_equals_one_sweep_to_the_bit(text, mode, monkeypatch):
-    from chaincli.engine import batch
+    from chaincli.engine.batch import program as batch
     expr = chaincli.compile(text)
     rng = np.random.default_rng(7)
     point = {name: rng.uniform(0.3, 1.7, 1000) for name in expr.variables}
@@ -361,7 +364,7 @@ NEGATIONS = ["tanh(0.5*x - 1.5*y + x*y)^2", "x - y", "-(x - y) - (y - x)", "(x -
 
 def _plain_adjoints(tape, values):
     """The reverse sweep with nothing in place and every partial multiplied out."""
-    from chaincli.engine.batch import partial_rules
+    from chaincli.engine.batch.sweeps import partial_rules
     from chaincli.tape import depends_on_variables
     varies = depends_on_variables(tape)
     adjoint = [None] * len(tape)
@@ -381,7 +384,8 @@ def _plain_adjoints(tape, values):
 def test_a_negated_adjoint_carried_to_the_next_factor_keeps_every_bit(text):
     # Zeros and equal x and y make exact zeros, whose sign a careless
     # regrouping of negations would change.
-    from chaincli.engine import batch
+    from chaincli.engine.batch import program as batch
+    from chaincli.engine.batch import sweeps
     rng = np.random.default_rng(11)
     x, y = rng.uniform(-2, 2, 400), rng.uniform(-2, 2, 400)
     x[:40], y[20:60] = 0.0, 0.0
@@ -390,11 +394,163 @@ def test_a_negated_adjoint_carried_to_the_next_factor_keeps_every_bit(text):
     point = {k: v for k, v in {"x": x, "y": y}.items() if k in expr.variables}
     arrays, _, size = batch.broadcast_point(expr.tape, point)
     with np.errstate(all="ignore"):
-        values, _ = batch.primal(expr.tape, arrays, size)
+        values, _ = sweeps.primal(expr.tape, arrays, size)
         expected = _plain_adjoints(expr.tape, list(values))
-        adjoints, _ = batch.adjoint_sweep(expr.tape, list(values))
+        adjoints, _ = sweeps.adjoint_sweep(expr.tape, list(values))
     for name in expr.variables:
         index = expr.tape.variable_index[name]
         got = np.broadcast_to(adjoints[index], (size,))
         want = np.broadcast_to(expected[index], (size,))
         assert got.tobytes() == want.tobytes(), name
+
+
+# ----- The reverse sweep written out as code (engine/batch/codegen.py) -----
+
+def _interpreted(expr, point, monkeypatch, **options):
+    """The batch gradient with every slice swept by the interpreter."""
+    from chaincli.engine.batch import program as batch
+    with monkeypatch.context() as patch:
+        patch.setattr(batch, "_written_sweep", lambda *args: None)
+        return batch_gradient(chaincli.compile(expr.text), point, **options)
+
+
+def _same_bits(a, b) -> bool:
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _awkward_point(names, size: int, seed: int):
+    # Zeros and equal coordinates make exact zeros, whose sign a sweep that
+    # regrouped a negation or a sum would change.
+    rng = np.random.default_rng(seed)
+    point = {name: rng.uniform(0.3, 1.7, size) for name in names}
+    if names:
+        point[names[0]][:70] = 0.5
+        for name in names[1:]:
+            point[name][40:140] = point[names[0]][40:140]
+    return point
+
+
+WRITTEN_NAME = re.compile(r"[atfkgAG]\d+|[vV]|0|size|chunk|start|stop|sweep|out|def|for|in"
+                          r"|range|del")
+WRITTEN = CORPUS + NEGATIONS + [
+    "x", "x*y", "x + y", "2*x", "exp(x)", "exp(x) + exp(x)", "y - y + 3", "x^2", "x^-3 + y^8",
+    "sin(x*y) + exp(-y^2)*log(1 + x^2) + tanh(y*x)", "u = tanh(x); u*u + u^5 - exp(u)*exp(u)",
+    "tanh(0.5*x - 1.5*y + x)^2", "x*y*x*y - (x - y)^2",
+]
+
+
+@pytest.mark.parametrize("text", WRITTEN)
+def test_a_written_sweep_gives_the_interpreters_bits(text, monkeypatch):
+    from chaincli.engine.batch import program as batch
+    monkeypatch.setattr(batch, "CHUNK", 64)     # 47 slices, the last one short
+    expr = chaincli.compile(text)
+    point = _awkward_point(list(expr.variables), 3000, 5)
+    written = batch_gradient(expr, point)
+    sweep = expr.batch_sweeps[tuple(expr.variables)]
+    assert isinstance(sweep, BatchSweep) and "for start in range" in sweep.source
+    # Only names made by the writer, no literal but the loop's 0: never the user's text.
+    words = set(re.findall(r"[A-Za-z_]\w*|\d[\w.]*|['\"]", sweep.source))
+    assert all(WRITTEN_NAME.fullmatch(word) for word in words), words
+    interpreted = _interpreted(expr, point, monkeypatch)
+    assert _same_bits(written.value, interpreted.value)
+    for name in expr.variables:
+        assert _same_bits(written.gradient[name], interpreted.gradient[name]), name
+    # Every result is an array of its own: no two share memory, nor with an input.
+    arrays = [written.value, *written.gradient.values()]
+    for k, a in enumerate(arrays):
+        assert not any(np.shares_memory(a, b) for b in arrays[k + 1:] + list(point.values()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(expressions(max_leaves=10), st.integers(0, 2**32 - 1))
+def test_written_sweeps_of_random_expressions_give_the_interpreters_bits(text, seed):
+    from chaincli.engine.batch import program as batch
+    expr = chaincli.compile(text)
+    names = list(expr.variables)
+    if not names:
+        return
+    rng = np.random.default_rng(seed)
+    point = {name: rng.uniform(-2.0, 2.0, 700) for name in names}
+    saved_chunk, saved_written = batch.CHUNK, batch._written_sweep
+    try:
+        batch.CHUNK = 128
+        written = batch_gradient(expr, point)
+        batch._written_sweep = lambda *args: None
+        interpreted = batch_gradient(chaincli.compile(text), point)
+    finally:
+        batch.CHUNK, batch._written_sweep = saved_chunk, saved_written
+    assert _same_bits(written.value, interpreted.value), text
+    for name in names:
+        assert _same_bits(written.gradient[name], interpreted.gradient[name]), (text, name)
+
+
+@pytest.mark.parametrize("op", sorted(ONE_UFUNC))
+def test_a_value_written_as_one_ufunc_is_the_rules_value(op):
+    from chaincli.engine.batch.codegen import ufunc_form
+    from chaincli.engine.batch.sweeps import value_rule
+    prim = next(p for p in ALL if p.name == op)
+    rule = value_rule(op)
+    columns = list(zip(*sample_points(prim, 200)))
+    arrays = [np.array(column) for column in columns]
+    mixes = [arrays] + ([[arrays[0], float(columns[1][0])], [float(columns[0][0]), arrays[1]]]
+                        if prim.arity == 2 else [])
+    with np.errstate(all="ignore"):
+        for operands in mixes:
+            ufunc, ufunc_operands = ufunc_form(np, rule, tuple(operands))
+            assert _same_bits(ufunc(*ufunc_operands), np.asarray(rule(*operands))), operands
+
+
+def test_the_square_is_written_as_the_product_the_rule_makes():
+    from chaincli.engine.batch.codegen import ufunc_form
+    from chaincli.engine.batch.sweeps import value_rule
+    a = np.random.default_rng(3).uniform(-3, 3, 500)
+    ufunc, operands = ufunc_form(np, value_rule("pow"), (a, 2.0))
+    assert _same_bits(ufunc(*operands), value_rule("pow")(a, 2.0))
+    assert ufunc_form(np, value_rule("pow"), (a, 3.0)) is None
+    assert ufunc_form(np, value_rule("pow"), (a, a)) is None
+
+
+def test_a_bad_element_past_the_recording_still_gives_nan_there(monkeypatch):
+    from chaincli.engine.batch import program as batch
+    monkeypatch.setattr(batch, "CHUNK", 64)
+    expr = chaincli.compile("log(x)*y + sqrt(y)")
+    x, y = np.linspace(0.5, 2.0, 1000), np.linspace(1.0, 3.0, 1000)
+    x[700] = -1.0        # log(-1): the written sweep traps, the checked one finds it
+    result = batch_gradient(expr, {"x": x, "y": y})
+    assert np.isnan(result.value[700]) and np.isnan(result.gradient["x"][700])
+    assert [w.kind for w in result.warnings] == ["domain"]
+    assert isinstance(expr.batch_sweeps[("x", "y")], BatchSweep)
+    good = np.arange(1000) != 700
+    again = batch_gradient(chaincli.compile(expr.text), {"x": x[good], "y": y[good]})
+    assert np.array_equal(result.value[good], again.value)
+
+
+def test_a_bad_element_in_the_recording_writes_nothing_yet(monkeypatch):
+    from chaincli.engine.batch import program as batch
+    monkeypatch.setattr(batch, "CHUNK", 64)
+    expr = chaincli.compile("log(x)")
+    x = np.linspace(0.5, 2.0, 1000)
+    x[3] = 0.0
+    result = batch_gradient(expr, {"x": x})
+    assert np.isnan(result.value[3]) and expr.batch_sweeps == {}
+    x[3] = 1.0
+    assert np.array_equal(batch_gradient(expr, {"x": x}).value, np.log(x))
+    assert list(expr.batch_sweeps) == [("x",)]
+
+
+def test_a_sweep_that_cannot_be_recorded_keeps_the_interpreter(monkeypatch):
+    from chaincli.engine.batch import program as batch
+    from chaincli.engine.batch import codegen
+
+    def refuse(*args):
+        raise codegen.NotRecordable("an array the sweep did not make")
+    monkeypatch.setattr(batch, "CHUNK", 64)
+    monkeypatch.setattr(codegen, "record", refuse)
+    expr = chaincli.compile("sin(x*y) + x^2")
+    point = _awkward_point(["x", "y"], 1000, 9)
+    result = batch_gradient(expr, point)
+    assert expr.batch_sweeps == {("x", "y"): False}
+    u = point["x"] * point["y"]
+    assert np.allclose(result.gradient["x"], np.cos(u) * point["y"] + 2 * point["x"])
+    with pytest.raises(codegen.NotRecordable):
+        codegen.Recorder(np).call(np.negative, np.ones(3))   # an array it was not given

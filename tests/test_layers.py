@@ -47,8 +47,8 @@ def test_the_installed_package_keeps_every_contract(tmp_path):
 
 
 @pytest.mark.parametrize("path, text", [
-    # a result model reaching up to a renderer, inside a function
-    ("engine/batch.py", "\n\ndef _up():\n    from ..render.plain import plain_gradient\n"),
+    # a batch sweep reaching up to a renderer, inside a function
+    ("engine/batch/sweeps.py", "\n\ndef _up():\n    from ...render.plain import plain_gradient\n"),
     # a new module nobody placed in a layer
     ("stray.py", '"""Unplaced."""\n'),
     # the library importing the command-line framework

@@ -68,6 +68,8 @@ class CompiledExpression:
         self._compiled = None
         self._kink_entries = None
         self._plans = None
+        # The batch reverse sweeps written out, by gradient variables (batch/codegen.py).
+        self.batch_sweeps: dict = {}
         self.has_tensor_operations = tape.has_tensor_operations
 
     def _plan(self, used):
@@ -250,8 +252,8 @@ class CompiledExpression:
         if self.has_tensor_operations:
             raise UsageError("a batch evaluates a scalar expression at many points; this "
                              "one has tensor operations")
-        from . import batch
-        return batch
+        from .batch import program as batch_program
+        return batch_program
 
     def _wrt(self, wrt: Iterable[str] | None) -> list[str]:
         if wrt is None:

@@ -218,7 +218,7 @@ class _Writer:
 def stream_gradient(program, chunks: Iterator[list[Row]], out: IO[bytes], out_format: str,
                     mode: str, wrt: list[str] | None, defaults: Mapping[str, float]) -> int:
     """Evaluate every row; write one line each; the exit status."""
-    from ..engine import batch
+    from ..engine.batch import program as batch
     import numpy as np
 
     names = program._wrt(wrt)

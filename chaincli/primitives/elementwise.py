@@ -44,9 +44,9 @@ An entry states its value and its partials in up to four forms:
   ``{out}``: what ``engine/scalar/codegen.py`` inlines into the straight-line
   function it generates for a tape evaluated many times.
 * ``array_value`` and ``array_partials``, functions over NumPy arrays: what
-  the tensor sweeps and ``engine/batch.py`` call, where the scalar functions
-  would call ``math`` or branch; ``batch.py`` adds its own faster forms for
-  whole powers and ``tanh`` (``_BATCH_VALUE``, ``_BATCH_PARTIALS``).
+  the tensor sweeps and ``engine/batch/`` call, where the scalar functions
+  would call ``math`` or branch; ``batch/sweeps.py`` adds its own faster forms
+  for whole powers and ``tanh`` (``_BATCH_VALUE``, ``_BATCH_PARTIALS``).
 
 The formula is the one that says what the derivative is, and the others are
 written by hand on purpose rather than generated from it. They are not the

@@ -1,33 +1,20 @@
-"""Batch evaluation: the primal, forward and reverse sweeps over NumPy arrays.
+"""Batch sweeps: the primal, reverse and forward sweeps over NumPy arrays.
 
-When a point maps names to arrays (broadcast together, and with plain
-numbers), ``CompiledExpression.value`` and ``.gradient`` come here and sweep
-the tape once with arrays in place of floats, using the array versions of the
-primitives in the primitive table. NumPy is imported only on this path.
-
-A batch never raises for a bad element. Where the scalar evaluator would stop
-with a ``DomainError`` (an argument outside a domain, a pole, an overflow, a
-non-finite input), the element's value and gradient are NaN. Elements whose
-gradient is not finite although their value is (``sqrt`` at 0, or an infinite
-partial met by a zero adjoint) are evaluated again one by one on the scalar
-path, so the conventions at such points are exactly the scalar ones.
+The batch evaluation (``program``) runs these over a batch's arrays, or a slice
+of them, with the array versions of the primitives in the primitive table;
+``codegen`` runs them once through a recorder to write the same sweep out as
+straight-line code. Every array operation a sweep does itself goes through
+an ``arithmetic`` (``DIRECT`` carries it out; the recorder also writes it
+down), so the recorded sweep is this one, operation for operation.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
-from ..base.errors import DomainError, PointError, missing_values
-from ..base.finite import all_finite_array
-from ..base.shapes import size as shape_size
-from ..primitives import PRIMITIVES
-from .allocator import raise_thresholds
-from .results import GradientResult, Notice
-from ..tape import CONST, VAR, Tape, depends_on_variables
-
-# A batch frees its slices' arrays and its results by the megabyte (allocator.py).
-raise_thresholds()
+from ...base.finite import all_finite_array
+from ...primitives import PRIMITIVES
+from ...tape import CONST, VAR, Tape, depends_on_variables
 
 
 def _numpy():
@@ -113,20 +100,34 @@ def partial_rules(op: str) -> tuple:
     return tuple(fast or rule for fast, rule in zip(faster, rules))
 
 
-class BatchGradientResult(GradientResult):
-    """A ``GradientResult`` whose value and partials are arrays."""
+class DirectArithmetic:
+    """A sweep's operations (calling a rule, multiplying, adding, negating), carried out.
 
-    @property
-    def all_finite(self) -> bool:
-        np = _numpy()
-        return all(all_finite_array(np, v) for v in self.gradient.values())
+    Each is the Python operator it stands for, so a product of two floats is
+    a float, and the sweeps' tests of ``type(partial) is float`` see what
+    they would see written with operators; with ``out`` it is the ufunc
+    writing in place (``a *= b`` is ``multiply(a, b, out=a)``)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"expression": self.expression,
-                "point": {k: v.tolist() for k, v in self.point.items()},
-                "value": self.value.tolist(),
-                "gradient": {k: v.tolist() for k, v in self.gradient.items()},
-                "mode": self.mode, "warnings": [w.to_dict() for w in self.warnings]}
+    __slots__ = ()
+
+    @staticmethod
+    def call(function, *operands):
+        return function(*operands)
+
+    @staticmethod
+    def multiply(a, b, out=None):
+        return a * b if out is None else _numpy().multiply(a, b, out=out)
+
+    @staticmethod
+    def add(a, b, out=None):
+        return a + b if out is None else _numpy().add(a, b, out=out)
+
+    @staticmethod
+    def negative(a, out=None):
+        return _numpy().negative(a, out=out)
+
+
+DIRECT = DirectArithmetic()
 
 
 class SweepPlan:
@@ -143,34 +144,9 @@ class SweepPlan:
                         for args, rules in zip(tape.args, self.partials)]
 
 
-def broadcast_point(tape: Tape, point: Mapping[str, Any]):
-    """The variables' arrays broadcast to one shape (flattened), and that shape."""
-    np = _numpy()
-    missing = [name for name in tape.variables if name not in point]
-    if missing:
-        raise missing_values(missing)
-    arrays = []
-    for name in tape.variables:
-        value = point[name]
-        if isinstance(value, bool):
-            raise PointError(f"the value of {name} must be a number, not {value!r}")
-        try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise PointError(f"the value of {name} must be numbers, not {value!r}") from None
-        arrays.append(array)
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-    except ValueError:
-        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(tape.variables, arrays))
-        raise PointError(f"the arrays do not broadcast to one shape ({shapes})") from None
-    size = shape_size(shape)
-    flat = [np.broadcast_to(a, shape).reshape(size) for a in arrays]
-    return dict(zip(tape.variables, flat)), shape, size
-
-
 def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = True,
-           release: list[list[int]] | None = None, plan: SweepPlan | None = None):
+           release: list[list[int]] | None = None, plan: SweepPlan | None = None,
+           arithmetic=DIRECT):
     """Values of every entry (arrays or scalars), and the mask of bad elements.
 
     Unchecked (under floating-point traps, see ``gradient``) nothing is
@@ -183,8 +159,9 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
     # One read-only pass per entry (base/finite.py), and an elementwise test
     # only for the entries it flags, at once, so a released array is not kept
     # alive for the test.
-    bad = np.zeros(size, dtype=bool)
+    bad = np.zeros(size, dtype=bool) if checked else None
     functions = (plan or SweepPlan(tape)).value
+    call = arithmetic.call
     for i, op in enumerate(ops):
         if op == VAR:
             result = arrays[labels[i]]
@@ -192,7 +169,7 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
             values[i] = consts[i]
             continue
         else:
-            result = functions[i](*(values[j] for j in args[i]))
+            result = call(functions[i], *[values[j] for j in args[i]])
         values[i] = result
         if checked and not (all_finite_array(np, result, quiet=True)
                             if type(result) is np.ndarray else np.isfinite(np.sum(result))):
@@ -205,7 +182,7 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
 
 # Intermediates (in array elements, 8 bytes each) above which the primal
 # sweep of a reverse-mode batch frees what no partial reads: 128 MiB.
-_RELEASE_ABOVE = 16_000_000
+RELEASE_ABOVE = 16_000_000
 
 
 def reverse_release_plan(tape: Tape) -> list[list[int]]:
@@ -260,8 +237,8 @@ def local_partials(tape: Tape, values: list[Any]) -> list[tuple[Any, ...]]:
     return partials
 
 
-def adjoint_sweep(tape: Tape, values: list[Any],
-                  plan: SweepPlan | None = None) -> tuple[list[Any], list[bool]]:
+def adjoint_sweep(tape: Tape, values: list[Any], plan: SweepPlan | None = None,
+                  arithmetic=DIRECT) -> tuple[list[Any], list[bool]]:
     """Adjoints of the variables (None: an exact zero, nothing reached them), and
     whether each is an array of the sweep's own.
 
@@ -293,6 +270,7 @@ def adjoint_sweep(tape: Tape, values: list[Any],
     adjoint[tape.output] = 1.0
     plan = plan or SweepPlan(tape)
     ops, args = tape.ops, tape.args
+    call, multiply, add = arithmetic.call, arithmetic.multiply, arithmetic.add
     for i in range(tape.output, -1, -1):
         a = adjoint[i]
         if a is not None and args[i]:
@@ -305,9 +283,12 @@ def adjoint_sweep(tape: Tape, values: list[Any],
             a_free = owned[i] and isinstance(a, ndarray)
             targets = plan.targets[i]
             for n, (j, rule) in enumerate(targets):
-                partial = rule(*inputs, out)
-                made_here = (isinstance(partial, ndarray) and partial is not out
-                             and all(partial is not value for value in inputs))
+                partial = call(rule, *inputs, out)
+                made_here = isinstance(partial, ndarray) and partial is not out
+                if made_here:
+                    for value in inputs:
+                        if partial is value:
+                            made_here = False
                 flip = sign
                 if a_is_one:
                     contribution, fresh, flip = partial, made_here, False
@@ -317,16 +298,15 @@ def adjoint_sweep(tape: Tape, values: list[Any],
                     fresh = a_free and n == len(targets) - 1
                     a_free = False
                 elif sign and type(partial) is float:
-                    contribution = -partial * a   # the sign taken by the factor
+                    contribution = multiply(-partial, a)   # the sign taken by the factor
                     fresh, flip = isinstance(contribution, ndarray), False
                 elif made_here:
-                    partial *= a
-                    contribution, fresh = partial, True
+                    contribution, fresh = multiply(partial, a, out=partial), True
                 elif a_free and n == len(targets) - 1:
-                    contribution = np.multiply(partial, a, out=a)
+                    contribution = multiply(partial, a, out=a)
                     fresh, a_free = True, False
                 else:
-                    contribution = partial * a
+                    contribution = multiply(partial, a)
                     fresh = isinstance(contribution, ndarray)
                 if flip and not isinstance(contribution, ndarray):
                     contribution, flip = -contribution, False
@@ -336,18 +316,17 @@ def adjoint_sweep(tape: Tape, values: list[Any],
                     negated[j] = flip
                     continue
                 if negated[j]:      # a sum needs both terms as they are
-                    adjoint[j] = _negate(np, adjoint[j], owned[j])
+                    adjoint[j] = _negate(arithmetic, adjoint[j], owned[j])
                     owned[j], negated[j] = True, False
                 if flip:
-                    contribution, fresh = _negate(np, contribution, fresh), True
+                    contribution, fresh = _negate(arithmetic, contribution, fresh), True
                 if owned[j]:
-                    adjoint[j] += contribution
+                    adjoint[j] = add(adjoint[j], contribution, out=adjoint[j])
                 elif fresh:
-                    contribution += adjoint[j]
-                    adjoint[j] = contribution
+                    adjoint[j] = add(contribution, adjoint[j], out=contribution)
                     owned[j] = True
                 else:
-                    adjoint[j] = adjoint[j] + contribution
+                    adjoint[j] = add(adjoint[j], contribution)
                     owned[j] = isinstance(adjoint[j], ndarray)
         if ops[i] != VAR:
             adjoint[i] = None
@@ -355,13 +334,13 @@ def adjoint_sweep(tape: Tape, values: list[Any],
                 values[i] = None    # every reader of it came later on the tape
     for j, op in enumerate(ops):
         if op == VAR and negated[j]:
-            adjoint[j], owned[j] = _negate(np, adjoint[j], owned[j]), True
+            adjoint[j], owned[j] = _negate(arithmetic, adjoint[j], owned[j]), True
     return adjoint, owned
 
 
-def _negate(np, array, own: bool):
+def _negate(arithmetic, array, own: bool):
     """``-array``, written into ``array`` when it is the sweep's own."""
-    return np.negative(array, out=array) if own else np.negative(array)
+    return arithmetic.negative(array, out=array if own else None)
 
 
 def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
@@ -384,146 +363,3 @@ def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
 
 # Floating-point traps: any overflow, invalid operation (log(-1), 0*inf) or
 # division by zero anywhere in the sweeps raises instead of flowing on.
-_TRAPS = {"over": "raise", "invalid": "raise", "divide": "raise", "under": "ignore"}
-
-
-def gradient(program, point: Mapping[str, Any], mode: str,
-             names: list[str]) -> BatchGradientResult:
-    """Value and gradient at every point of the batch.
-
-    The sweeps first run under floating-point traps, with no per-entry
-    checks: when no element overflows, leaves a domain or meets a pole, that
-    is the whole cost, as in NumPy code written by hand. If a trap fires, the
-    batch runs again checked, element by element, as described above."""
-    np = _numpy()
-    tape = program.tape
-    arrays, shape, size = broadcast_point(tape, point)
-    if all(all_finite_array(np, a) for a in arrays.values()):
-        try:
-            with np.errstate(**_TRAPS):
-                value, gradient = _chunked_sweeps(tape, arrays, size, mode, names)
-            return BatchGradientResult(
-                program.text, {name: a.reshape(shape) for name, a in arrays.items()},
-                value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
-                mode, [])
-        except FloatingPointError:
-            pass
-    with np.errstate(all="ignore"):
-        value, gradient, bad = _sweeps(tape, arrays, size, mode, names, checked=True)
-    if bad.any():
-        value[bad] = np.nan
-        for partial in gradient.values():
-            partial[bad] = np.nan
-    _rescan_nonfinite(program, arrays, bad, gradient, mode, names)
-    notices = []
-    count = int(bad.sum())
-    if count:
-        notices.append(Notice("domain", f"{count} of {size} points are outside the domain "
-                              "or overflow; their value and gradient are NaN"))
-    return BatchGradientResult(
-        program.text, {name: a.reshape(shape) for name, a in arrays.items()},
-        value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
-        mode, notices)
-
-
-# A batch is swept a slice at a time, so that an entry's array is still in
-# the processor's cache when the next entries read it, and NumPy's temporaries
-# are small enough to reuse memory instead of mapping fresh pages: NumPy code
-# written by hand streams every whole array through memory once per
-# operation. Slices are whole multiples of 64 elements, so SIMD loops see the
-# elements in the same vectors and alignment as in one sweep, and every
-# element gets the same bits either way. Past the tape length below, the
-# Python work per slice would outweigh what the cache saves.
-CHUNK = int(os.environ.get("CHAINCLI_BATCH_CHUNK", "16384"))
-_CHUNK_TAPE_LIMIT = 2_000
-
-
-def _chunked_sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str]):
-    """``_sweeps`` unchecked, a slice of ``CHUNK`` elements at a time."""
-    np = _numpy()
-    if size <= 2 * CHUNK or len(tape) > _CHUNK_TAPE_LIMIT:
-        return _sweeps(tape, arrays, size, mode, names, checked=False)
-    value = np.empty(size)
-    gradient = {name: np.empty(size) for name in names}
-    plan = SweepPlan(tape)
-    for start in range(0, size, CHUNK):
-        stop = min(start + CHUNK, size)
-        part = {name: array[start:stop] for name, array in arrays.items()}
-        part_value, part_gradient = _sweeps(tape, part, stop - start, mode, names,
-                                            checked=False, sweep_plan=plan)
-        value[start:stop] = part_value
-        for name in names:
-            gradient[name][start:stop] = part_gradient[name]
-    return value, gradient
-
-
-def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked: bool,
-            sweep_plan: SweepPlan | None = None):
-    """The value and gradient arrays (and, checked, the mask of bad elements)."""
-    # Freeing early saves memory but costs NumPy fresh allocations later:
-    # worth it only when keeping every intermediate would take a lot.
-    plan = (reverse_release_plan(tape)
-            if mode == "reverse" and len(tape) * size > _RELEASE_ABOVE else None)
-    sweep_plan = sweep_plan or SweepPlan(tape)
-    values, bad = primal(tape, arrays, size, checked, plan, sweep_plan)
-    output_value = values[tape.output]
-    if mode == "reverse":
-        adjoint, owned = adjoint_sweep(tape, values, sweep_plan)
-        found = {name: adjoint[tape.variable_index[name]] for name in names}
-        # Arrays of the sweep's own are returned as they are; shared ones copied.
-        fresh = {name: owned[tape.variable_index[name]] for name in names}
-    else:
-        partials = local_partials(tape, values)
-        found = {name: tangent_sweep(tape, partials, tape.variable_index[name], size)
-                 for name in names}
-        fresh = dict.fromkeys(names, True)  # each tangent sweep makes its own arrays
-    output_is_fresh = tape.ops[tape.output] not in (VAR, CONST)
-    value = _full(output_value, size, output_is_fresh)
-    gradient = {name: _full(found[name], size, fresh[name]) for name in names}
-    return (value, gradient, bad) if checked else (value, gradient)
-
-
-def value(program, point: Mapping[str, Any]):
-    """The value at every point of the batch (NaN where the scalar path would raise)."""
-    np = _numpy()
-    tape = program.tape
-    arrays, shape, size = broadcast_point(tape, point)
-    with np.errstate(all="ignore"):
-        values, bad = primal(tape, arrays, size)
-        result = _full(values[tape.output], size,
-                       tape.ops[tape.output] not in (VAR, CONST))
-    result[bad] = np.nan
-    return result.reshape(shape)
-
-
-def _full(value, size: int, fresh: bool = False):
-    """A float array of ``size`` elements of the caller's own (entries may be
-    scalars or arrays shared with the input); ``fresh`` arrays are used as they are."""
-    np = _numpy()
-    if fresh and isinstance(value, np.ndarray) and value.shape == (size,):
-        return value
-    full = np.empty(size)
-    if value is None:
-        full.fill(0.0)
-    else:
-        full[...] = value
-    return full
-
-
-def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str]) -> None:
-    # Elements with a finite value but a non-finite partial: the scalar path
-    # applies the exact-zero rule and its conventions one element at a time.
-    np = _numpy()
-    odd = np.zeros(bad.shape, dtype=bool)
-    for partial in gradient.values():
-        if not all_finite_array(np, partial):
-            odd |= ~np.isfinite(partial)
-    odd &= ~bad
-    for k in np.flatnonzero(odd):
-        scalar_point = {name: float(array[k]) for name, array in arrays.items()}
-        try:
-            result = program.gradient(scalar_point, mode=mode, wrt=names)
-        except DomainError:  # pragma: no cover - bad elements are already NaN
-            continue
-        for name in names:
-            gradient[name][k] = result.gradient[name]

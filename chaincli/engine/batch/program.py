@@ -1,0 +1,249 @@
+"""Batch evaluation, for ``CompiledExpression``: many scalar points at once.
+
+When a point maps names to arrays (broadcast together, and with plain
+numbers), ``CompiledExpression.value`` and ``.gradient`` come here and sweep
+the tape once with arrays in place of floats, using the array versions of the
+primitives in the primitive table (``sweeps``). NumPy is imported only on this
+path. A large batch is swept a slice at a time; in reverse mode every slice
+runs the same sweep written out as straight-line code for the tape
+(``codegen``), which gives the sweeps' bits.
+
+A batch never raises for a bad element. Where the scalar evaluator would stop
+with a ``DomainError`` (an argument outside a domain, a pole, an overflow, a
+non-finite input), the element's value and gradient are NaN. Elements whose
+gradient is not finite although their value is (``sqrt`` at 0, or an infinite
+partial met by a zero adjoint) are evaluated again one by one on the scalar
+path, so the conventions at such points are exactly the scalar ones.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from ...base.errors import DomainError, PointError, missing_values
+from ...base.finite import all_finite_array
+from ...base.shapes import size as shape_size
+from ...tape import CONST, VAR, Tape
+from ..allocator import raise_thresholds
+from ..results import GradientResult, Notice
+from .sweeps import (RELEASE_ABOVE, SweepPlan, adjoint_sweep, local_partials, primal,
+                     reverse_release_plan, tangent_sweep)
+
+# A batch frees its slices' arrays and its results by the megabyte (allocator.py).
+raise_thresholds()
+
+
+def _numpy():
+    import numpy
+    return numpy
+
+
+class BatchGradientResult(GradientResult):
+    """A ``GradientResult`` whose value and partials are arrays."""
+
+    @property
+    def all_finite(self) -> bool:
+        np = _numpy()
+        return all(all_finite_array(np, v) for v in self.gradient.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"expression": self.expression,
+                "point": {k: v.tolist() for k, v in self.point.items()},
+                "value": self.value.tolist(),
+                "gradient": {k: v.tolist() for k, v in self.gradient.items()},
+                "mode": self.mode, "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def broadcast_point(tape: Tape, point: Mapping[str, Any]):
+    """The variables' arrays broadcast to one shape (flattened), and that shape."""
+    np = _numpy()
+    missing = [name for name in tape.variables if name not in point]
+    if missing:
+        raise missing_values(missing)
+    arrays = []
+    for name in tape.variables:
+        value = point[name]
+        if isinstance(value, bool):
+            raise PointError(f"the value of {name} must be a number, not {value!r}")
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PointError(f"the value of {name} must be numbers, not {value!r}") from None
+        arrays.append(array)
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(tape.variables, arrays))
+        raise PointError(f"the arrays do not broadcast to one shape ({shapes})") from None
+    size = shape_size(shape)
+    flat = [np.broadcast_to(a, shape).reshape(size) for a in arrays]
+    return dict(zip(tape.variables, flat)), shape, size
+
+
+_TRAPS = {"over": "raise", "invalid": "raise", "divide": "raise", "under": "ignore"}
+
+
+def gradient(program, point: Mapping[str, Any], mode: str,
+             names: list[str]) -> BatchGradientResult:
+    """Value and gradient at every point of the batch.
+
+    The sweeps first run under floating-point traps, with no per-entry
+    checks: when no element overflows, leaves a domain or meets a pole, that
+    is the whole cost, as in NumPy code written by hand. If a trap fires, the
+    batch runs again checked, element by element, as described above."""
+    np = _numpy()
+    tape = program.tape
+    arrays, shape, size = broadcast_point(tape, point)
+    if all(all_finite_array(np, a) for a in arrays.values()):
+        try:
+            with np.errstate(**_TRAPS):
+                value, gradient = _chunked_sweeps(program, arrays, size, mode, names)
+            return BatchGradientResult(
+                program.text, {name: a.reshape(shape) for name, a in arrays.items()},
+                value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
+                mode, [])
+        except FloatingPointError:
+            pass
+    with np.errstate(all="ignore"):
+        value, gradient, bad = _sweeps(tape, arrays, size, mode, names, checked=True)
+    if bad.any():
+        value[bad] = np.nan
+        for partial in gradient.values():
+            partial[bad] = np.nan
+    _rescan_nonfinite(program, arrays, bad, gradient, mode, names)
+    notices = []
+    count = int(bad.sum())
+    if count:
+        notices.append(Notice("domain", f"{count} of {size} points are outside the domain "
+                              "or overflow; their value and gradient are NaN"))
+    return BatchGradientResult(
+        program.text, {name: a.reshape(shape) for name, a in arrays.items()},
+        value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
+        mode, notices)
+
+
+# A batch is swept a slice at a time, so that an entry's array is still in
+# the processor's cache when the next entries read it, and NumPy's temporaries
+# are small enough to reuse memory instead of mapping fresh pages: NumPy code
+# written by hand streams every whole array through memory once per
+# operation. Slices are whole multiples of 64 elements, so SIMD loops see the
+# elements in the same vectors and alignment as in one sweep, and every
+# element gets the same bits either way. Past the tape length below, the
+# Python work per slice would outweigh what the cache saves.
+CHUNK = int(os.environ.get("CHAINCLI_BATCH_CHUNK", "16384"))
+_CHUNK_TAPE_LIMIT = 2_000
+
+
+def _chunked_sweeps(program, arrays, size: int, mode: str, names: list[str]):
+    """``_sweeps`` unchecked, a slice of ``CHUNK`` elements at a time."""
+    np = _numpy()
+    tape = program.tape
+    if size <= 2 * CHUNK or len(tape) > _CHUNK_TAPE_LIMIT:
+        return _sweeps(tape, arrays, size, mode, names, checked=False)
+    value = np.empty(size)
+    gradient = {name: np.empty(size) for name in names}
+    plan = SweepPlan(tape)
+    sweep = _written_sweep(program, arrays, names, plan) if mode == "reverse" else None
+    if sweep is not None:
+        sweep([arrays[name] for name in tape.variables], value,
+              [gradient[name] for name in names], CHUNK)
+        return value, gradient
+    for start in range(0, size, CHUNK):
+        stop = min(start + CHUNK, size)
+        part = {name: array[start:stop] for name, array in arrays.items()}
+        part_value, part_gradient = _sweeps(tape, part, stop - start, mode, names,
+                                            checked=False, sweep_plan=plan)
+        value[start:stop] = part_value
+        for name in names:
+            gradient[name][start:stop] = part_gradient[name]
+    return value, gradient
+
+
+def _written_sweep(program, arrays, names: list[str], plan: SweepPlan):
+    """The reverse sweep of ``program`` for ``names`` as straight-line code
+    (``codegen``), written on first use and kept with the program; None where
+    the sweep cannot be written out."""
+    key = tuple(names)
+    sweep = program.batch_sweeps.get(key)
+    if sweep is None:
+        from . import codegen
+        try:
+            sweep = codegen.record(_numpy(), program.tape, arrays, names, plan)
+        except codegen.NotRecordable:
+            sweep = False
+        program.batch_sweeps[key] = sweep
+    return sweep or None
+
+
+def _sweeps(tape: Tape, arrays, size: int, mode: str, names: list[str], checked: bool,
+            sweep_plan: SweepPlan | None = None):
+    """The value and gradient arrays (and, checked, the mask of bad elements)."""
+    # Freeing early saves memory but costs NumPy fresh allocations later:
+    # worth it only when keeping every intermediate would take a lot.
+    plan = (reverse_release_plan(tape)
+            if mode == "reverse" and len(tape) * size > RELEASE_ABOVE else None)
+    sweep_plan = sweep_plan or SweepPlan(tape)
+    values, bad = primal(tape, arrays, size, checked, plan, sweep_plan)
+    output_value = values[tape.output]
+    if mode == "reverse":
+        adjoint, owned = adjoint_sweep(tape, values, sweep_plan)
+        found = {name: adjoint[tape.variable_index[name]] for name in names}
+        # Arrays of the sweep's own are returned as they are; shared ones copied.
+        fresh = {name: owned[tape.variable_index[name]] for name in names}
+    else:
+        partials = local_partials(tape, values)
+        found = {name: tangent_sweep(tape, partials, tape.variable_index[name], size)
+                 for name in names}
+        fresh = dict.fromkeys(names, True)  # each tangent sweep makes its own arrays
+    output_is_fresh = tape.ops[tape.output] not in (VAR, CONST)
+    value = _full(output_value, size, output_is_fresh)
+    gradient = {name: _full(found[name], size, fresh[name]) for name in names}
+    return (value, gradient, bad) if checked else (value, gradient)
+
+
+def value(program, point: Mapping[str, Any]):
+    """The value at every point of the batch (NaN where the scalar path would raise)."""
+    np = _numpy()
+    tape = program.tape
+    arrays, shape, size = broadcast_point(tape, point)
+    with np.errstate(all="ignore"):
+        values, bad = primal(tape, arrays, size)
+        result = _full(values[tape.output], size,
+                       tape.ops[tape.output] not in (VAR, CONST))
+    result[bad] = np.nan
+    return result.reshape(shape)
+
+
+def _full(value, size: int, fresh: bool = False):
+    """A float array of ``size`` elements of the caller's own (entries may be
+    scalars or arrays shared with the input); ``fresh`` arrays are used as they are."""
+    np = _numpy()
+    if fresh and isinstance(value, np.ndarray) and value.shape == (size,):
+        return value
+    full = np.empty(size)
+    if value is None:
+        full.fill(0.0)
+    else:
+        full[...] = value
+    return full
+
+
+def _rescan_nonfinite(program, arrays, bad, gradient, mode: str, names: list[str]) -> None:
+    # Elements with a finite value but a non-finite partial: the scalar path
+    # applies the exact-zero rule and its conventions one element at a time.
+    np = _numpy()
+    odd = np.zeros(bad.shape, dtype=bool)
+    for partial in gradient.values():
+        if not all_finite_array(np, partial):
+            odd |= ~np.isfinite(partial)
+    odd &= ~bad
+    for k in np.flatnonzero(odd):
+        scalar_point = {name: float(array[k]) for name, array in arrays.items()}
+        try:
+            result = program.gradient(scalar_point, mode=mode, wrt=names)
+        except DomainError:  # pragma: no cover - bad elements are already NaN
+            continue
+        for name in names:
+            gradient[name][k] = result.gradient[name]
+
