@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 import chaincli
 from chaincli.base.errors import DomainError, PointError, UsageError
-from chaincli.engine.batch.codegen import ONE_UFUNC, BatchSweep
+from chaincli.engine.batch.codegen import BatchSweep
 from chaincli.primitives import ELEMENTWISE
 from expressions import CORPUS, expressions
 from test_primitives import ALL, sample_points
@@ -430,8 +430,8 @@ def _awkward_point(names, size: int, seed: int):
     return point
 
 
-WRITTEN_NAME = re.compile(r"[atfkgAG]\d+|[vV]|0|size|chunk|start|stop|sweep|out|def|for|in"
-                          r"|range|del")
+WRITTEN_NAME = re.compile(r"[atfkcgAG]\d+|[vV]|0|size|chunk|start|stop|sweep|out|def|for|in"
+                          r"|range|del|if|not|and|raise|finite|isfinite|vdot|np|NeedsChecking")
 WRITTEN = CORPUS + NEGATIONS + [
     "x", "x*y", "x + y", "2*x", "exp(x)", "exp(x) + exp(x)", "y - y + 3", "x^2", "x^-3 + y^8",
     "sin(x*y) + exp(-y^2)*log(1 + x^2) + tanh(y*x)", "u = tanh(x); u*u + u^5 - exp(u)*exp(u)",
@@ -484,30 +484,60 @@ def test_written_sweeps_of_random_expressions_give_the_interpreters_bits(text, s
         assert _same_bits(written.gradient[name], interpreted.gradient[name]), (text, name)
 
 
-@pytest.mark.parametrize("op", sorted(ONE_UFUNC))
-def test_a_value_written_as_one_ufunc_is_the_rules_value(op):
-    from chaincli.engine.batch.codegen import ufunc_form
+def _rules_with_forms():
+    from chaincli.engine.batch.forms import form_of
+    from chaincli.engine.batch.sweeps import partial_rules, value_rule
+    for prim in ALL:
+        if prim.name not in PRIMITIVES_WITH_BATCH_RULES:
+            continue
+        rules = [("value", value_rule(prim.name))] + [
+            (f"partial {k}", rule) for k, rule in enumerate(partial_rules(prim.name))]
+        for which, rule in rules:
+            if form_of(np, rule) is not None:
+                yield pytest.param(prim, which, rule, id=f"{prim.name} {which}")
+
+
+PRIMITIVES_WITH_BATCH_RULES = set(ELEMENTWISE)
+
+
+@pytest.mark.parametrize("prim, which, rule", list(_rules_with_forms()))
+def test_a_rule_written_as_ufunc_calls_gives_the_rules_bits(prim, which, rule):
+    from chaincli.engine.batch.forms import form_of
     from chaincli.engine.batch.sweeps import value_rule
-    prim = next(p for p in ALL if p.name == op)
-    rule = value_rule(op)
-    columns = list(zip(*sample_points(prim, 200)))
-    arrays = [np.array(column) for column in columns]
-    mixes = [arrays] + ([[arrays[0], float(columns[1][0])], [float(columns[0][0]), arrays[1]]]
-                        if prim.arity == 2 else [])
+    form = form_of(np, rule)
+    columns = [np.array(column) for column in zip(*sample_points(prim, 300))]
+    exponents = [2.0, 3.0, 5.0, 8.0, 9.0, -2.0, -3.0, -8.0, 0.5, 1.0, 0.0, -1.0]
+    mixes = [columns]
+    for k in range(prim.arity if prim.arity > 1 else 0):   # each in turn a number
+        numbers = exponents if prim.name == "pow" and k == 1 else [float(columns[k][0])]
+        mixes += [columns[:k] + [number] + columns[k + 1:] for number in numbers]
+    emitted = []
+
+    def emit(ufunc, *operands):
+        emitted.append(ufunc)
+        return ufunc(*operands)
+    applied = 0
     with np.errstate(all="ignore"):
-        for operands in mixes:
-            ufunc, ufunc_operands = ufunc_form(np, rule, tuple(operands))
-            assert _same_bits(ufunc(*ufunc_operands), np.asarray(rule(*operands))), operands
+        for arguments in mixes:
+            operands = list(arguments)
+            if which != "value":
+                operands.append(value_rule(prim.name)(*arguments))
+            expected = rule(*operands)
+            del emitted[:]
+            got = form(emit, *operands)
+            if got is None:       # not the kind it is written for: the rule runs
+                assert emitted == [], arguments
+                continue
+            applied += 1
+            assert type(got) is type(expected) is np.ndarray, arguments
+            assert _same_bits(got, expected), arguments
+    assert applied >= 1 + (prim.name == "pow")
 
 
-def test_the_square_is_written_as_the_product_the_rule_makes():
-    from chaincli.engine.batch.codegen import ufunc_form
+def test_every_one_ufunc_value_has_its_form():
+    from chaincli.engine.batch.forms import ONE_UFUNC, form_of
     from chaincli.engine.batch.sweeps import value_rule
-    a = np.random.default_rng(3).uniform(-3, 3, 500)
-    ufunc, operands = ufunc_form(np, value_rule("pow"), (a, 2.0))
-    assert _same_bits(ufunc(*operands), value_rule("pow")(a, 2.0))
-    assert ufunc_form(np, value_rule("pow"), (a, 3.0)) is None
-    assert ufunc_form(np, value_rule("pow"), (a, a)) is None
+    assert all(form_of(np, value_rule(op)) is not None for op in ONE_UFUNC)
 
 
 def test_a_bad_element_past_the_recording_still_gives_nan_there(monkeypatch):
@@ -554,3 +584,73 @@ def test_a_sweep_that_cannot_be_recorded_keeps_the_interpreter(monkeypatch):
     assert np.allclose(result.gradient["x"], np.cos(u) * point["y"] + 2 * point["x"])
     with pytest.raises(codegen.NotRecordable):
         codegen.Recorder(np).call(np.negative, np.ones(3))   # an array it was not given
+
+
+@pytest.mark.parametrize("level, size, expected", [
+    ("2", "512K", 16_384), ("2", "1024K", 32_768), ("2", "2M", 65_536), ("2", "32M", 65_536),
+    ("2", "64K", 4_096), ("2", "1000K", 32_000), ("3", "1024K", 16_384), ("2", "big", 16_384),
+])
+def test_a_slice_is_a_quarter_of_the_l2_cache_an_array(tmp_path, level, size, expected):
+    from chaincli.engine.batch.program import slice_points
+    (tmp_path / "level").write_text(level + "\n")
+    (tmp_path / "size").write_text(size + "\n")
+    assert slice_points(None, str(tmp_path)) == expected
+    assert slice_points("1000", str(tmp_path)) == 960       # a setting, in whole 64s
+    assert slice_points("none", str(tmp_path)) == expected  # a bad setting is ignored
+    assert slice_points(None, str(tmp_path / "missing")) == 16_384
+
+
+@pytest.mark.parametrize("where", [5, 700])      # in the recording's elements, and past them
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_an_input_that_is_not_finite_in_any_slice_is_nan_there(where, bad, monkeypatch):
+    # tanh(inf) is 1 and exp(-inf) is 0 with no trap firing: only a look at
+    # the input itself finds it.
+    from chaincli.engine.batch import program as batch
+    monkeypatch.setattr(batch, "CHUNK", 64)
+    expr = chaincli.compile("tanh(x) + exp(-y)*y")
+    x, y = np.linspace(-1.0, 1.0, 1000), np.linspace(0.5, 2.0, 1000)
+    x[where] = bad
+    result = batch_gradient(expr, {"x": x, "y": y})
+    assert np.isnan(result.value[where]) and np.isnan(result.gradient["y"][where])
+    assert [w.kind for w in result.warnings] == ["domain"]
+    good = np.arange(1000) != where
+    clean = batch_gradient(chaincli.compile(expr.text), {"x": x[good], "y": y[good]})
+    assert _same_bits(result.value[good], clean.value)
+    assert _same_bits(result.gradient["x"][good], clean.gradient["x"])
+
+
+def test_inputs_whose_squares_overflow_are_still_finite_inputs(monkeypatch):
+    from chaincli.engine.batch import program as batch
+    monkeypatch.setattr(batch, "CHUNK", 64)
+    expr = chaincli.compile("x*1e-200 + y")
+    x, y = np.full(1000, 1e200), np.linspace(0.0, 1.0, 1000)
+    result = batch_gradient(expr, {"x": x, "y": y})
+    assert result.warnings == [] and np.allclose(result.value, 1.0 + y)
+    assert isinstance(expr.batch_sweeps[("x", "y")], BatchSweep)
+
+
+def test_a_ufunc_on_the_same_operands_is_computed_once_unless_something_is_written():
+    from chaincli.engine.batch.codegen import _computed_once
+    ufuncs = {"mul", "sub"}
+    statements = [("t0", "mul", ["a0", "a0"], None), ("t1", "mul", ["a0", "a0"], None),
+                  ("t2", "sub", ["k0", "t1"], None),
+                  ("t3", "mul", ["a1", "a1"], None), ("t3", "mul", ["t3", "a0"], "t3"),
+                  ("t4", "mul", ["a1", "a1"], None)]
+    kept, same = _computed_once(statements, ufuncs.__contains__)
+    assert same == {"t1": "t0"}
+    assert kept[1] == ["t2", "sub", ["k0", "t0"], None]
+    assert [s[0] for s in kept] == ["t0", "t2", "t3", "t3", "t4"]   # t3 is written: kept
+    # A rule (not a ufunc) is never taken for the same result.
+    kept, same = _computed_once(statements[:2], lambda name: False)
+    assert same == {} and len(kept) == 2
+
+
+def test_the_square_of_tanh_is_computed_once_for_the_value_and_the_partial():
+    from chaincli.engine.batch import program as batch
+    expr = chaincli.compile("tanh(0.5*x - 1.5*y + x*y)^2")
+    point = _awkward_point(["x", "y"], 5 * batch.CHUNK, 2)
+    batch_gradient(expr, point)
+    source = expr.batch_sweeps[("x", "y")].source
+    square = re.search(r"(f\d+)\((t\d+), \2, out=v\)", source)
+    assert square, source
+    assert source.count(f"{square.group(1)}({square.group(2)}, {square.group(2)}") == 1

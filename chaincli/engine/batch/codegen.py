@@ -1,14 +1,17 @@
 """A batch's reverse sweep as straight-line Python, written once per tape.
 
-A large batch is swept a slice at a time (``__init__``), and over a slice of
-16,384 elements the interpreter's own Python (``sweeps.adjoint_sweep``
+A large batch is swept a slice at a time (``program``), and over a slice of
+some 30,000 elements the interpreter's own Python (``sweeps.adjoint_sweep``
 deciding, entry by entry, what to multiply in place and what to pass on)
-costs about as much as the arithmetic. So the first slice's sweeps are run
-once more through a ``Recorder`` on the slice's first elements: the
-interpreter decides as it always does, and the recorder carries out each
-array operation and writes it down. The list of operations, with each array
-dropped after the last one that reads it, becomes one Python function that
-every slice then calls.
+costs about as much as the arithmetic. So the sweeps are run once through a
+``Recorder`` on the first elements of the batch: the interpreter decides as
+it always does, and the recorder carries out each array operation and writes
+it down. A rule that is a few ufunc calls is written as those calls
+(``forms``). The list becomes one Python function that loops over the
+slices: a ufunc on operands an earlier statement gave the same ufunc is not
+computed again, each array is dropped after the last statement that reads
+it, and each result is made in its output slice (``out=``) by the first
+ufunc that makes or writes it, or else copied in.
 
 What the interpreter decides depends on which entries are arrays and which
 are numbers, and on which array a rule hands back (a fresh one, an argument,
@@ -20,59 +23,28 @@ the interpreter's bits (``tests/test_batch.py`` holds it to that). A number
 the interpreter works out from constants (``-1.5`` from ``x - 1.5*y``) is
 passed to the function by name, as it is.
 
-Each result lands in the caller's output slice: an adjoint made by a product
-or a sum is made there (``out=``), anything else is copied in. The generated
-text holds only names made here (``a``/``g`` for the inputs and gradients,
-``t`` for intermediates, ``f``/``k`` for functions and constants), never the
+The function looks at each slice of the inputs as it starts on it (one sum
+of squares, as ``base/finite.py`` does), when the slice is read into the
+cache anyway, and raises ``NeedsChecking`` for an element that is not
+finite; the caller's floating-point traps stop it anywhere else. The
+generated text holds only names made here (``A``/``a`` for the inputs,
+``V``/``v`` and ``G``/``g`` for the value and the gradients, ``t`` for
+intermediates, ``f``/``k``/``c`` for functions and constants), never the
 user's text.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from ...tape import Tape
-from .sweeps import SweepPlan, adjoint_sweep, primal, value_rule
+from .forms import form_of
+from .sweeps import NeedsChecking, SweepPlan, adjoint_sweep, finite_slice, primal
 
 # Elements of each input the recording runs on: a whole SIMD vector's worth,
 # so the rules take their array paths, and few enough to cost nothing.
 PROBE = 64
-
-
-# Primitives whose batch value, on an array, is one NumPy ufunc of the same
-# operands (``a + b``, ``np.sin(a)``): the function calls the ufunc itself,
-# which gives the same bits, skips a Python frame, and lets the output's
-# value be made in its slice. (``test_batch.py`` checks each against the rule.)
-ONE_UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
-             "neg": "negative", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "arcsin",
-             "acos": "arccos", "atan": "arctan", "atan2": "arctan2", "hypot": "hypot",
-             "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh",
-             "acosh": "arccosh", "atanh": "arctanh", "exp": "exp", "log": "log",
-             "log2": "log2", "log10": "log10", "sqrt": "sqrt", "cbrt": "cbrt"}
-
-
-def ufunc_form(np, function, operands: tuple):
-    """``(ufunc, operands)`` where the batch value ``function`` on ``operands``
-    is that one ufunc call, else None."""
-    forms = _forms(np)
-    ufunc = forms.get(function)
-    if ufunc is not None:
-        return ufunc, operands
-    if function is forms["pow"] and len(operands) == 2:
-        base, exponent = operands
-        if isinstance(base, np.ndarray) and type(exponent) is float and exponent == 2.0:
-            return np.multiply, (base, base)   # x^2 is multiplied out (sweeps.py)
-    return None
-
-
-_FORMS: dict = {}
-
-
-def _forms(np) -> dict:
-    if not _FORMS:
-        _FORMS.update({value_rule(op): getattr(np, name) for op, name in ONE_UFUNC.items()})
-        _FORMS["pow"] = value_rule("pow")
-    return _FORMS
 
 
 class NotRecordable(Exception):
@@ -97,6 +69,7 @@ class Recorder:
         # so no id() is reused for another one.
         self._kept: list[Any] = []
         self._count = 0
+        self._arrays: dict[str, str] = {}
 
     def parameter(self, array, name: str) -> None:
         self._keep(array)
@@ -121,16 +94,31 @@ class Recorder:
         """The name under which the function sees the number ``value``."""
         return self._bind(value, "k")
 
-    def _operand(self, value) -> str:
+    def _operand(self, value, of_ufunc: bool) -> str:
         name = self.names.get(id(value))
         if name is not None:
             return name
-        if isinstance(value, self._np.ndarray) and value.ndim:
+        np = self._np
+        if isinstance(value, np.ndarray) and value.ndim:
             raise NotRecordable("an array the sweep did not make")
+        if of_ufunc and type(value) in (float, np.float64):
+            # A ufunc converts a Python number on every call (about 0.2 µs);
+            # a 0-d float64 array holds the same double and skips that.
+            # A rule is given the number itself: it may test its type.
+            return self._bind_array(float(value))
         return self.constant(value)
 
+    def _bind_array(self, number: float) -> str:
+        key = number.hex()      # tells -0.0 from 0.0
+        name = self._arrays.get(key)
+        if name is None:
+            name = self._arrays[key] = f"c{len(self._arrays)}"
+            self.namespace[name] = self._np.array(number)
+        return name
+
     def _record(self, function: Callable, operands: tuple, result, out=None):
-        spelled = [self._operand(v) for v in operands]
+        of_ufunc = isinstance(function, self._np.ufunc)
+        spelled = [self._operand(v, of_ufunc) for v in operands]
         if out is not None:
             if id(out) not in self.names:
                 raise NotRecordable("a write into a constant")
@@ -150,11 +138,15 @@ class Recorder:
         return result
 
     def call(self, function, *operands):
-        result = function(*operands)
-        form = ufunc_form(self._np, function, operands)
-        if form is not None and isinstance(result, self._np.ndarray):
-            function, operands = form
-        return self._record(function, operands, result)
+        form = form_of(self._np, function)
+        if form is not None and any(id(v) in self.names for v in operands):
+            result = form(self._emit, *operands)
+            if result is not None:
+                return result
+        return self._record(function, operands, function(*operands))
+
+    def _emit(self, ufunc, *operands):
+        return self._record(ufunc, operands, ufunc(*operands))
 
     def multiply(self, a, b, out=None):
         np = self._np
@@ -207,9 +199,40 @@ def record(np, tape: Tape, arrays, names: list[str], plan: SweepPlan) -> BatchSw
     return _function(recorder, inputs, results)
 
 
+def _computed_once(statements: list, is_ufunc: Callable[[str], bool]):
+    """The statements less those that compute again what an earlier one did
+    (the same ufunc on the same operands), and the name that stands for each
+    dropped result. Only where nothing writes into any of the arrays
+    concerned, so that both would hold the same bits wherever they are read."""
+    written = {out for _, _, _, out in statements if out is not None}
+    first: dict[tuple, str] = {}
+    same: dict[str, str] = {}
+    kept = []
+    for target, function, operands, out in statements:
+        operands = [same.get(o, o) for o in operands]
+        if out is None and is_ufunc(function) and target not in written \
+                and not any(o in written for o in operands):
+            key = (function, tuple(operands))
+            if key in first:
+                same[target] = first[key]
+                continue
+            first[key] = target
+        kept.append([target, function, operands, out])
+    return kept, same
+
+
 def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSweep:
     ufunc = recorder._np.ufunc
-    statements = [list(s) for s in recorder.statements]
+
+    def is_ufunc(function: str) -> bool:
+        return isinstance(recorder.namespace[function], ufunc)
+
+    statements, same = _computed_once(recorder.statements, is_ufunc)
+
+    def name_of(result) -> str | None:
+        name = recorder.name_of(result)
+        return same.get(name, name)
+
     # A result's temporary moves into its output slice at the first ufunc
     # call that makes it or writes into it: from there on the slice is
     # spelled in its place. A result no ufunc writes (an input, a partial
@@ -217,12 +240,11 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
     moved: dict[str, tuple[int, str]] = {}
     copies: list[tuple[str, Any]] = []
     for out, result in results:
-        name = recorder.name_of(result)
+        name = name_of(result)
         first = None
         if name is not None and name.startswith("t") and name not in moved:
             first = next((k for k, (target, function, _, _) in enumerate(statements)
-                          if target == name
-                          and isinstance(recorder.namespace[function], ufunc)), None)
+                          if target == name and is_ufunc(function)), None)
         if first is None:
             copies.append((out, result))
             continue
@@ -240,8 +262,8 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
         (spelled(out or target, k, True), function, [spelled(o, k, False) for o in operands],
          out is not None)
         for k, (target, function, operands, out) in enumerate(statements)]
-    tail = [(out, result if recorder.name_of(result) is None
-             else spelled(recorder.name_of(result), len(statements), False))
+    tail = [(out, result if name_of(result) is None
+             else spelled(name_of(result), len(statements), False))
             for out, result in copies]
     # Each temporary is dropped after the last statement that uses it, so a
     # slice's arrays are reused while they are still in cache.
@@ -260,6 +282,13 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
     lines = ["for start in range(0, size, chunk):",
              "    stop = start + chunk"]
     lines += [f"    {a} = {a.upper()}[start:stop]" for a in inputs]
+    if inputs:
+        # One sum of squares for all the inputs (base/finite.py): finite
+        # exactly when every element is, unless it overflows; then each
+        # input is looked at on its own.
+        lines += [f"    if not isfinite({' + '.join(f'vdot({a}, {a})' for a in inputs)}):",
+                  f"        if not ({' and '.join(f'finite(np, {a})' for a in inputs)}):",
+                  "            raise NeedsChecking"]
     lines += [f"    {out} = {out.upper()}[start:stop]" for out in outputs]
     for k, (target, function, operands, in_place) in enumerate(spelled_statements):
         arguments = ", ".join(operands)
@@ -280,6 +309,8 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
                             "size", "chunk"])
     body = "\n".join(f"    {line}" for line in lines)
     source = f"def sweep({parameters}):\n{body}\n"
-    namespace = dict(recorder.namespace)
+    namespace = dict(recorder.namespace, np=recorder._np, finite=finite_slice,
+                     NeedsChecking=NeedsChecking, isfinite=math.isfinite,
+                     vdot=recorder._np.vdot)
     exec(compile(source, "<chaincli batch sweep>", "exec"), namespace)
     return BatchSweep(namespace["sweep"], source)

@@ -27,8 +27,8 @@ from ...base.shapes import size as shape_size
 from ...tape import CONST, VAR, Tape
 from ..allocator import raise_thresholds
 from ..results import GradientResult, Notice
-from .sweeps import (RELEASE_ABOVE, SweepPlan, adjoint_sweep, local_partials, primal,
-                     reverse_release_plan, tangent_sweep)
+from .sweeps import (RELEASE_ABOVE, NeedsChecking, SweepPlan, adjoint_sweep, local_partials,
+                     primal, reverse_release_plan, tangent_sweep)
 
 # A batch frees its slices' arrays and its results by the megabyte (allocator.py).
 raise_thresholds()
@@ -77,7 +77,8 @@ def broadcast_point(tape: Tape, point: Mapping[str, Any]):
         shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(tape.variables, arrays))
         raise PointError(f"the arrays do not broadcast to one shape ({shapes})") from None
     size = shape_size(shape)
-    flat = [np.broadcast_to(a, shape).reshape(size) for a in arrays]
+    flat = [a if a.shape == (size,) else np.broadcast_to(a, shape).reshape(size)
+            for a in arrays]
     return dict(zip(tape.variables, flat)), shape, size
 
 
@@ -95,16 +96,15 @@ def gradient(program, point: Mapping[str, Any], mode: str,
     np = _numpy()
     tape = program.tape
     arrays, shape, size = broadcast_point(tape, point)
-    if all(all_finite_array(np, a) for a in arrays.values()):
-        try:
-            with np.errstate(**_TRAPS):
-                value, gradient = _chunked_sweeps(program, arrays, size, mode, names)
-            return BatchGradientResult(
-                program.text, {name: a.reshape(shape) for name, a in arrays.items()},
-                value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
-                mode, [])
-        except FloatingPointError:
-            pass
+    try:
+        with np.errstate(**_TRAPS):
+            value, gradient = _trapped_sweeps(program, arrays, size, mode, names)
+        return BatchGradientResult(
+            program.text, {name: a.reshape(shape) for name, a in arrays.items()},
+            value.reshape(shape), {name: g.reshape(shape) for name, g in gradient.items()},
+            mode, [])
+    except (FloatingPointError, NeedsChecking):
+        pass
     with np.errstate(all="ignore"):
         value, gradient, bad = _sweeps(tape, arrays, size, mode, names, checked=True)
     if bad.any():
@@ -131,24 +131,65 @@ def gradient(program, point: Mapping[str, Any], mode: str,
 # elements in the same vectors and alignment as in one sweep, and every
 # element gets the same bits either way. Past the tape length below, the
 # Python work per slice would outweigh what the cache saves.
-CHUNK = int(os.environ.get("CHAINCLI_BATCH_CHUNK", "16384"))
+_L2_CACHE = "/sys/devices/system/cpu/cpu0/cache/index2"
+_SLICE_BOUNDS = (4_096, 65_536)
+_DEFAULT_SLICE = 16_384
+
+
+def slice_points(setting: str | None = None, cache_folder: str = _L2_CACHE) -> int:
+    """Points in a slice: as many as make each of its arrays a quarter of the
+    processor's L2 cache (16,384 for 512 KiB, 32,768 for 1 MiB), so that the
+    few arrays a step reads and writes fit in it together, while a slice is
+    still long enough for the Python around each NumPy call not to show.
+    ``CHAINCLI_BATCH_CHUNK`` (``setting``) sets it instead; where neither
+    says, 16,384."""
+    if setting:
+        try:
+            points = int(setting)
+        except ValueError:
+            points = 0
+        if points >= 64:
+            return points - points % 64
+    try:
+        with open(f"{cache_folder}/level", encoding="ascii") as level, \
+                open(f"{cache_folder}/size", encoding="ascii") as size:
+            if level.read().strip() != "2":
+                return _DEFAULT_SLICE
+            text = size.read().strip().upper()
+        factor = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+        cache_bytes = int(text.rstrip("KM")) * factor
+    except (OSError, ValueError):
+        return _DEFAULT_SLICE
+    low, high = _SLICE_BOUNDS
+    points = min(max(cache_bytes // 32, low), high)
+    return points - points % 64
+
+
+CHUNK = slice_points(os.environ.get("CHAINCLI_BATCH_CHUNK"))
 _CHUNK_TAPE_LIMIT = 2_000
 
 
-def _chunked_sweeps(program, arrays, size: int, mode: str, names: list[str]):
-    """``_sweeps`` unchecked, a slice of ``CHUNK`` elements at a time."""
+def _trapped_sweeps(program, arrays, size: int, mode: str, names: list[str]):
+    """``_sweeps`` unchecked (under the caller's traps), a slice of ``CHUNK``
+    elements at a time where the batch is large. ``NeedsChecking`` where an
+    input is not finite: the written sweep looks at each slice of the inputs
+    as it starts on it, when the slice is read into the cache anyway; the
+    interpreter looks at the whole inputs first."""
     np = _numpy()
     tape = program.tape
-    if size <= 2 * CHUNK or len(tape) > _CHUNK_TAPE_LIMIT:
-        return _sweeps(tape, arrays, size, mode, names, checked=False)
-    value = np.empty(size)
-    gradient = {name: np.empty(size) for name in names}
-    plan = SweepPlan(tape)
-    sweep = _written_sweep(program, arrays, names, plan) if mode == "reverse" else None
+    chunked = size > 2 * CHUNK and len(tape) <= _CHUNK_TAPE_LIMIT
+    value = np.empty(size) if chunked else None
+    gradient = {name: np.empty(size) for name in names} if chunked else {}
+    sweep = _written_sweep(program, arrays, names) if chunked and mode == "reverse" else None
     if sweep is not None:
         sweep([arrays[name] for name in tape.variables], value,
               [gradient[name] for name in names], CHUNK)
         return value, gradient
+    if not all(all_finite_array(np, a) for a in arrays.values()):
+        raise NeedsChecking
+    plan = SweepPlan(tape)
+    if not chunked:
+        return _sweeps(tape, arrays, size, mode, names, checked=False, sweep_plan=plan)
     for start in range(0, size, CHUNK):
         stop = min(start + CHUNK, size)
         part = {name: array[start:stop] for name, array in arrays.items()}
@@ -160,7 +201,7 @@ def _chunked_sweeps(program, arrays, size: int, mode: str, names: list[str]):
     return value, gradient
 
 
-def _written_sweep(program, arrays, names: list[str], plan: SweepPlan):
+def _written_sweep(program, arrays, names: list[str]):
     """The reverse sweep of ``program`` for ``names`` as straight-line code
     (``codegen``), written on first use and kept with the program; None where
     the sweep cannot be written out."""
@@ -169,7 +210,8 @@ def _written_sweep(program, arrays, names: list[str], plan: SweepPlan):
     if sweep is None:
         from . import codegen
         try:
-            sweep = codegen.record(_numpy(), program.tape, arrays, names, plan)
+            sweep = codegen.record(_numpy(), program.tape, arrays, names,
+                                   SweepPlan(program.tape))
         except codegen.NotRecordable:
             sweep = False
         program.batch_sweeps[key] = sweep

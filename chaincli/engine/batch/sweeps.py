@@ -32,11 +32,11 @@ def _numpy():
 # np.power computes x**3 with the general pow() per element, many times the
 # cost of multiplying; exponents up to this size are multiplied out (by
 # squaring: at most four roundings, so within a few ulps of pow's answer).
-_MAX_MULTIPLIED_EXPONENT = 8
+MAX_MULTIPLIED_EXPONENT = 8
 
 
-def _whole_exponent(b) -> int | None:
-    if type(b) is float and b.is_integer() and 2.0 <= abs(b) <= _MAX_MULTIPLIED_EXPONENT:
+def whole_exponent(b) -> int | None:
+    if type(b) is float and b.is_integer() and 2.0 <= abs(b) <= MAX_MULTIPLIED_EXPONENT:
         return int(b)
     return None
 
@@ -59,15 +59,15 @@ def _multiplied_power(a, n: int):
 
 
 def _batch_power(a, b):
-    n = _whole_exponent(b)
+    n = whole_exponent(b)
     if n is not None and not isinstance(a, float):
         return _multiplied_power(a, n)
     return PRIMITIVES["pow"].vector_value(a, b)
 
 
 def _batch_power_partial_base(a, b, out):
-    n = _whole_exponent(b)
-    if n is None or isinstance(a, float) or not 2 <= abs(n - 1) <= _MAX_MULTIPLIED_EXPONENT:
+    n = whole_exponent(b)
+    if n is None or isinstance(a, float) or not 2 <= abs(n - 1) <= MAX_MULTIPLIED_EXPONENT:
         return PRIMITIVES["pow"].vector_partials[0](a, b, out)  # for x^2, 2*x: one product
     power = _multiplied_power(a, n - 1)   # a fresh array: at least one product
     power *= b
@@ -98,6 +98,16 @@ def partial_rules(op: str) -> tuple:
     if faster is None:
         return rules
     return tuple(fast or rule for fast, rule in zip(faster, rules))
+
+
+class NeedsChecking(Exception):
+    """A sweep without checks found what it cannot answer for (an input that
+    is not finite): the checked sweep must run instead."""
+
+
+def finite_slice(np, array) -> bool:
+    """Whether every element of a slice of an input is finite (one pass, see base/finite.py)."""
+    return all_finite_array(np, array, quiet=True)
 
 
 class DirectArithmetic:
