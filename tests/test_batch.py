@@ -654,3 +654,23 @@ def test_the_square_of_tanh_is_computed_once_for_the_value_and_the_partial():
     square = re.search(r"(f\d+)\((t\d+), \2, out=v\)", source)
     assert square, source
     assert source.count(f"{square.group(1)}({square.group(2)}, {square.group(2)}") == 1
+
+
+def test_a_small_batch_runs_the_sweep_a_large_one_wrote(monkeypatch):
+    from chaincli.engine.batch import program as batch
+    expr = chaincli.compile("tanh(0.5*x - 1.5*y + x*y)^2 - x/y")
+    small = _awkward_point(["x", "y"], 300, 4)
+    before = batch_gradient(expr, small)
+    assert expr.batch_sweeps == {}            # a small batch alone writes nothing
+    batch_gradient(expr, _awkward_point(["x", "y"], 3 * batch.CHUNK, 5))
+    calls = []
+    sweep = expr.batch_sweeps[("x", "y")]
+    function = sweep._function
+    monkeypatch.setattr(sweep, "_function", lambda *a: calls.append(1) or function(*a))
+    after = batch_gradient(expr, small)
+    assert calls == [1]
+    assert _same_bits(before.value, after.value)
+    for name in ("x", "y"):
+        assert _same_bits(before.gradient[name], after.gradient[name])
+    scalar = batch_gradient(expr, {"x": np.array([0.7]), "y": np.array([1.3])})
+    assert close(scalar.value[0], expr.value({"x": 0.7, "y": 1.3}))

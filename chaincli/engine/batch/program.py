@@ -171,16 +171,22 @@ _CHUNK_TAPE_LIMIT = 2_000
 
 def _trapped_sweeps(program, arrays, size: int, mode: str, names: list[str]):
     """``_sweeps`` unchecked (under the caller's traps), a slice of ``CHUNK``
-    elements at a time where the batch is large. ``NeedsChecking`` where an
-    input is not finite: the written sweep looks at each slice of the inputs
-    as it starts on it, when the slice is read into the cache anyway; the
-    interpreter looks at the whole inputs first."""
+    elements at a time where the batch is large. In reverse mode the slices
+    run the sweep written out for the tape (``codegen``): written for a
+    large batch, where it pays for its writing at once, and used for a small
+    one too once it is there. ``NeedsChecking`` where an input is not
+    finite: the written sweep looks at each slice of the inputs as it starts
+    on it, when the slice is read into the cache anyway; the interpreter
+    looks at the whole inputs first."""
     np = _numpy()
     tape = program.tape
     chunked = size > 2 * CHUNK and len(tape) <= _CHUNK_TAPE_LIMIT
-    value = np.empty(size) if chunked else None
-    gradient = {name: np.empty(size) for name in names} if chunked else {}
-    sweep = _written_sweep(program, arrays, names) if chunked and mode == "reverse" else None
+    sweep = None
+    if mode == "reverse" and (chunked or program.batch_sweeps.get(tuple(names))):
+        sweep = _written_sweep(program, arrays, names)
+    if chunked or sweep is not None:
+        value = np.empty(size)
+        gradient = {name: np.empty(size) for name in names}
     if sweep is not None:
         sweep([arrays[name] for name in tape.variables], value,
               [gradient[name] for name in names], CHUNK)
