@@ -586,18 +586,44 @@ def test_a_sweep_that_cannot_be_recorded_keeps_the_interpreter(monkeypatch):
         codegen.Recorder(np).call(np.negative, np.ones(3))   # an array it was not given
 
 
-@pytest.mark.parametrize("level, size, expected", [
-    ("2", "512K", 16_384), ("2", "1024K", 32_768), ("2", "2M", 65_536), ("2", "32M", 65_536),
-    ("2", "64K", 4_096), ("2", "1000K", 32_000), ("3", "1024K", 16_384), ("2", "big", 16_384),
+@pytest.mark.parametrize("l2, expected", [
+    ("512K", 16_384), ("1024K", 32_768), ("2M", 65_536), ("32M", 65_536), ("64K", 4_096),
+    ("1000K", 32_000), ("big", 16_384), (None, 16_384),
 ])
-def test_a_slice_is_a_quarter_of_the_l2_cache_an_array(tmp_path, level, size, expected):
-    from chaincli.engine.batch.program import slice_points
-    (tmp_path / "level").write_text(level + "\n")
-    (tmp_path / "size").write_text(size + "\n")
-    assert slice_points(None, str(tmp_path)) == expected
-    assert slice_points("1000", str(tmp_path)) == 960       # a setting, in whole 64s
-    assert slice_points("none", str(tmp_path)) == expected  # a bad setting is ignored
-    assert slice_points(None, str(tmp_path / "missing")) == 16_384
+def test_a_slice_is_a_quarter_of_the_l2_cache_an_array(tmp_path, l2, expected):
+    from chaincli.engine.batch.program import cache_size, slice_points
+    for index, (level, kind, size) in enumerate([("1", "Data", "48K"), ("1", "Instruction", "32K"),
+                                                 ("2", "Unified", l2), ("3", "Unified", "32768K")]):
+        if size is not None:
+            folder = tmp_path / f"index{index}"
+            folder.mkdir()
+            for name, text in (("level", level), ("type", kind), ("size", size)):
+                (folder / name).write_text(text + "\n")
+    l2_bytes = cache_size(2, str(tmp_path))
+    assert slice_points(None, l2_bytes) == expected
+    assert slice_points("1000", l2_bytes) == 960       # a setting, in whole 64s
+    assert slice_points("none", l2_bytes) == expected  # a bad setting is ignored
+    assert cache_size(1, str(tmp_path)) == 48 << 10     # the data cache, not the instructions'
+    assert cache_size(3, str(tmp_path)) == 32 << 20
+    assert cache_size(2, str(tmp_path / "missing")) is None
+
+
+def test_a_long_tape_is_swept_in_slices_its_live_arrays_fit_the_cache_with():
+    from chaincli.engine.batch import program as batch
+    long_tape = chaincli.compile(" + ".join(f"sin({1 + k / 100}*x + y)*cos(x - {k}*y)"
+                                            for k in range(60)))
+    short_tape = chaincli.compile("tanh(0.5*x - 1.5*y + x*y)^2")
+    sweeps = []
+    for expr in (long_tape, short_tape):
+        batch_gradient(expr, _awkward_point(["x", "y"], 3 * batch.CHUNK, 1))
+        sweeps.append(expr.batch_sweeps[("x", "y")])
+    long_sweep, short_sweep = sweeps
+    assert long_sweep.live_arrays > 60 > short_sweep.live_arrays >= 4   # 2 inputs, 3 results
+    assert short_sweep.slice_points(32_768, 16 << 20) == 32_768
+    assert long_sweep.slice_points(32_768, 16 << 20) == max(
+        4_096, (16 << 20) // (8 * long_sweep.live_arrays) // 64 * 64)
+    assert long_sweep.slice_points(32_768, 1 << 20) == 4_096
+    assert long_sweep.slice_points(64, 16 << 20) == 64
 
 
 @pytest.mark.parametrize("where", [5, 700])      # in the recording's elements, and past them
@@ -674,3 +700,17 @@ def test_a_small_batch_runs_the_sweep_a_large_one_wrote(monkeypatch):
         assert _same_bits(before.gradient[name], after.gradient[name])
     scalar = batch_gradient(expr, {"x": np.array([0.7]), "y": np.array([1.3])})
     assert close(scalar.value[0], expr.value({"x": 0.7, "y": 1.3}))
+
+
+@pytest.mark.parametrize("y", [2.0, np.linspace(1.0, 2.0, 40).reshape(40, 1)])
+def test_a_written_sweep_takes_inputs_broadcast_from_numbers_and_other_shapes(y, monkeypatch):
+    from chaincli.engine.batch import program as batch
+    monkeypatch.setattr(batch, "CHUNK", 64)
+    expr = chaincli.compile("x*y + sin(y) - y/x")
+    point = {"x": np.linspace(0.5, 1.5, 2000).reshape(40, 50), "y": y}
+    written = batch_gradient(expr, point)
+    assert isinstance(expr.batch_sweeps[("x", "y")], BatchSweep)
+    interpreted = _interpreted(expr, point, monkeypatch)
+    assert written.value.shape == (40, 50) and _same_bits(written.value, interpreted.value)
+    for name in ("x", "y"):
+        assert _same_bits(written.gradient[name], interpreted.gradient[name])

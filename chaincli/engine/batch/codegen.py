@@ -173,9 +173,17 @@ class BatchSweep:
     time and writes the value and the gradients into the flat arrays given.
     ``source`` is the function's text."""
 
-    def __init__(self, function: Callable, source: str):
+    def __init__(self, function: Callable, source: str, live_arrays: int):
         self._function = function
         self.source = source
+        # The most arrays of a slice alive at once: inputs, outputs, temporaries.
+        self.live_arrays = live_arrays
+
+    def slice_points(self, most: int, live_bytes: int) -> int:
+        """Points in a slice: ``most``, or fewer (down to 4,096) where this
+        sweep's live arrays would take more than ``live_bytes`` together."""
+        points = live_bytes // (8 * self.live_arrays)
+        return min(most, max(points - points % 64, 4_096))
 
     def __call__(self, inputs: list, value, gradients: list, chunk: int) -> None:
         self._function(*inputs, value, *gradients, len(value), chunk)
@@ -279,6 +287,13 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
         if name.startswith("t"):
             dead_after.setdefault(k, []).append(name)
     outputs = [out for out, _ in results]
+    live: set[str] = set()
+    most = 0
+    for k, (target, _, _, _) in enumerate(spelled_statements):
+        if target.startswith("t"):
+            live.add(target)
+        most = max(most, len(live))
+        live.difference_update(dead_after.get(k, ()))
     lines = ["for start in range(0, size, chunk):",
              "    stop = start + chunk"]
     lines += [f"    {a} = {a.upper()}[start:stop]" for a in inputs]
@@ -313,4 +328,4 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
                      NeedsChecking=NeedsChecking, isfinite=math.isfinite,
                      vdot=recorder._np.vdot)
     exec(compile(source, "<chaincli batch sweep>", "exec"), namespace)
-    return BatchSweep(namespace["sweep"], source)
+    return BatchSweep(namespace["sweep"], source, most + len(inputs) + len(outputs))

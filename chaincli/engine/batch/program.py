@@ -131,12 +131,35 @@ def gradient(program, point: Mapping[str, Any], mode: str,
 # elements in the same vectors and alignment as in one sweep, and every
 # element gets the same bits either way. Past the tape length below, the
 # Python work per slice would outweigh what the cache saves.
-_L2_CACHE = "/sys/devices/system/cpu/cpu0/cache/index2"
+_CACHES = "/sys/devices/system/cpu/cpu0/cache"
 _SLICE_BOUNDS = (4_096, 65_536)
 _DEFAULT_SLICE = 16_384
 
 
-def slice_points(setting: str | None = None, cache_folder: str = _L2_CACHE) -> int:
+def cache_size(level: int, root: str = _CACHES) -> int | None:
+    """Bytes in the processor's data (or unified) cache at ``level``, as Linux
+    tells it under ``/sys``; None where it does not."""
+    for index in range(8):
+        folder = f"{root}/index{index}"
+        try:
+            with open(f"{folder}/level", encoding="ascii") as file:
+                found = file.read().strip()
+            with open(f"{folder}/type", encoding="ascii") as file:
+                kind = file.read().strip()
+            with open(f"{folder}/size", encoding="ascii") as file:
+                text = file.read().strip().upper()
+        except OSError:
+            continue
+        if found != str(level) or kind == "Instruction":
+            continue
+        try:
+            return int(text.rstrip("KM")) * {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+        except ValueError:
+            return None
+    return None
+
+
+def slice_points(setting: str | None, l2_bytes: int | None) -> int:
     """Points in a slice: as many as make each of its arrays a quarter of the
     processor's L2 cache (16,384 for 512 KiB, 32,768 for 1 MiB), so that the
     few arrays a step reads and writes fit in it together, while a slice is
@@ -150,22 +173,19 @@ def slice_points(setting: str | None = None, cache_folder: str = _L2_CACHE) -> i
             points = 0
         if points >= 64:
             return points - points % 64
-    try:
-        with open(f"{cache_folder}/level", encoding="ascii") as level, \
-                open(f"{cache_folder}/size", encoding="ascii") as size:
-            if level.read().strip() != "2":
-                return _DEFAULT_SLICE
-            text = size.read().strip().upper()
-        factor = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
-        cache_bytes = int(text.rstrip("KM")) * factor
-    except (OSError, ValueError):
+    if not l2_bytes:
         return _DEFAULT_SLICE
     low, high = _SLICE_BOUNDS
-    points = min(max(cache_bytes // 32, low), high)
+    points = min(max(l2_bytes // 32, low), high)
     return points - points % 64
 
 
-CHUNK = slice_points(os.environ.get("CHAINCLI_BATCH_CHUNK"))
+CHUNK = slice_points(os.environ.get("CHAINCLI_BATCH_CHUNK"), cache_size(2))
+# What the arrays alive at once in one slice of a written sweep may take
+# together: half the L3 cache (16 MiB where it is not known). A long tape
+# keeps hundreds alive between its primal and adjoint sweeps, and past the
+# L3 cache its slices run at the speed of memory.
+LIVE_BYTES = (cache_size(3) or 32 << 20) // 2
 _CHUNK_TAPE_LIMIT = 2_000
 
 
@@ -189,7 +209,7 @@ def _trapped_sweeps(program, arrays, size: int, mode: str, names: list[str]):
         gradient = {name: np.empty(size) for name in names}
     if sweep is not None:
         sweep([arrays[name] for name in tape.variables], value,
-              [gradient[name] for name in names], CHUNK)
+              [gradient[name] for name in names], sweep.slice_points(CHUNK, LIVE_BYTES))
         return value, gradient
     if not all(all_finite_array(np, a) for a in arrays.values()):
         raise NeedsChecking
