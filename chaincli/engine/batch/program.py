@@ -129,8 +129,8 @@ def gradient(program, point: Mapping[str, Any], mode: str,
 # written by hand streams every whole array through memory once per
 # operation. Slices are whole multiples of 64 elements, so SIMD loops see the
 # elements in the same vectors and alignment as in one sweep, and every
-# element gets the same bits either way. Past the tape length below, the
-# Python work per slice would outweigh what the cache saves.
+# element gets the same bits either way. Past ``_CHUNK_TAPE_LIMIT`` entries,
+# the interpreter's Python per slice would outweigh what the cache saves.
 _CACHES = "/sys/devices/system/cpu/cpu0/cache"
 _SLICE_BOUNDS = (4_096, 65_536)
 _DEFAULT_SLICE = 16_384
@@ -187,6 +187,11 @@ CHUNK = slice_points(os.environ.get("CHAINCLI_BATCH_CHUNK"), cache_size(2))
 # L3 cache its slices run at the speed of memory.
 LIVE_BYTES = (cache_size(3) or 32 << 20) // 2
 _CHUNK_TAPE_LIMIT = 2_000
+# The written sweep is sliced at any length up to this one: its Python per
+# slice is a few statements an entry, and a long tape kept whole over a large
+# batch takes gigabytes (2,477 entries over 10⁶ points: 7.9 GB, against 141
+# MB in slices). Past it, writing the function would take seconds.
+_WRITTEN_TAPE_LIMIT = 20_000
 
 
 def _trapped_sweeps(program, arrays, size: int, mode: str, names: list[str]):
@@ -200,9 +205,11 @@ def _trapped_sweeps(program, arrays, size: int, mode: str, names: list[str]):
     looks at the whole inputs first."""
     np = _numpy()
     tape = program.tape
-    chunked = size > 2 * CHUNK and len(tape) <= _CHUNK_TAPE_LIMIT
+    large = size > 2 * CHUNK
+    chunked = large and len(tape) <= _CHUNK_TAPE_LIMIT
     sweep = None
-    if mode == "reverse" and (chunked or program.batch_sweeps.get(tuple(names))):
+    if mode == "reverse" and len(tape) <= _WRITTEN_TAPE_LIMIT and (
+            large or program.batch_sweeps.get(tuple(names))):
         sweep = _written_sweep(program, arrays, names)
     if chunked or sweep is not None:
         value = np.empty(size)
