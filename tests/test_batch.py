@@ -430,7 +430,7 @@ def _awkward_point(names, size: int, seed: int):
     return point
 
 
-WRITTEN_NAME = re.compile(r"[atfkcgAG]\d+|[vV]|0|size|chunk|start|stop|sweep|out|def|for|in"
+WRITTEN_NAME = re.compile(r"[atfkcgAG]\d+|[vV]|0|size|chunk|start|stop|sweep|out|def|for|in|True"
                           r"|range|del|if|not|and|raise|finite|isfinite|vdot|np|NeedsChecking")
 WRITTEN = CORPUS + NEGATIONS + [
     "x", "x*y", "x + y", "2*x", "exp(x)", "exp(x) + exp(x)", "y - y + 3", "x^2", "x^-3 + y^8",
@@ -592,8 +592,9 @@ def test_a_sweep_that_cannot_be_recorded_keeps_the_interpreter(monkeypatch):
 ])
 def test_a_slice_is_a_quarter_of_the_l2_cache_an_array(tmp_path, l2, expected):
     from chaincli.engine.batch.program import cache_size, slice_points
-    for index, (level, kind, size) in enumerate([("1", "Data", "48K"), ("1", "Instruction", "32K"),
-                                                 ("2", "Unified", l2), ("3", "Unified", "32768K")]):
+    caches = [("1", "Data", "48K"), ("1", "Instruction", "32K"), ("2", "Unified", l2),
+              ("3", "Unified", "32768K")]
+    for index, (level, kind, size) in enumerate(caches):
         if size is not None:
             folder = tmp_path / f"index{index}"
             folder.mkdir()

@@ -38,9 +38,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from ...base.finite import all_finite_array
 from ...tape import Tape
 from .forms import form_of
-from .sweeps import NeedsChecking, SweepPlan, adjoint_sweep, finite_slice, primal
+from .sweeps import NeedsChecking, SweepPlan, adjoint_sweep, primal
 
 # Elements of each input the recording runs on: a whole SIMD vector's worth,
 # so the rules take their array paths, and few enough to cost nothing.
@@ -229,6 +230,30 @@ def _computed_once(statements: list, is_ufunc: Callable[[str], bool]):
     return kept, same
 
 
+def _lifetimes(statements: list, read_at_end: list[str]) -> tuple[dict[int, list[str]], int]:
+    """The temporaries to drop after each statement (after the last one that
+    uses them, so a slice's arrays are reused while they are still in
+    cache), and the most temporaries alive at once."""
+    last_use: dict[str, int] = {}
+    for k, (target, _, operands, _) in enumerate(statements):
+        for name in (*operands, target):
+            last_use[name] = k
+    for name in read_at_end:
+        last_use[name] = len(statements)
+    dead_after: dict[int, list[str]] = {}
+    for name, k in last_use.items():
+        if name.startswith("t"):
+            dead_after.setdefault(k, []).append(name)
+    live: set[str] = set()
+    most = 0
+    for k, (target, _, _, _) in enumerate(statements):
+        if target.startswith("t"):
+            live.add(target)
+        most = max(most, len(live))
+        live.difference_update(dead_after.get(k, ()))
+    return dead_after, most
+
+
 def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSweep:
     ufunc = recorder._np.ufunc
 
@@ -273,27 +298,8 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
     tail = [(out, result if name_of(result) is None
              else spelled(name_of(result), len(statements), False))
             for out, result in copies]
-    # Each temporary is dropped after the last statement that uses it, so a
-    # slice's arrays are reused while they are still in cache.
-    last_use: dict[str, int] = {}
-    for k, (target, _, operands, _) in enumerate(spelled_statements):
-        for name in (*operands, target):
-            last_use[name] = k
-    for _, result in tail:
-        if isinstance(result, str):
-            last_use[result] = len(statements)
-    dead_after: dict[int, list[str]] = {}
-    for name, k in last_use.items():
-        if name.startswith("t"):
-            dead_after.setdefault(k, []).append(name)
+    dead_after, most = _lifetimes(spelled_statements, [r for _, r in tail if isinstance(r, str)])
     outputs = [out for out, _ in results]
-    live: set[str] = set()
-    most = 0
-    for k, (target, _, _, _) in enumerate(spelled_statements):
-        if target.startswith("t"):
-            live.add(target)
-        most = max(most, len(live))
-        live.difference_update(dead_after.get(k, ()))
     lines = ["for start in range(0, size, chunk):",
              "    stop = start + chunk"]
     lines += [f"    {a} = {a.upper()}[start:stop]" for a in inputs]
@@ -302,7 +308,7 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
         # exactly when every element is, unless it overflows; then each
         # input is looked at on its own.
         lines += [f"    if not isfinite({' + '.join(f'vdot({a}, {a})' for a in inputs)}):",
-                  f"        if not ({' and '.join(f'finite(np, {a})' for a in inputs)}):",
+                  f"        if not ({' and '.join(f'finite(np, {a}, True)' for a in inputs)}):",
                   "            raise NeedsChecking"]
     lines += [f"    {out} = {out.upper()}[start:stop]" for out in outputs]
     for k, (target, function, operands, in_place) in enumerate(spelled_statements):
@@ -324,7 +330,7 @@ def _function(recorder: Recorder, inputs: list[str], results: list) -> BatchSwee
                             "size", "chunk"])
     body = "\n".join(f"    {line}" for line in lines)
     source = f"def sweep({parameters}):\n{body}\n"
-    namespace = dict(recorder.namespace, np=recorder._np, finite=finite_slice,
+    namespace = dict(recorder.namespace, np=recorder._np, finite=all_finite_array,
                      NeedsChecking=NeedsChecking, isfinite=math.isfinite,
                      vdot=recorder._np.vdot)
     exec(compile(source, "<chaincli batch sweep>", "exec"), namespace)

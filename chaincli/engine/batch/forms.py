@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .sweeps import MAX_MULTIPLIED_EXPONENT, partial_rules, value_rule, whole_exponent
+from .sweeps import (MAX_MULTIPLIED_EXPONENT, multiplied_power, partial_rules, value_rule,
+                     whole_exponent)
 
 # Primitives whose batch value, on an array, is one ufunc of its operands.
 ONE_UFUNC = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide",
@@ -48,15 +49,8 @@ def _forms(np) -> dict[Callable, Callable]:
         return lambda emit, *operands: emit(ufunc, *operands)
 
     def power(emit, a, n: int):
-        # sweeps._multiplied_power, call for call.
-        result, square, k = None, a, abs(n)
-        while k:
-            if k & 1:
-                result = square if result is None else emit(np.multiply, result, square)
-            k >>= 1
-            if k:
-                square = emit(np.multiply, square, square)
-        return emit(np.true_divide, 1.0, result) if n < 0 else result
+        return multiplied_power(a, n, lambda p, q: emit(np.multiply, p, q),
+                                lambda r: emit(np.true_divide, 1.0, r))
 
     def power_value(emit, a, b):
         n = whole_exponent(b)

@@ -41,27 +41,40 @@ def whole_exponent(b) -> int | None:
     return None
 
 
-def _multiplied_power(a, n: int):
-    """``a**n`` for a whole ``n`` with 2 <= |n| <= 8, by squaring."""
-    np = _numpy()
+def multiplied_power(a, n: int, multiply=None, reciprocal=None):
+    """``a**n`` for a whole ``n`` with 2 <= |n| <= 8, by squaring.
+
+    ``multiply(p, q)`` and ``reciprocal(r)`` make each product and ``1/r``:
+    ``*`` and an in-place divide by default; the written sweep's forms
+    (forms.py) pass calls it records, so both make the same operations."""
+    multiply = multiply or _times
     result = None
     square = a
     k = abs(n)
     while k:
         if k & 1:
-            result = square if result is None else result * square
+            result = square if result is None else multiply(result, square)
         k >>= 1
         if k:
-            square = square * square
+            square = multiply(square, square)
     if n < 0:
-        return np.divide(1.0, result, out=result if result is not a else None)
+        return (reciprocal or _reciprocal_in_place)(result)
     return result
+
+
+def _times(p, q):
+    return p * q
+
+
+def _reciprocal_in_place(r):
+    # r is a fresh product for |n| >= 2, never the base itself.
+    return _numpy().divide(1.0, r, out=r)
 
 
 def _batch_power(a, b):
     n = whole_exponent(b)
     if n is not None and not isinstance(a, float):
-        return _multiplied_power(a, n)
+        return multiplied_power(a, n)
     return PRIMITIVES["pow"].vector_value(a, b)
 
 
@@ -69,7 +82,7 @@ def _batch_power_partial_base(a, b, out):
     n = whole_exponent(b)
     if n is None or isinstance(a, float) or not 2 <= abs(n - 1) <= MAX_MULTIPLIED_EXPONENT:
         return PRIMITIVES["pow"].vector_partials[0](a, b, out)  # for x^2, 2*x: one product
-    power = _multiplied_power(a, n - 1)   # a fresh array: at least one product
+    power = multiplied_power(a, n - 1)   # a fresh array: at least one product
     power *= b
     return power
 
@@ -105,11 +118,6 @@ class NeedsChecking(Exception):
     is not finite): the checked sweep must run instead."""
 
 
-def finite_slice(np, array) -> bool:
-    """Whether every element of a slice of an input is finite (one pass, see base/finite.py)."""
-    return all_finite_array(np, array, quiet=True)
-
-
 class DirectArithmetic:
     """A sweep's operations (calling a rule, multiplying, adding, negating), carried out.
 
@@ -142,7 +150,7 @@ DIRECT = DirectArithmetic()
 
 class SweepPlan:
     """What every sweep over one tape looks up, looked up once (a batch is
-    swept a slice at a time, see ``CHUNK``): which entries depend on a
+    swept a slice at a time, see ``program.CHUNK``): which entries depend on a
     variable, each entry's value function, and the partial rules the reverse
     sweep calls for each argument that depends on a variable."""
 
@@ -159,7 +167,7 @@ def primal(tape: Tape, arrays: Mapping[str, Any], size: int, checked: bool = Tru
            arithmetic=DIRECT):
     """Values of every entry (arrays or scalars), and the mask of bad elements.
 
-    Unchecked (under floating-point traps, see ``gradient``) nothing is
+    Unchecked (under floating-point traps, see ``program.gradient``) nothing is
     flagged: a bad element would have raised ``FloatingPointError``. With a
     ``release`` plan (``reverse_release_plan``) values no later step reads are
     dropped as soon as the sweep is past them: they become None."""
@@ -369,7 +377,3 @@ def tangent_sweep(tape: Tape, partials, seed_index: int, size: int):
             total = contribution if total is None else total + contribution
         tangent[i] = total
     return tangent[tape.output]
-
-
-# Floating-point traps: any overflow, invalid operation (log(-1), 0*inf) or
-# division by zero anywhere in the sweeps raises instead of flowing on.
