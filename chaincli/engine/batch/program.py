@@ -82,6 +82,8 @@ def broadcast_point(tape: Tape, point: Mapping[str, Any]):
     return dict(zip(tape.variables, flat)), shape, size
 
 
+# Floating-point traps: any overflow, invalid operation (log(-1), 0*inf) or
+# division by zero anywhere in the sweeps raises instead of flowing on.
 _TRAPS = {"over": "raise", "invalid": "raise", "divide": "raise", "under": "ignore"}
 
 
